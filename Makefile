@@ -1,0 +1,49 @@
+# authmail-relay developer commands. `make dev` and `make test` work on a fresh clone.
+PYTHON ?= python3
+PY310 ?= $(shell command -v python3.10 2>/dev/null || ls $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_DIR ?= $(CURDIR)/.pgtest
+PG_PORT ?= $(shell $(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+.PHONY: dev test lint typecheck unit test-py310 install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[http,postgres,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/authmail-relay dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The whole suite: lint, types, a throwaway PostgreSQL cluster for the contract tests,
+# every pytest layer, and the library-mode tests on Python 3.10 with only the base install.
+test: $(STAMP)
+	$(MAKE) lint typecheck
+	scripts/pg-cluster.sh start $(PG_DIR) $(PG_PORT)
+	TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:$(PG_PORT)/postgres $(BIN)/pytest; \
+		status=$$?; scripts/pg-cluster.sh stop $(PG_DIR); exit $$status
+	$(MAKE) test-py310
+
+# Library mode on the oldest supported Python, in a venv with only the base install
+# (plus the test runner and the in-process SMTP server the tests talk to).
+test-py310:
+	@test -n "$(PY310)" || { echo "python3.10 not found (pyenv install 3.10)"; exit 1; }
+	test -x .venv310/bin/python || $(PY310) -m venv .venv310
+	.venv310/bin/python -m pip install --quiet --upgrade pip
+	.venv310/bin/python -m pip install --quiet . pytest pytest-asyncio trustme aiosmtpd
+	cd tests && ../.venv310/bin/python -m pytest -p no:cacheprovider -m library -c ../pyproject.toml --rootdir .. ..
+
+clean:
+	rm -rf $(VENV) .venv310 .pgtest build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,132 @@
+"""The closed vocabulary of the relay.
+
+Every status, event type, error code, priority, message kind and TLS mode used anywhere
+(database, API, events, logs, CLI output, library results) is a member of one of these
+enums. The member *values* are the wire strings; nothing else in the package spells them
+as literals. Adding a member is an API change and goes in the changelog.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class _Vocabulary(str, Enum):
+    """A string enum whose ``str()`` and ``format()`` are the bare wire value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class MessageStatus(_Vocabulary):
+    """Where a stored message is in its life cycle."""
+
+    #: Stored and waiting for a worker (or for ``send_at``).
+    QUEUED = "queued"
+    #: Claimed by a worker under a lease; an SMTP transaction may be under way.
+    SENDING = "sending"
+    #: A transient failure happened; waiting for ``next_attempt_at`` to retry.
+    DEFERRED = "deferred"
+    #: Accepted by the upstream SMTP server (``250`` after the final dot).
+    SENT = "sent"
+    #: Will not be sent: permanent refusal, or retries exhausted (see ``error_code``).
+    FAILED = "failed"
+    #: ``expires_at`` passed before the message could be sent; never handed to SMTP.
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when no worker will ever touch the message again."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED})
+
+
+class EventType(_Vocabulary):
+    """What happened to a message; one event row is written with every state change."""
+
+    #: Accepted and stored (status ``queued``).
+    QUEUED = "message.queued"
+    #: Claimed by a worker (status ``sending``); data says whether a stale lease was taken over.
+    SENDING = "message.sending"
+    #: Handed back to the queue unsent by a worker that was stopping (status ``queued``).
+    REQUEUED = "message.requeued"
+    #: A transient failure; a retry is scheduled (status ``deferred``).
+    DEFERRED = "message.deferred"
+    #: Accepted by the upstream SMTP server (status ``sent``).
+    SENT = "message.sent"
+    #: Given up: permanent refusal or retries exhausted (status ``failed``).
+    FAILED = "message.failed"
+    #: Its ``expires_at`` passed before it could be sent (status ``expired``).
+    EXPIRED = "message.expired"
+
+
+class ErrorCode(_Vocabulary):
+    """Why a send did not (fully) succeed. Stable strings, documented in ``docs/errors.md``."""
+
+    #: The server rejected the credentials (``535`` and friends).
+    SMTP_AUTH_FAILED = "smtp_auth_failed"
+    #: Credentials are configured but the server offers no AUTH mechanism we can use.
+    SMTP_AUTH_UNSUPPORTED = "smtp_auth_unsupported"
+    #: Refused to send credentials over a connection without TLS.
+    PLAINTEXT_AUTH_REFUSED = "plaintext_auth_refused"
+    #: Could not connect (refused, unreachable, DNS failure) or the connection dropped
+    #: before the message data was complete. Nothing was delivered; safe to retry.
+    SMTP_CONNECTION = "smtp_connection"
+    #: The server did not answer in time before the message data was complete.
+    SMTP_TIMEOUT = "smtp_timeout"
+    #: A ``4xx`` reply: the server asks to try again later.
+    SMTP_TRANSIENT = "smtp_transient"
+    #: A ``5xx`` reply to the sender or the message data: permanent.
+    SMTP_REJECTED = "smtp_rejected"
+    #: The connection dropped or timed out after the final dot, before the reply:
+    #: the server may or may not have taken the message.
+    SMTP_DISCONNECT_UNCERTAIN = "smtp_disconnect_uncertain"
+    #: Every recipient was refused (or, on a partial send, some were).
+    RECIPIENT_REFUSED = "recipient_refused"
+    #: TLS was required but the server does not offer STARTTLS.
+    STARTTLS_UNSUPPORTED = "starttls_unsupported"
+    #: The TLS handshake failed, e.g. the certificate could not be verified.
+    TLS_ERROR = "tls_error"
+    #: A header-bound value held CR, LF, NUL or another control character.
+    CRLF_IN_HEADER = "crlf_in_header"
+    #: An address is not a valid mailbox.
+    INVALID_ADDRESS = "invalid_address"
+    #: A non-ASCII address needs SMTPUTF8, which the server does not offer.
+    SMTPUTF8_UNSUPPORTED = "smtputf8_unsupported"
+    #: The message's ``expires_at`` passed before it could be sent.
+    EXPIRED = "expired"
+    #: Anything else; the message says what.
+    UNKNOWN = "unknown"
+
+
+class Priority(_Vocabulary):
+    """Delivery lane. Auth kinds default to ``high``."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class Kind(_Vocabulary):
+    """What a message is: raw mail from the caller, or one of the built-in auth mails."""
+
+    RAW = "raw"
+    OTP = "otp"
+    MAGIC_LINK = "magic_link"
+    PASSWORD_RESET = "password_reset"
+
+
+class TlsMode(_Vocabulary):
+    """How the connection to the upstream SMTP server is protected."""
+
+    #: Plain connect, then ``STARTTLS`` (required, never skipped). Default on port 587.
+    STARTTLS = "starttls"
+    #: TLS from the first byte (SMTPS). Default on port 465.
+    IMPLICIT = "implicit"
+    #: No TLS at all. Only when asked for explicitly; AUTH is then refused unless allowed.
+    NONE = "none"
