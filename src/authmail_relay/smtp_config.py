@@ -85,6 +85,24 @@ class SmtpConfig:
         return self.tls
 
     @property
+    def ehlo_name(self) -> str:
+        """Name sent in EHLO: ``local_hostname``, else the sender's domain, else ``localhost``.
+
+        Never looked up at send time (``socket.getfqdn()`` can stall for seconds).
+        """
+        if self.local_hostname:
+            return self.local_hostname
+        domain = self.from_addr.rpartition("@")[2].strip().rstrip(">").strip()
+        if domain and all(ch.isalnum() or ch in "-." for ch in domain):
+            return domain
+        return "localhost"
+
+    @property
+    def upstream(self) -> str:
+        """``host:port``, as recorded with every attempt."""
+        return f"{self.host}:{self.port}"
+
+    @property
     def has_credentials(self) -> bool:
         """True when AUTH will be attempted."""
         return bool(self.user and self.password)

@@ -1,0 +1,154 @@
+"""Service commands of the CLI (``send``, ``worker``, ``messages``, ``db``, ``dev``).
+
+Imported only when one of them runs, so the base install never needs their
+dependencies. Each command builds :class:`Settings` once and passes it down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from .db.engine import create_engine
+from .db.migrate import current_revision, upgrade
+from .message_request import MessageRequest
+from .redaction import mask_address
+from .relay import MessageDetails, Relay
+from .settings import Settings
+from .vocabulary import MessageStatus
+from .worker import Worker
+
+
+async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Run the parsed service command; returns the exit code."""
+    settings = Settings.from_env(env)
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "send":
+        return await send(args, settings)
+    if args.command == "worker":
+        if args.concurrency is not None:
+            settings = dataclasses.replace(settings, worker_concurrency=max(1, args.concurrency))
+        return await run_worker(settings, until_idle=args.until_idle)
+    if args.command == "messages":
+        return await messages(args, settings)
+    if args.command == "db":
+        return await db_upgrade(settings)
+    if args.command == "dev":
+        from .devserver import run_dev
+
+        return await run_dev(data_dir=args.data_dir, once=args.once)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+async def send(args: argparse.Namespace, settings: Settings) -> int:
+    """Queue one message and print its id."""
+    request = MessageRequest(
+        to=args.to,
+        subject=args.subject,
+        html=args.html,
+        text=args.text,
+        from_addr=args.from_addr,
+        priority=args.priority,
+        expires_in_seconds=args.expires_in,
+    )
+    async with Relay(settings) as relay:
+        accepted = await relay.submit(request)
+    print(accepted.id)
+    return 0
+
+
+async def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
+    """Deliver until SIGTERM/SIGINT (graceful) or, with ``until_idle``, until nothing is due."""
+    smtp = settings.require_smtp()
+    async with Relay(settings) as relay:
+        worker = Worker(relay.outbox, smtp, settings, wake=relay.new_work)
+        stop_on_signals(worker.stop)
+        await worker.run(until_idle=until_idle)
+    return 0
+
+
+def stop_on_signals(stop: object) -> None:
+    """Call ``stop()`` on SIGTERM and SIGINT (a second signal is handled the same way)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)  # type: ignore[arg-type]
+
+
+async def messages(args: argparse.Namespace, settings: Settings) -> int:
+    """``messages list`` and ``messages show``."""
+    async with Relay(settings, migrate="check") as relay:
+        if args.messages_command == "list":
+            status = MessageStatus(args.status) if args.status else None
+            records = await relay.list_messages(status=status, limit=max(1, args.limit))
+            print(f"{'ID':<30} {'STATUS':<9} {'PRIO':<6} {'TRIES':>5}  {'CREATED (UTC)':<19}  TO / SUBJECT")
+            for record in records:
+                to = mask_address(record.recipients[0]) if record.recipients else "-"
+                more = f" +{len(record.recipients) - 1}" if len(record.recipients) > 1 else ""
+                print(
+                    f"{record.id:<30} {record.status:<9} {record.priority:<6} {record.attempt_count:>5}  "
+                    f"{format_ms(record.created_at):<19}  {to}{more} / {record.subject[:40]}"
+                )
+            return 0
+        print(render_details(await relay.get_message(args.id)))
+        return 0
+
+
+def render_details(details: MessageDetails) -> str:
+    """Human-readable view of one message: no body, recipients masked."""
+    m = details.message
+    lines = [
+        f"id:          {m.id}",
+        f"status:      {m.status}",
+        f"kind:        {m.kind}   priority: {m.priority}",
+        f"message-id:  {m.message_id}",
+        f"subject:     {m.subject}",
+        f"to:          {', '.join(mask_address(r) for r in m.recipients)}",
+        f"created:     {format_ms(m.created_at)}",
+        f"expires:     {format_ms(m.expires_at) if m.expires_at else 'never'}",
+        f"attempts:    {m.attempt_count}",
+    ]
+    if m.last_error_code:
+        lines.append(f"last error:  {m.last_error_code}: {m.last_error_message or ''}")
+    if details.attempts:
+        lines.append("attempts:")
+        for a in details.attempts:
+            flags = " ambiguous" if a.ambiguous else ""
+            flags += " superseded" if a.superseded else ""
+            code = f" {a.smtp_code}" if a.smtp_code else ""
+            lines.append(
+                f"  #{a.number} {format_ms(a.started_at)} {a.upstream} {a.result}"
+                f"{f' {a.error_code}' if a.error_code else ''}{code}{flags}"
+                f"{f' — {a.smtp_reply}' if a.smtp_reply else ''}"
+            )
+    lines.append("events:")
+    for e in details.events:
+        lines.append(f"  {format_ms(e.created_at)} {e.type}")
+    return "\n".join(lines)
+
+
+async def db_upgrade(settings: Settings) -> int:
+    """Apply pending migrations and print the schema revision."""
+    engine = create_engine(settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+    try:
+        await upgrade(engine)
+        print(f"database schema at revision {await current_revision(engine)}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def format_ms(ms: int | None) -> str:
+    """Epoch milliseconds as ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

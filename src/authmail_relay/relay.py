@@ -1,0 +1,191 @@
+"""The relay core: accept a message durably, and answer questions about messages.
+
+Every adapter (CLI, HTTP API, in-process callers) goes through one :class:`Relay`.
+Accepting is *validate → render once to RFC 5322 bytes → commit*: once
+:meth:`Relay.submit` returns, the message is a committed outbox row and will be sent
+(or end in a documented terminal status); if the commit fails it raises
+:class:`~authmail_relay.exceptions.StorageError` and nothing was accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .composing import compose, make_draft
+from .db.engine import create_engine
+from .db.migrate import is_current, upgrade
+from .exceptions import ConfigurationError, RelayNotOpenError, StorageError
+from .ids import new_message_id
+from .message_request import MessageRequest, as_list, validate_request
+from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
+from .settings import Settings
+from .vocabulary import MessageStatus
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC (the one clock seam of the core)."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A message the relay has committed to send."""
+
+    id: str
+    status: MessageStatus
+    message_id: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class MessageDetails:
+    """A stored message with its history (never its body, tokens or codes)."""
+
+    message: MessageRecord
+    events: list[EventRecord]
+    attempts: list[AttemptRow]
+
+
+class Relay:
+    """The one async core. Use ``async with Relay(settings) as relay:``.
+
+    ``migrate`` controls schema upgrades on open: ``"auto"`` applies pending migrations
+    on SQLite when ``AUTO_MIGRATE`` is on and otherwise only checks that the schema is
+    current; ``"check"`` only checks; ``"skip"`` does neither.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        migrate: str = "auto",
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self._migrate = migrate
+        self._clock = clock
+        self._engine: AsyncEngine | None = None
+        self._outbox: Outbox | None = None
+        #: Set whenever a message is accepted, so an in-process worker wakes at once.
+        self.new_work = asyncio.Event()
+
+    async def __aenter__(self) -> Relay:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Connect to the database and make sure its schema is usable."""
+        if self._engine is not None:
+            return
+        engine = create_engine(
+            self.settings.database_url, busy_timeout_ms=self.settings.db_busy_timeout_ms
+        )
+        try:
+            await self._prepare_schema(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+        self._outbox = Outbox(engine)
+
+    async def _prepare_schema(self, engine: AsyncEngine) -> None:
+        if self._migrate == "skip":
+            return
+        sqlite = engine.dialect.name == "sqlite"
+        if self._migrate == "auto" and sqlite and self.settings.auto_migrate:
+            await upgrade(engine)
+            return
+        if not await is_current(engine):
+            raise ConfigurationError(
+                "the database schema is not current: run `authmail-relay db upgrade`"
+            )
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        engine, self._engine, self._outbox = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+    @property
+    def outbox(self) -> Outbox:
+        """The durable outbox (raises RelayNotOpenError before :meth:`open`)."""
+        if self._outbox is None:
+            raise RelayNotOpenError()
+        return self._outbox
+
+    async def submit(self, request: MessageRequest) -> Accepted:
+        """Validate, render once and store a message; return once it is committed."""
+        outbox = self.outbox
+        envelope = validate_request(request)
+        default_from = self.settings.smtp.from_addr if self.settings.smtp else ""
+        draft = make_draft(
+            from_addr=request.from_addr or default_from,
+            to=as_list(request.to),
+            subject=request.subject,
+            html=request.html,
+            text=request.text,
+            cc=as_list(request.cc),
+            bcc=as_list(request.bcc),
+            reply_to=as_list(request.reply_to),
+            headers=dict(request.headers),
+        )
+        composed = compose(draft, now=self._clock())
+        record = await outbox.enqueue(
+            NewMessage(
+                id=new_message_id(),
+                kind=request.kind,
+                priority=envelope.priority,
+                sender=composed.envelope_from,
+                recipients=composed.recipients,
+                subject=draft.subject,
+                message_id=composed.message_id,
+                raw=composed.raw,
+                tags=envelope.tags,
+                meta=envelope.metadata,
+                request_id=request.request_id,
+                expires_in_ms=envelope.expires_in_ms,
+                max_age_ms=int(self.settings.max_message_age_seconds * 1000),
+            )
+        )
+        self.new_work.set()
+        return Accepted(
+            id=record.id,
+            status=record.status,
+            message_id=record.message_id,
+            created_at=record.created_at,
+        )
+
+    async def get_message(self, message_id: str) -> MessageDetails:
+        """A message with its events and attempts; NotFoundError if unknown."""
+        outbox = self.outbox
+        record = await outbox.get_message(message_id)
+        events = await outbox.list_events(message_id)
+        attempts = await outbox.list_attempts(message_id)
+        return MessageDetails(record, events, attempts)
+
+    async def list_messages(
+        self, *, status: MessageStatus | None = None, limit: int = 50, before_id: str | None = None
+    ) -> list[MessageRecord]:
+        """Newest first, optionally filtered by status."""
+        return await self.outbox.list_messages(status=status, limit=limit, before_id=before_id)
+
+    async def ping(self) -> None:
+        """Raise StorageError unless the database answers."""
+        try:
+            await self.outbox.db_now_ms()
+        except StorageError:
+            raise

@@ -1,0 +1,202 @@
+"""Service settings: one typed object, built once at the entry point and passed down.
+
+Every setting the relay reads is declared exactly once in :data:`SETTINGS` (name,
+default, meaning); ``docs/configuration.md`` documents the same table and a test keeps
+the two in step. Values come from the process environment, overlaid on a ``.env`` file
+in the working directory (see :mod:`authmail_relay.envfile`). Parsing uses only the
+standard library, so the base install (``authmail-relay test``) and the service read
+the environment the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exceptions import ConfigurationError
+from .smtp_config import SmtpConfig, parse_bool
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, default (as text) and meaning."""
+
+    name: str
+    default: str | None
+    description: str
+    attribute: str | None = None  # Settings field it fills; None for SMTP_* (see SmtpConfig)
+    parse: Callable[[str, str], Any] = lambda _name, raw: raw
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, not {value}")
+    return value
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0:
+        raise ConfigurationError(f"{name} must be positive, not {raw}")
+    return value
+
+
+def _log_level(name: str, raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigurationError(f"{name} must be DEBUG, INFO, WARNING or ERROR, not {raw!r}")
+    return level
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SMTP_HOST", None, "Upstream SMTP server host name. Required to send."),
+    Setting("SMTP_PORT", "587", "Upstream SMTP port."),
+    Setting("SMTP_USER", "", "SMTP AUTH user name; AUTH is used only when user and password are set."),
+    Setting("SMTP_PASSWORD", "", "SMTP AUTH password. Never logged or shown."),
+    Setting("SMTP_FROM", "", "Default sender address; defaults to SMTP_USER."),
+    Setting(
+        "SMTP_TLS",
+        "",
+        "starttls, implicit or none. Empty: implicit on port 465, starttls elsewhere.",
+    ),
+    Setting("SMTP_USE_TLS", "", "Older switch: false means SMTP_TLS=none. SMTP_TLS wins."),
+    Setting("SMTP_TIMEOUT", "10", "Seconds allowed for each SMTP network step."),
+    Setting("SMTP_CA_FILE", "", "Extra CA bundle (PEM) trusted for the upstream certificate."),
+    Setting("SMTP_LOCAL_HOSTNAME", "", "Name sent in EHLO; empty uses the sender's domain."),
+    Setting(
+        "SMTP_ALLOW_PLAINTEXT_AUTH",
+        "false",
+        "Allow AUTH over a connection without TLS (only for a trusted local relay).",
+    ),
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///./authmail.db",
+        "Outbox database: sqlite:///PATH or postgresql://USER@HOST:PORT/DB.",
+        "database_url",
+    ),
+    Setting(
+        "DB_BUSY_TIMEOUT_MS",
+        "5000",
+        "SQLite only: how long a write waits for the database lock before failing.",
+        "db_busy_timeout_ms",
+        _positive_int,
+    ),
+    Setting(
+        "WORKER_CONCURRENCY",
+        "4",
+        "Messages a worker process sends at once (one SMTP connection each, reused).",
+        "worker_concurrency",
+        _positive_int,
+    ),
+    Setting(
+        "LEASE_SECONDS",
+        "120",
+        "How long a claimed message stays reserved for its worker before others may take it.",
+        "lease_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "POLL_INTERVAL_SECONDS",
+        "1.0",
+        "How often an idle worker looks for due messages queued by other processes.",
+        "poll_interval_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "RETRY_BASE_SECONDS",
+        "5",
+        "Delay before the first retry of a transient failure; doubles per attempt.",
+        "retry_base_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "RETRY_MAX_SECONDS",
+        "900",
+        "Upper bound of the delay between two attempts.",
+        "retry_max_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "MAX_MESSAGE_AGE_SECONDS",
+        "86400",
+        "A message still unsent this long after it was accepted is failed.",
+        "max_message_age_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "SHUTDOWN_GRACE_SECONDS",
+        "10",
+        "On SIGTERM, how long in-flight sends may take before their leases are released.",
+        "shutdown_grace_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "AUTO_MIGRATE",
+        "true",
+        "Apply database migrations when the worker starts (SQLite only; run "
+        "`authmail-relay db upgrade` for PostgreSQL).",
+        "auto_migrate",
+        parse_bool,
+    ),
+    Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", "log_level", _log_level),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The relay's configuration. Build it with :meth:`from_env`; tests build it directly."""
+
+    database_url: str = "sqlite:///./authmail.db"
+    smtp: SmtpConfig | None = None
+    db_busy_timeout_ms: int = 5000
+    worker_concurrency: int = 4
+    lease_seconds: float = 120.0
+    poll_interval_seconds: float = 1.0
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 900.0
+    max_message_age_seconds: float = 86400.0
+    shutdown_grace_seconds: float = 10.0
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse every setting; raises :class:`ConfigurationError` naming the bad one.
+
+        ``smtp`` is ``None`` when ``SMTP_HOST`` is unset; commands that send call
+        :meth:`require_smtp`, which turns that into a clear error.
+        """
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            if setting.attribute is None:
+                continue
+            raw = env.get(setting.name, "").strip() or (setting.default or "")
+            values[setting.attribute] = setting.parse(setting.name, raw)
+        smtp = SmtpConfig.from_env(env) if env.get("SMTP_HOST", "").strip() else None
+        return cls(smtp=smtp, **values)
+
+    def require_smtp(self) -> SmtpConfig:
+        """The SMTP settings, or a ConfigurationError saying what to set."""
+        if self.smtp is None:
+            raise ConfigurationError("SMTP_HOST is not set (see docs/configuration.md)")
+        return self.smtp
+
+    @property
+    def lease_ms(self) -> int:
+        """The lease in milliseconds, never shorter than six SMTP timeouts.
+
+        The worker re-checks (and if needed extends) its lease before MAIL FROM, so the
+        lease must cover the rest of one transaction (MAIL, RCPT, DATA, the final dot)
+        several times over; see docs/storage.md.
+        """
+        floor = 6 * (self.smtp.timeout if self.smtp else 10.0)
+        return int(max(self.lease_seconds, floor) * 1000)

@@ -1,0 +1,240 @@
+"""The delivery worker: claim due messages under a lease, send them, record the result.
+
+One :class:`Worker` runs a claim loop and up to ``concurrency`` deliveries at a time,
+each on its own reused :class:`~authmail_relay.smtp_session.SmtpSession`. A delivery
+reads top to bottom: *expired? → send (checking expiry and the lease again just before
+MAIL FROM) → decide (pure retry policy) → record with a guarded update*. Times come from
+the database clock: the claim carries the database's "now", and the worker adds the
+monotonic time elapsed since.
+
+Stopping (:meth:`Worker.stop`, wired to SIGTERM by the CLI) stops claiming at once, lets
+in-flight sends finish within ``shutdown_grace_seconds``, then cancels the rest and
+hands their messages back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .exceptions import StorageError
+from .outbox import AttemptRecord, Claim, Outbox
+from .retry import Expire, GiveUp, Retry, RetryPolicy, Sent, decide
+from .settings import Settings
+from .smtp_config import SmtpConfig
+from .smtp_outcome import Outcome
+from .smtp_session import SmtpSession
+
+log = logging.getLogger("authmail_relay.worker")
+
+
+@dataclass
+class _Timing:
+    """Database time for one claim: its claim-time ``now`` plus monotonic time since."""
+
+    claimed_at_ms: int
+    started: float = field(default_factory=time.monotonic)
+
+    def now_ms(self) -> int:
+        return self.claimed_at_ms + int((time.monotonic() - self.started) * 1000)
+
+
+def default_worker_id() -> str:
+    """``host:pid:random`` — unique enough to tell lease owners apart in the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+
+
+class Worker:
+    """Sends queued messages until stopped (or, with ``until_idle``, until none is due)."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        smtp: SmtpConfig,
+        settings: Settings,
+        *,
+        worker_id: str | None = None,
+        wake: asyncio.Event | None = None,
+        session_factory: Callable[[SmtpConfig], SmtpSession] = SmtpSession,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.outbox = outbox
+        self.smtp = smtp
+        self.settings = settings
+        self.worker_id = worker_id or default_worker_id()
+        self.policy = RetryPolicy(
+            base_delay_ms=int(settings.retry_base_seconds * 1000),
+            max_delay_ms=int(settings.retry_max_seconds * 1000),
+        )
+        self._wake = wake or asyncio.Event()
+        self._stop = asyncio.Event()
+        self._session_factory = session_factory
+        self._rand = rand
+        self._idle_sessions: list[SmtpSession] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    def stop(self) -> None:
+        """Ask the worker to stop claiming and shut down gracefully."""
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Deliver until :meth:`stop` (or until nothing is due, with ``until_idle``)."""
+        log.info("worker %s started", self.worker_id)
+        try:
+            while not self._stop.is_set():
+                free = self.settings.worker_concurrency - len(self._in_flight)
+                claims = await self._claim(free) if free > 0 else []
+                for claim in claims:
+                    task = asyncio.create_task(self._deliver(claim, _Timing(claim.claimed_at)))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                if claims:
+                    continue
+                if until_idle and not self._in_flight and free > 0:
+                    break
+                await self._idle_wait()
+        finally:
+            await self._shutdown()
+        log.info("worker %s stopped", self.worker_id)
+
+    async def _claim(self, limit: int) -> list[Claim]:
+        try:
+            return await self.outbox.claim(
+                worker_id=self.worker_id, limit=limit, lease_ms=self.settings.lease_ms
+            )
+        except StorageError as exc:
+            log.error("claim failed: %s", exc)
+            return []
+
+    async def _idle_wait(self) -> None:
+        """Sleep until new work is signalled, a delivery finishes, a poll is due or stop."""
+        waiters = [asyncio.ensure_future(self._wake.wait()), *self._in_flight]
+        try:
+            await asyncio.wait(
+                waiters, timeout=self.settings.poll_interval_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            waiters[0].cancel()
+        if not self._stop.is_set():
+            self._wake.clear()
+
+    async def _shutdown(self) -> None:
+        if self._in_flight:
+            log.info("waiting up to %.0fs for %d send(s)", self.settings.shutdown_grace_seconds, len(self._in_flight))
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=self.settings.shutdown_grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        sessions, self._idle_sessions = self._idle_sessions, []
+        for session in sessions:
+            await session.close()
+
+    async def _deliver(self, claim: Claim, timing: _Timing) -> None:
+        session = self._idle_sessions.pop() if self._idle_sessions else self._session_factory(self.smtp)
+        try:
+            await self._deliver_on(session, claim, timing)
+        except asyncio.CancelledError:
+            await session.close()
+            with contextlib.suppress(StorageError):
+                await asyncio.shield(self.outbox.release(claim))
+            raise
+        except StorageError as exc:
+            # The lease will expire and another attempt will be made; see docs/storage.md.
+            log.error("could not record the result of %s: %s", claim.id, exc)
+        finally:
+            if session.is_open:
+                self._idle_sessions.append(session)
+
+    async def _deliver_on(self, session: SmtpSession, claim: Claim, timing: _Timing) -> None:
+        if _expired(claim, timing.now_ms()):
+            await self.outbox.mark_expired(claim)
+            log.info("%s expired before sending", claim.id)
+            return
+        verdict: list[str] = []
+
+        async def before_mail() -> bool:
+            now = timing.now_ms()
+            if _expired(claim, now):
+                verdict.append("expired")
+                return False
+            if claim.lease_expires_at - now < self._lease_margin_ms():
+                renewed = await self.outbox.extend_lease(claim, self.settings.lease_ms)
+                if renewed is None:
+                    verdict.append("lease lost")
+                    return False
+            return True
+
+        started = timing.now_ms()
+        outcome = await session.send(
+            claim.sender,
+            claim.recipients,
+            claim.raw,
+            smtputf8=not (claim.sender.isascii() and all(r.isascii() for r in claim.recipients)),
+            before_mail=before_mail,
+        )
+        if outcome is None:
+            if verdict == ["expired"]:
+                await self.outbox.mark_expired(claim)
+                log.info("%s expired before sending", claim.id)
+            else:
+                log.warning("%s: lease lost before sending; another worker owns it", claim.id)
+            return
+        await self._record(claim, outcome, started, timing.now_ms())
+
+    def _lease_margin_ms(self) -> int:
+        # Enough for MAIL, RCPT, DATA and the final dot each to take a full timeout.
+        return int(5 * self.smtp.timeout * 1000)
+
+    async def _record(self, claim: Claim, outcome: Outcome, started: int, finished: int) -> None:
+        attempt = AttemptRecord(
+            started_at=started,
+            finished_at=finished,
+            upstream=self.smtp.upstream,
+            error_code=outcome.error_code,
+            smtp_code=outcome.smtp_code,
+            smtp_reply=outcome.smtp_reply,
+            ambiguous=outcome.ambiguous,
+        )
+        decision = decide(
+            outcome,
+            attempt_number=claim.attempt_number,
+            now_ms=finished,
+            expires_at=claim.expires_at,
+            give_up_at=claim.give_up_at,
+            policy=self.policy,
+            rand=self._rand,
+        )
+        if isinstance(decision, Sent):
+            kept = await asyncio.shield(self.outbox.mark_sent(claim, attempt))
+        elif isinstance(decision, Retry):
+            kept = await asyncio.shield(
+                self.outbox.mark_deferred(claim, attempt, retry_at=decision.at_ms, error_message=outcome.message)
+            )
+        elif isinstance(decision, GiveUp):
+            kept = await asyncio.shield(
+                self.outbox.mark_failed(claim, attempt, error_code=decision.error_code, error_message=decision.reason)
+            )
+        else:
+            assert isinstance(decision, Expire)
+            kept = await asyncio.shield(self.outbox.mark_expired(claim))
+        log.info(
+            "%s attempt %d: %s%s",
+            claim.id,
+            claim.attempt_number,
+            type(decision).__name__.lower(),
+            f" ({outcome.error_code})" if outcome.error_code else "",
+        )
+        if not kept:
+            log.warning("%s: lease was lost; the result was recorded as superseded", claim.id)
+
+
+def _expired(claim: Claim, now_ms: int) -> bool:
+    return claim.expires_at is not None and now_ms >= claim.expires_at
