@@ -32,7 +32,7 @@ class _Handler:
         existing = (int(p.stem) for p in inbox.glob("*.eml") if p.stem.isdigit())
         self._numbers = itertools.count(max(existing, default=0) + 1)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         path = self.inbox / f"{next(self._numbers)}.eml"
         path.write_bytes(raw)

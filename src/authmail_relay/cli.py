@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-hosted auth-email relay. Settings come from the environment and ./.env.",
     )
     parser.add_argument("--version", action="version", version=f"authmail-relay {__version__}")
-    parser.add_argument("--env-file", default=".env", help="settings file to read (default: ./.env)")
+    parser.add_argument(
+        "--env-file", default=".env", help="settings file to read (default: ./.env)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     test = commands.add_parser("test", help="send one test mail now with the SMTP_* settings")
@@ -52,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--until-idle", action="store_true", help="exit when nothing is due")
 
     messages = commands.add_parser("messages", help="inspect stored messages")
-    message_commands = messages.add_subparsers(dest="messages_command", metavar="ACTION", required=True)
+    message_commands = messages.add_subparsers(
+        dest="messages_command", metavar="ACTION", required=True
+    )
     listing = message_commands.add_parser("list", help="newest messages first")
     listing.add_argument("--status", choices=[s.value for s in MessageStatus], default=None)
     listing.add_argument("--limit", type=int, default=20)
@@ -64,9 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply pending migrations")
 
     dev = commands.add_parser(
-        "dev", help="try the relay locally: SQLite, a capture inbox instead of real SMTP, a sample mail"
+        "dev",
+        help="try the relay locally: SQLite, a capture inbox instead of real SMTP, a sample mail",
     )
-    dev.add_argument("--data-dir", default=".authmail-dev", help="where the database and inbox live")
+    dev.add_argument(
+        "--data-dir", default=".authmail-dev", help="where the database and inbox live"
+    )
     dev.add_argument("--once", action="store_true", help="exit after the sample mail is captured")
     return parser
 
@@ -88,8 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import cli_service
         except ImportError as exc:
             missing = exc.name or "a dependency"
-            _error(f"`{args.command}` needs the service extra ({missing} is missing): "
-                   "pip install 'authmail-relay[http]'")
+            _error(
+                f"`{args.command}` needs the service extra ({missing} is missing): "
+                "pip install 'authmail-relay[http]'"
+            )
             return EXIT_USAGE
         return asyncio.run(cli_service.dispatch(args, env))
     except ConfigurationError as exc:

@@ -90,14 +90,14 @@ async def messages(args: argparse.Namespace, settings: Settings) -> int:
         if args.messages_command == "list":
             status = MessageStatus(args.status) if args.status else None
             records = await relay.list_messages(status=status, limit=max(1, args.limit))
-            print(f"{'ID':<30} {'STATUS':<9} {'PRIO':<6} {'TRIES':>5}  {'CREATED (UTC)':<19}  TO / SUBJECT")
+            header = f"{'ID':<30} {'STATUS':<9} {'PRIO':<6} {'TRIES':>5}  {'CREATED (UTC)':<19}"
+            print(f"{header}  TO / SUBJECT")
             for record in records:
                 to = mask_address(record.recipients[0]) if record.recipients else "-"
                 more = f" +{len(record.recipients) - 1}" if len(record.recipients) > 1 else ""
-                print(
-                    f"{record.id:<30} {record.status:<9} {record.priority:<6} {record.attempt_count:>5}  "
-                    f"{format_ms(record.created_at):<19}  {to}{more} / {record.subject[:40]}"
-                )
+                columns = f"{record.id:<30} {record.status:<9} {record.priority:<6}"
+                columns += f" {record.attempt_count:>5}  {format_ms(record.created_at):<19}"
+                print(f"{columns}  {to}{more} / {record.subject[:40]}")
             return 0
         print(render_details(await relay.get_message(args.id)))
         return 0

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from .capture import CaptureServer, CapturedMail
+from .capture import CapturedMail, CaptureServer
 from .cli_service import stop_on_signals
 from .message_request import MessageRequest
 from .relay import Relay
@@ -39,7 +39,7 @@ def sample_request() -> MessageRequest:
 
 async def run_dev(*, data_dir: str, once: bool = False) -> int:
     """Run until interrupted (or, with ``once``, until the sample mail is captured)."""
-    root = Path(data_dir).resolve()
+    root = Path(data_dir).resolve()  # noqa: ASYNC240 - once, at start-up
     root.mkdir(parents=True, exist_ok=True)
     async with CaptureServer(root / "inbox") as capture:
         smtp = SmtpConfig(
@@ -58,7 +58,9 @@ async def run_dev(*, data_dir: str, once: bool = False) -> int:
             running = asyncio.create_task(worker.run())
             sample = await relay.submit(sample_request())
             _banner(root, capture.port, sample.id)
-            watcher = asyncio.create_task(_announce(capture.received, sample.message_id, worker if once else None))
+            watcher = asyncio.create_task(
+                _announce(capture.received, sample.message_id, worker if once else None)
+            )
             try:
                 await running
             finally:
@@ -68,7 +70,9 @@ async def run_dev(*, data_dir: str, once: bool = False) -> int:
     return 0
 
 
-async def _announce(received: asyncio.Queue[CapturedMail], sample_message_id: str, stop_after: Worker | None) -> None:
+async def _announce(
+    received: asyncio.Queue[CapturedMail], sample_message_id: str, stop_after: Worker | None
+) -> None:
     while True:
         mail = await received.get()
         print(f"captured: {mail.path} (to {', '.join(mail.recipients)})", flush=True)

@@ -109,7 +109,9 @@ def _metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise ValidationError("metadata must be plain JSON values", field="metadata") from None
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
-        raise ValidationError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON", field="metadata")
+        raise ValidationError(
+            f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON", field="metadata"
+        )
     decoded: dict[str, Any] = json.loads(encoded)
     return decoded
 

@@ -59,7 +59,9 @@ def _log_level(name: str, raw: str) -> str:
 SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_HOST", None, "Upstream SMTP server host name. Required to send."),
     Setting("SMTP_PORT", "587", "Upstream SMTP port."),
-    Setting("SMTP_USER", "", "SMTP AUTH user name; AUTH is used only when user and password are set."),
+    Setting(
+        "SMTP_USER", "", "SMTP AUTH user name; AUTH is used only when user and password are set."
+    ),
     Setting("SMTP_PASSWORD", "", "SMTP AUTH password. Never logged or shown."),
     Setting("SMTP_FROM", "", "Default sender address; defaults to SMTP_USER."),
     Setting(

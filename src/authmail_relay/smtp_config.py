@@ -70,7 +70,9 @@ class SmtpConfig:
                 mode = TlsMode(str(self.tls).strip().lower())
             except ValueError:
                 choices = ", ".join(m.value for m in TlsMode)
-                raise ConfigurationError(f"SMTP TLS mode must be one of {choices}, not {self.tls!r}") from None
+                raise ConfigurationError(
+                    f"SMTP TLS mode must be one of {choices}, not {self.tls!r}"
+                ) from None
             if self.use_tls is False and mode is not TlsMode.NONE:
                 raise ConfigurationError("use_tls=False contradicts tls=" + mode.value)
             return mode
@@ -114,7 +116,9 @@ class SmtpConfig:
             try:
                 context.load_verify_locations(cafile=self.ca_file)
             except (OSError, ssl.SSLError) as exc:
-                raise ConfigurationError(f"cannot read SMTP CA file {self.ca_file!r}: {exc}") from exc
+                raise ConfigurationError(
+                    f"cannot read SMTP CA file {self.ca_file!r}: {exc}"
+                ) from exc
         return context
 
     def with_changes(self, **changes: object) -> SmtpConfig:
@@ -140,7 +144,9 @@ class SmtpConfig:
         try:
             timeout = float(timeout_raw)
         except ValueError:
-            raise ConfigurationError(f"SMTP_TIMEOUT must be a number of seconds, not {timeout_raw!r}") from None
+            raise ConfigurationError(
+                f"SMTP_TIMEOUT must be a number of seconds, not {timeout_raw!r}"
+            ) from None
         use_tls_raw = env.get("SMTP_USE_TLS", "").strip()
         use_tls = parse_bool("SMTP_USE_TLS", use_tls_raw) if use_tls_raw else None
         plain_raw = env.get("SMTP_ALLOW_PLAINTEXT_AUTH", "").strip()
@@ -156,5 +162,7 @@ class SmtpConfig:
             timeout=timeout,
             ca_file=env.get("SMTP_CA_FILE", "").strip() or None,
             local_hostname=env.get("SMTP_LOCAL_HOSTNAME", "").strip() or None,
-            allow_plaintext_auth=parse_bool("SMTP_ALLOW_PLAINTEXT_AUTH", plain_raw) if plain_raw else False,
+            allow_plaintext_auth=parse_bool("SMTP_ALLOW_PLAINTEXT_AUTH", plain_raw)
+            if plain_raw
+            else False,
         )

@@ -71,7 +71,12 @@ def clean_reply(text: str | bytes | None) -> str | None:
     return printable[:MAX_REPLY_CHARS]
 
 
-def accepted(code: int = 250, reply: str | bytes | None = None, *, refused: Mapping[str, object] | None = None) -> Outcome:
+def accepted(
+    code: int = 250,
+    reply: str | bytes | None = None,
+    *,
+    refused: Mapping[str, object] | None = None,
+) -> Outcome:
     """The server took the message for at least one recipient."""
     refused_list = tuple(sorted(refused or ()))
     if refused_list:

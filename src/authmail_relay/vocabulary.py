@@ -118,7 +118,7 @@ class Kind(_Vocabulary):
     RAW = "raw"
     OTP = "otp"
     MAGIC_LINK = "magic_link"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind name, not a secret
 
 
 class TlsMode(_Vocabulary):

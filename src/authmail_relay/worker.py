@@ -119,7 +119,9 @@ class Worker:
         waiters = [asyncio.ensure_future(self._wake.wait()), *self._in_flight]
         try:
             await asyncio.wait(
-                waiters, timeout=self.settings.poll_interval_seconds, return_when=asyncio.FIRST_COMPLETED
+                waiters,
+                timeout=self.settings.poll_interval_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             waiters[0].cancel()
@@ -128,8 +130,14 @@ class Worker:
 
     async def _shutdown(self) -> None:
         if self._in_flight:
-            log.info("waiting up to %.0fs for %d send(s)", self.settings.shutdown_grace_seconds, len(self._in_flight))
-            _, pending = await asyncio.wait(set(self._in_flight), timeout=self.settings.shutdown_grace_seconds)
+            log.info(
+                "waiting up to %.0fs for %d send(s)",
+                self.settings.shutdown_grace_seconds,
+                len(self._in_flight),
+            )
+            _, pending = await asyncio.wait(
+                set(self._in_flight), timeout=self.settings.shutdown_grace_seconds
+            )
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -138,7 +146,9 @@ class Worker:
             await session.close()
 
     async def _deliver(self, claim: Claim, timing: _Timing) -> None:
-        session = self._idle_sessions.pop() if self._idle_sessions else self._session_factory(self.smtp)
+        session = (
+            self._idle_sessions.pop() if self._idle_sessions else self._session_factory(self.smtp)
+        )
         try:
             await self._deliver_on(session, claim, timing)
         except asyncio.CancelledError:
@@ -216,11 +226,15 @@ class Worker:
             kept = await asyncio.shield(self.outbox.mark_sent(claim, attempt))
         elif isinstance(decision, Retry):
             kept = await asyncio.shield(
-                self.outbox.mark_deferred(claim, attempt, retry_at=decision.at_ms, error_message=outcome.message)
+                self.outbox.mark_deferred(
+                    claim, attempt, retry_at=decision.at_ms, error_message=outcome.message
+                )
             )
         elif isinstance(decision, GiveUp):
             kept = await asyncio.shield(
-                self.outbox.mark_failed(claim, attempt, error_code=decision.error_code, error_message=decision.reason)
+                self.outbox.mark_failed(
+                    claim, attempt, error_code=decision.error_code, error_message=decision.reason
+                )
             )
         else:
             assert isinstance(decision, Expire)

@@ -36,7 +36,9 @@ def test_common_forms() -> None:
     }
 
 
-@pytest.mark.parametrize("line", ["NOT A SETTING", "KEY='unterminated", 'KEY="a" trailing', "1KEY=x"])
+@pytest.mark.parametrize(
+    "line", ["NOT A SETTING", "KEY='unterminated", 'KEY="a" trailing', "1KEY=x"]
+)
 def test_malformed_lines_name_the_line(line: str) -> None:
     """A broken line is a configuration error that points at it."""
     with pytest.raises(ConfigurationError, match=r"\.env:2"):

@@ -13,10 +13,23 @@ POLICY = RetryPolicy(base_delay_ms=1_000, max_delay_ms=60_000)
 NOW = 1_000_000
 
 
-def _decide(outcome: outcomes.Outcome, *, attempt: int = 1, expires_at: int | None = None,
-            give_up_at: int = NOW + 86_400_000, rand: float = 0.0):
-    return decide(outcome, attempt_number=attempt, now_ms=NOW, expires_at=expires_at,
-                  give_up_at=give_up_at, policy=POLICY, rand=lambda: rand)
+def _decide(
+    outcome: outcomes.Outcome,
+    *,
+    attempt: int = 1,
+    expires_at: int | None = None,
+    give_up_at: int = NOW + 86_400_000,
+    rand: float = 0.0,
+):
+    return decide(
+        outcome,
+        attempt_number=attempt,
+        now_ms=NOW,
+        expires_at=expires_at,
+        give_up_at=give_up_at,
+        policy=POLICY,
+        rand=lambda: rand,
+    )
 
 
 def test_sent_outcome_is_sent() -> None:
@@ -26,11 +39,22 @@ def test_sent_outcome_is_sent() -> None:
 
 @pytest.mark.parametrize(
     ("attempt", "rand", "expected_delay"),
-    [(1, 0.0, 500), (1, 1.0, 1_000), (2, 0.0, 1_000), (3, 1.0, 4_000), (20, 1.0, 60_000), (20, 0.0, 30_000)],
+    [
+        (1, 0.0, 500),
+        (1, 1.0, 1_000),
+        (2, 0.0, 1_000),
+        (3, 1.0, 4_000),
+        (20, 1.0, 60_000),
+        (20, 0.0, 30_000),
+    ],
 )
-def test_backoff_doubles_with_equal_jitter_and_a_cap(attempt: int, rand: float, expected_delay: int) -> None:
+def test_backoff_doubles_with_equal_jitter_and_a_cap(
+    attempt: int, rand: float, expected_delay: int
+) -> None:
     """Delays double per attempt, jitter stays in the upper half, and the cap holds."""
-    assert _decide(outcomes.from_reply(Stage.MAIL, 451, "busy"), attempt=attempt, rand=rand) == Retry(NOW + expected_delay)
+    assert _decide(
+        outcomes.from_reply(Stage.MAIL, 451, "busy"), attempt=attempt, rand=rand
+    ) == Retry(NOW + expected_delay)
 
 
 def test_permanent_failure_gives_up_with_its_code() -> None:
@@ -47,8 +71,13 @@ def test_ambiguous_outcome_is_retried() -> None:
 
 @pytest.mark.parametrize(
     "outcome",
-    [outcomes.from_reply(Stage.AUTH, 535, "bad"), outcomes.tls_failed("certificate verify failed"),
-     outcomes.starttls_unsupported(), outcomes.plaintext_auth_refused(), outcomes.auth_unsupported()],
+    [
+        outcomes.from_reply(Stage.AUTH, 535, "bad"),
+        outcomes.tls_failed("certificate verify failed"),
+        outcomes.starttls_unsupported(),
+        outcomes.plaintext_auth_refused(),
+        outcomes.auth_unsupported(),
+    ],
 )
 def test_relay_side_failures_keep_the_message_queued(outcome: outcomes.Outcome) -> None:
     """Fixing a wrong password or CA must not require re-submitting every message."""

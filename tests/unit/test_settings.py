@@ -27,7 +27,12 @@ def test_defaults_without_environment() -> None:
 def test_values_are_parsed() -> None:
     """Numbers, booleans and the SMTP block are read from the environment."""
     settings = Settings.from_env(
-        {"SMTP_HOST": "mx.example.com", "WORKER_CONCURRENCY": "8", "AUTO_MIGRATE": "no", "LOG_LEVEL": "debug"}
+        {
+            "SMTP_HOST": "mx.example.com",
+            "WORKER_CONCURRENCY": "8",
+            "AUTO_MIGRATE": "no",
+            "LOG_LEVEL": "debug",
+        }
     )
     assert settings.require_smtp().host == "mx.example.com"
     assert settings.worker_concurrency == 8
@@ -37,8 +42,14 @@ def test_values_are_parsed() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("WORKER_CONCURRENCY", "many"), ("WORKER_CONCURRENCY", "0"), ("LEASE_SECONDS", "-1"),
-     ("AUTO_MIGRATE", "maybe"), ("LOG_LEVEL", "LOUD"), ("SMTP_PORT", "smtp")],
+    [
+        ("WORKER_CONCURRENCY", "many"),
+        ("WORKER_CONCURRENCY", "0"),
+        ("LEASE_SECONDS", "-1"),
+        ("AUTO_MIGRATE", "maybe"),
+        ("LOG_LEVEL", "LOUD"),
+        ("SMTP_PORT", "smtp"),
+    ],
 )
 def test_bad_values_name_the_setting(name: str, value: str) -> None:
     """Every invalid value is a ConfigurationError that says which setting is wrong."""
