@@ -1,0 +1,159 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+This module is the reference description of the schema; the Alembic migrations in
+``authmail_relay/migrations/versions`` build exactly these tables (a test reflects a
+migrated database and compares it with :data:`metadata`). Change both together.
+
+Conventions (see ``docs/storage.md``):
+
+* Every timestamp is a ``BIGINT`` count of milliseconds since the Unix epoch (UTC), taken
+  from the database clock, so both dialects store and compare them the same way.
+* Vocabulary values (status, kind, priority, event type, error code) are stored as their
+  wire strings in ``TEXT`` columns; only the enums in :mod:`authmail_relay.vocabulary`
+  produce them.
+* JSON values (recipients, tags, metadata, event data) are stored as ``TEXT`` holding
+  compact JSON, encoded and decoded by the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    false,
+    text,
+)
+
+from ..vocabulary import Priority
+
+__all__ = [
+    "PRIORITY_RANK",
+    "SMTP_REPLY_MAX_CHARS",
+    "attempts",
+    "events",
+    "messages",
+    "metadata",
+]
+
+#: Claim order of the delivery lanes: lower ranks are claimed first.
+PRIORITY_RANK: Mapping[Priority, int] = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
+
+#: Upstream replies are cut to this many characters before they are stored.
+SMTP_REPLY_MAX_CHARS = 500
+
+# Deterministic constraint and index names, so migrations can refer to them by name on
+# every dialect.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _serial_id() -> Column[int]:
+    # BIGINT identity on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the rowid
+    # alias that autoincrements, hence the variant.
+    return Column(
+        "id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("priority", Text, nullable=False),
+    Column("priority_rank", SmallInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("sender", Text, nullable=False),
+    Column("recipients", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("tags", Text, nullable=False, server_default=text("'[]'")),
+    # The attribute is ``meta`` because ``metadata`` means something else to SQLAlchemy.
+    Column("metadata", Text, key="meta", nullable=False, server_default=text("'{}'")),
+    Column("request_id", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("give_up_at", BigInteger, nullable=False),
+    Column("attempt_count", Integer, nullable=False, server_default=text("0")),
+    Column("lease_token", Text, nullable=True),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    # Whether the latest claim took the message over from an expired lease.
+    Column("lease_reclaimed", Boolean, nullable=False, server_default=false()),
+    Column("sent_at", BigInteger, nullable=True),
+    Column("last_error_code", Text, nullable=True),
+    Column("last_error_message", Text, nullable=True),
+    # The claim query filters on status and orders by lane, due time and id.
+    Index(None, "status", "priority_rank", "next_attempt_at", "id"),
+    # Listing, newest first, optionally by status; and retention by age.
+    Index(None, "status", "id"),
+    Index(None, "created_at"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    _serial_id(),
+    Column(
+        "message_id",
+        Text,
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("worker_id", Text, nullable=False),
+    Column("upstream", Text, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("error_code", Text, nullable=True),
+    Column("smtp_code", Integer, nullable=True),
+    Column("smtp_reply", Text, nullable=True),
+    Column("ambiguous", Boolean, nullable=False, server_default=false()),
+    # Recorded by a worker whose lease had already passed to another worker.
+    Column("superseded", Boolean, nullable=False, server_default=false()),
+    Index(None, "message_id", "number"),
+    sqlite_autoincrement=True,
+)
+
+events = Table(
+    "events",
+    metadata,
+    # Global order of everything that happened; never reused, even after deletions.
+    _serial_id(),
+    Column(
+        "message_id",
+        Text,
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("data", Text, nullable=False, server_default=text("'{}'")),
+    Index(None, "message_id", "id"),
+    sqlite_autoincrement=True,
+)
