@@ -1,0 +1,364 @@
+"""The durable outbox: messages, their leases, attempts and events in the database.
+
+Every state change is one transaction that updates the message row and writes its event
+(and, for a finished attempt, the attempt row), so the three never disagree. A message is
+worked on only under a lease: :meth:`Outbox.claim` hands it to one worker with a random
+token until ``lease_expires_at``; the worker reports the result with that token. When a
+lease runs out, the next claim takes the message over; the old worker's late report is
+then refused (its attempt is still recorded, marked ``superseded``). All times come from
+the database clock. Errors of the database or its driver surface as
+:class:`~authmail_relay.exceptions.StorageError` and mean nothing was committed.
+
+See ``docs/storage.md`` for the guarantees in full.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db.engine import storage_errors
+from .db.schema import PRIORITY_RANK, SMTP_REPLY_MAX_CHARS, attempts, events, messages
+from .exceptions import ValidationError
+from .outbox_queries import claim_statement, db_now, event_row, lease_guard
+from .outbox_reads import OutboxReader, message_exists
+from .outbox_records import (
+    AttemptRecord,
+    AttemptRow,
+    Claim,
+    EventRecord,
+    MessageRecord,
+    NewMessage,
+    dump_json,
+    load_strings,
+    message_from_row,
+)
+from .vocabulary import ErrorCode, EventType, MessageStatus, Priority
+
+__all__ = [
+    "AttemptRecord",
+    "AttemptRow",
+    "Claim",
+    "EventRecord",
+    "MessageRecord",
+    "NewMessage",
+    "Outbox",
+    "OutboxReader",
+]
+
+#: Stored error messages are cut to this many characters.
+ERROR_MESSAGE_MAX_CHARS = 1000
+_EXPIRED_MESSAGE = "expired before it could be sent"
+
+
+def _data(**values: Any) -> str:
+    # Event data stays small: keys whose value does not apply are left out.
+    return dump_json({k: v for k, v in values.items() if v is not None}, field_name="data")
+
+
+class Outbox(OutboxReader):
+    """Durable message store over an engine from :func:`authmail_relay.db.create_engine`.
+
+    Reads (``get_message``, ``list_*``, ``count_by_status``, ``next_due_at``,
+    ``db_now_ms``) come from :class:`~authmail_relay.outbox_reads.OutboxReader`. The engine
+    must be migrated (:func:`authmail_relay.db.upgrade`); the outbox does not
+    own it, so dispose of the engine yourself. Safe to share between tasks, and any number
+    of processes may use the same database concurrently.
+    """
+
+    @contextlib.asynccontextmanager
+    async def _write(self, action: str) -> AsyncIterator[tuple[AsyncConnection, int]]:
+        """A write transaction and the database time at its start; commits on exit."""
+        with storage_errors(action):
+            async with self._engine.begin() as connection:
+                yield connection, await db_now(connection)
+
+    async def enqueue(self, message: NewMessage) -> MessageRecord:
+        """Store *message* as ``queued`` and write its ``message.queued`` event, atomically."""
+        if message.max_age_ms <= 0:
+            raise ValidationError("max_age_ms must be positive", field="max_age_ms")
+        if message.expires_in_ms is not None and message.expires_in_ms < 0:
+            raise ValidationError("expires_in_ms must not be negative", field="expires_in_ms")
+        fields: dict[str, Any] = {
+            "id": message.id,
+            "kind": message.kind.value,
+            "priority": message.priority.value,
+            "priority_rank": PRIORITY_RANK[message.priority],
+            "status": MessageStatus.QUEUED.value,
+            "sender": message.sender,
+            "recipients": dump_json(list(message.recipients), field_name="recipients"),
+            "subject": message.subject,
+            "message_id": message.message_id,
+            "raw": message.raw,
+            "tags": dump_json(list(message.tags), field_name="tags"),
+            "meta": dump_json(dict(message.meta), field_name="metadata"),
+            "request_id": message.request_id,
+            "attempt_count": 0,
+        }
+        async with self._write("store the message") as (connection, now):
+            fields["created_at"] = fields["updated_at"] = now
+            # A send time in the past is "due now", so it does not jump the queue.
+            fields["next_attempt_at"] = max(now, message.send_at_ms or now)
+            fields["expires_at"] = (
+                None if message.expires_in_ms is None else now + message.expires_in_ms
+            )
+            fields["give_up_at"] = now + message.max_age_ms
+            await connection.execute(messages.insert().values(**fields))
+            data = _data(
+                kind=message.kind.value,
+                priority=message.priority.value,
+                send_at=fields["next_attempt_at"] if fields["next_attempt_at"] > now else None,
+            )
+            await connection.execute(
+                events.insert().values(
+                    event_row(message.id, EventType.QUEUED, MessageStatus.QUEUED, now, data)
+                )
+            )
+        return message_from_row(
+            {
+                **fields,
+                "size": len(message.raw),
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "sent_at": None,
+                "last_error_code": None,
+                "last_error_message": None,
+            }
+        )
+
+    async def claim(self, *, worker_id: str, limit: int, lease_ms: int) -> list[Claim]:
+        """Lease up to *limit* due messages to *worker_id* for *lease_ms* milliseconds.
+
+        Returns them in claim order: priority (high, normal, low), then due time, then id.
+        A message under an expired lease is due too and comes back with
+        ``reclaimed=True``. Each claimed message gets a ``message.sending`` event in the
+        same transaction. Concurrent claimers never receive the same message.
+        """
+        if lease_ms <= 0:
+            raise ValueError("lease_ms must be positive")
+        if limit <= 0:
+            return []
+        token = secrets.token_urlsafe(18)
+        async with self._write("claim messages") as (connection, now):
+            statement = claim_statement(
+                now=now, limit=limit, lease_ms=lease_ms, token=token, worker_id=worker_id
+            )
+            rows = (await connection.execute(statement)).mappings().all()
+            if rows:
+                await connection.execute(
+                    events.insert(),
+                    [
+                        event_row(
+                            row["id"],
+                            EventType.SENDING,
+                            MessageStatus.SENDING,
+                            now,
+                            _data(
+                                attempt=row["attempt_count"] + 1,
+                                reclaimed=bool(row["lease_reclaimed"]),
+                                worker_id=worker_id,
+                            ),
+                        )
+                        for row in rows
+                    ],
+                )
+        ordered = sorted(rows, key=lambda r: (r["priority_rank"], r["next_attempt_at"], r["id"]))
+        return [
+            Claim(
+                id=row["id"],
+                lease_token=token,
+                sender=row["sender"],
+                recipients=load_strings(row["recipients"]),
+                raw=bytes(row["raw"]),
+                message_id=row["message_id"],
+                priority=Priority(row["priority"]),
+                attempt_number=row["attempt_count"] + 1,
+                created_at=row["created_at"],
+                expires_at=row["expires_at"],
+                give_up_at=row["give_up_at"],
+                claimed_at=now,
+                lease_expires_at=row["lease_expires_at"],
+                reclaimed=bool(row["lease_reclaimed"]),
+                worker_id=worker_id,
+            )
+            for row in ordered
+        ]
+
+    async def extend_lease(self, claim: Claim, lease_ms: int) -> Claim | None:
+        """Push the lease to ``now + lease_ms``; ``None`` if the lease was lost."""
+        if lease_ms <= 0:
+            raise ValueError("lease_ms must be positive")
+        async with self._write("extend the lease") as (connection, now):
+            result = await connection.execute(
+                messages.update()
+                .where(lease_guard(claim.id, claim.lease_token))
+                .values(lease_expires_at=now + lease_ms)
+            )
+            if result.rowcount != 1:
+                return None
+        return replace(claim, lease_expires_at=now + lease_ms)
+
+    async def mark_sent(
+        self, claim: Claim, attempt: AttemptRecord, *, error_message: str | None = None
+    ) -> bool:
+        """The upstream server accepted the message: status ``sent`` (terminal).
+
+        ``attempt.error_code`` and *error_message* may describe a partial success, e.g.
+        some recipients refused. Returns False, changing nothing but recording the attempt
+        as superseded, if the lease was lost.
+        """
+        return await self._finish(
+            claim,
+            attempt,
+            status=MessageStatus.SENT,
+            event_type=EventType.SENT,
+            error_code=attempt.error_code,
+            error_message=error_message,
+        )
+
+    async def mark_deferred(
+        self, claim: Claim, attempt: AttemptRecord, *, retry_at: int, error_message: str
+    ) -> bool:
+        """A transient failure: status ``deferred``, claimable again from *retry_at*.
+
+        Returns False (attempt recorded as superseded, message untouched) if the lease
+        was lost.
+        """
+        return await self._finish(
+            claim,
+            attempt,
+            status=MessageStatus.DEFERRED,
+            event_type=EventType.DEFERRED,
+            error_code=attempt.error_code,
+            error_message=error_message,
+            retry_at=retry_at,
+        )
+
+    async def mark_failed(
+        self,
+        claim: Claim,
+        attempt: AttemptRecord | None,
+        *,
+        error_code: ErrorCode,
+        error_message: str,
+    ) -> bool:
+        """Give up: status ``failed`` (terminal). *attempt* is None when none was made.
+
+        Returns False if the lease was lost (an attempt, if given, is recorded as
+        superseded).
+        """
+        return await self._finish(
+            claim,
+            attempt,
+            status=MessageStatus.FAILED,
+            event_type=EventType.FAILED,
+            error_code=error_code,
+            error_message=error_message,
+        )
+
+    async def mark_expired(self, claim: Claim) -> bool:
+        """``expires_at`` passed before sending: status ``expired`` (terminal), no attempt."""
+        return await self._finish(
+            claim,
+            None,
+            status=MessageStatus.EXPIRED,
+            event_type=EventType.EXPIRED,
+            error_code=ErrorCode.EXPIRED,
+            error_message=_EXPIRED_MESSAGE,
+        )
+
+    async def release(self, claim: Claim) -> bool:
+        """Hand the message back unsent (status ``queued``, due at once); no attempt counted."""
+        async with self._write("release the message") as (connection, now):
+            result = await connection.execute(
+                messages.update()
+                .where(lease_guard(claim.id, claim.lease_token))
+                .values(
+                    status=MessageStatus.QUEUED.value,
+                    next_attempt_at=now,
+                    lease_token=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            data = _data(worker_id=claim.worker_id or None)
+            await connection.execute(
+                events.insert().values(
+                    event_row(claim.id, EventType.REQUEUED, MessageStatus.QUEUED, now, data)
+                )
+            )
+        return True
+
+    async def _finish(
+        self,
+        claim: Claim,
+        attempt: AttemptRecord | None,
+        *,
+        status: MessageStatus,
+        event_type: EventType,
+        error_code: ErrorCode | None,
+        error_message: str | None,
+        retry_at: int | None = None,
+    ) -> bool:
+        async with self._write(f"record the message as {status.value}") as (connection, now):
+            changes: dict[str, Any] = {
+                "status": status.value,
+                "lease_token": None,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "updated_at": now,
+                "last_error_code": None if error_code is None else error_code.value,
+                "last_error_message": _cut(error_message, ERROR_MESSAGE_MAX_CHARS),
+            }
+            if status is MessageStatus.SENT:
+                changes["sent_at"] = now
+            if retry_at is not None:
+                changes["next_attempt_at"] = retry_at
+            if attempt is not None:
+                changes["attempt_count"] = messages.c.attempt_count + 1
+            result = await connection.execute(
+                messages.update().where(lease_guard(claim.id, claim.lease_token)).values(changes)
+            )
+            owned = result.rowcount == 1
+            if attempt is not None and (owned or await message_exists(connection, claim.id)):
+                await connection.execute(
+                    attempts.insert().values(
+                        message_id=claim.id,
+                        number=claim.attempt_number,
+                        worker_id=claim.worker_id,
+                        upstream=attempt.upstream,
+                        started_at=attempt.started_at,
+                        finished_at=attempt.finished_at,
+                        result=status.value,
+                        error_code=None if attempt.error_code is None else attempt.error_code.value,
+                        smtp_code=attempt.smtp_code,
+                        smtp_reply=_cut(attempt.smtp_reply, SMTP_REPLY_MAX_CHARS),
+                        ambiguous=attempt.ambiguous,
+                        superseded=not owned,
+                    )
+                )
+            if not owned:
+                return False
+            data = _data(
+                attempt=None if attempt is None else claim.attempt_number,
+                error_code=None if error_code is None else error_code.value,
+                smtp_code=None if attempt is None else attempt.smtp_code,
+                ambiguous=True if attempt is not None and attempt.ambiguous else None,
+                retry_at=retry_at,
+            )
+            await connection.execute(
+                events.insert().values(event_row(claim.id, event_type, status, now, data))
+            )
+        return True
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return None if value is None else value[:limit]

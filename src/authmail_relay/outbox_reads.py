@@ -1,0 +1,137 @@
+"""Reading the outbox: messages, their events and attempts, counts and the clock.
+
+:class:`OutboxReader` holds the read side of :class:`authmail_relay.outbox.Outbox`. Reads
+run in plain (deferred) transactions, so on SQLite they see a consistent snapshot without
+waiting for writers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .db.engine import read_only, storage_errors
+from .db.schema import attempts, events, messages
+from .exceptions import NotFoundError
+from .outbox_queries import db_now, select_messages
+from .outbox_records import (
+    AttemptRow,
+    EventRecord,
+    MessageRecord,
+    attempt_from_row,
+    event_from_row,
+    message_from_row,
+)
+from .vocabulary import MessageStatus
+
+__all__ = ["OutboxReader", "message_exists"]
+
+
+class OutboxReader:
+    """Read-only access to the outbox over a migrated engine (not owned: dispose it yourself)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._reader = read_only(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @contextlib.asynccontextmanager
+    async def _read(self, action: str) -> AsyncIterator[AsyncConnection]:
+        with storage_errors(action):
+            async with self._reader.connect() as connection:
+                yield connection
+
+    async def db_now_ms(self) -> int:
+        """The database clock, in epoch milliseconds: the time base of every timestamp.
+
+        Also serves as a readiness probe: StorageError if the database does not answer.
+        """
+        async with self._read("read the database clock") as connection:
+            return await db_now(connection)
+
+    async def get_message(self, message_id: str) -> MessageRecord:
+        """The message *message_id* (without its body); NotFoundError if there is none."""
+        async with self._read("read the message") as connection:
+            result = await connection.execute(select_messages().where(messages.c.id == message_id))
+            row = result.mappings().first()
+        if row is None:
+            raise NotFoundError(f"no message {message_id!r}")
+        return message_from_row(row)
+
+    async def list_messages(
+        self,
+        *,
+        status: MessageStatus | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[MessageRecord]:
+        """Messages newest first (by id), optionally of one *status*.
+
+        For the next page pass the last id seen as *before_id*.
+        """
+        if limit <= 0:
+            raise ValueError("limit must be positive")
+        query = select_messages().order_by(messages.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(messages.c.status == status.value)
+        if before_id is not None:
+            query = query.where(messages.c.id < before_id)
+        async with self._read("list messages") as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [message_from_row(row) for row in rows]
+
+    async def list_events(self, message_id: str) -> list[EventRecord]:
+        """The message's events, oldest first; NotFoundError if there is no such message."""
+        query = select(events).where(events.c.message_id == message_id).order_by(events.c.id)
+        async with self._read("list events") as connection:
+            rows = (await connection.execute(query)).mappings().all()
+            if not rows and not await message_exists(connection, message_id):
+                raise NotFoundError(f"no message {message_id!r}")
+        return [event_from_row(row) for row in rows]
+
+    async def list_attempts(self, message_id: str) -> list[AttemptRow]:
+        """The message's recorded attempts, oldest first; NotFoundError if no such message."""
+        query = select(attempts).where(attempts.c.message_id == message_id).order_by(attempts.c.id)
+        async with self._read("list attempts") as connection:
+            rows = (await connection.execute(query)).mappings().all()
+            if not rows and not await message_exists(connection, message_id):
+                raise NotFoundError(f"no message {message_id!r}")
+        return [attempt_from_row(row) for row in rows]
+
+    async def count_by_status(self) -> dict[MessageStatus, int]:
+        """How many messages are in each status (every status present, zero included)."""
+        query = select(messages.c.status, func.count()).group_by(messages.c.status)
+        async with self._read("count messages") as connection:
+            rows = (await connection.execute(query)).all()
+        counts = dict.fromkeys(MessageStatus, 0)
+        for status, count in rows:
+            counts[MessageStatus(status)] = int(count)
+        return counts
+
+    async def next_due_at(self) -> int | None:
+        """When the next message becomes claimable (epoch ms), or None if none is waiting.
+
+        Lets a worker sleep until then instead of polling. The time may be in the past.
+        """
+        waiting = select(func.min(messages.c.next_attempt_at)).where(
+            messages.c.status.in_((MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value))
+        )
+        leased = select(func.min(messages.c.lease_expires_at)).where(
+            messages.c.status == MessageStatus.SENDING.value
+        )
+        async with self._read("find the next due message") as connection:
+            times = [await connection.scalar(waiting), await connection.scalar(leased)]
+        present = [int(t) for t in times if t is not None]
+        return min(present) if present else None
+
+
+async def message_exists(connection: AsyncConnection, message_id: str) -> bool:
+    """Whether a message with this id is stored."""
+    found = await connection.scalar(select(messages.c.id).where(messages.c.id == message_id))
+    return found is not None

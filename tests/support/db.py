@@ -1,0 +1,111 @@
+"""Database fixtures (a pytest plugin, loaded from ``tests/conftest.py``).
+
+* ``sqlite_url``: a fresh SQLite file in the test's temporary directory.
+* ``postgres_url``: a fresh database ``t_<random>`` on the server named by
+  ``TEST_POSTGRES_URL``, dropped afterwards; the test is skipped when that is unset.
+* ``db_url``: both of the above, as two parametrized runs (``[sqlite]``, ``[postgres]``;
+  the latter carries the ``postgres`` marker).
+* ``outbox``: an :class:`Outbox` on a migrated ``db_url``; its engine is disposed after
+  the test.
+
+:func:`new_message` builds a valid :class:`NewMessage` for tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from authmail_relay.db import create_engine, upgrade
+from authmail_relay.ids import new_message_id
+from authmail_relay.outbox import NewMessage, Outbox
+from authmail_relay.vocabulary import Kind, Priority
+
+POSTGRES_ENV = "TEST_POSTGRES_URL"
+
+
+def postgres_admin_url() -> str | None:
+    """The server the PostgreSQL tests use, or None when they are to be skipped."""
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """Create an empty database on the test server; yield its URL; drop it afterwards."""
+    admin = postgres_admin_url()
+    if admin is None:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    name = f"t_{secrets.token_hex(6)}"
+    admin_url = make_url(admin).set(drivername="postgresql+asyncpg")
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with engine.connect() as connection:
+                # FORCE: a test that failed half-way may have left connections open.
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+def sqlite_file_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'relay.db'}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return sqlite_file_url(tmp_path)
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    async with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_file_url(tmp_path)
+        return
+    async with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def outbox(db_url: str) -> AsyncIterator[Outbox]:
+    engine = create_engine(db_url)
+    try:
+        await upgrade(engine)
+        yield Outbox(engine)
+    finally:
+        await engine.dispose()
+
+
+def new_message(**overrides: Any) -> NewMessage:
+    """A small valid message; keyword arguments replace any field."""
+    message_id = overrides.pop("id", None) or new_message_id()
+    fields: dict[str, Any] = {
+        "id": message_id,
+        "kind": Kind.OTP,
+        "priority": Priority.NORMAL,
+        "sender": "relay@example.com",
+        "recipients": ("user@example.org",),
+        "subject": "Your code",
+        "message_id": f"<{message_id}@example.com>",
+        "raw": b"Subject: Your code\r\n\r\n123456\r\n",
+    }
+    fields.update(overrides)
+    return NewMessage(**fields)
