@@ -38,9 +38,11 @@ async def test_mark_sent_is_terminal_and_records_everything(outbox: Outbox) -> N
     stored = await outbox.get_message(record.id)
     assert stored.status is MessageStatus.SENT
     assert stored.attempt_count == 1
-    assert stored.sent_at is not None and stored.sent_at >= claim.claimed_at
+    assert stored.sent_at is not None
+    assert stored.sent_at >= claim.claimed_at
     assert stored.updated_at == stored.sent_at
-    assert stored.lease_owner is None and stored.lease_expires_at is None
+    assert stored.lease_owner is None
+    assert stored.lease_expires_at is None
     assert stored.last_error_code is None
 
     [row] = await outbox.list_attempts(record.id)
@@ -52,7 +54,8 @@ async def test_mark_sent_is_terminal_and_records_everything(outbox: Outbox) -> N
     assert row.smtp_code == 250
     assert row.smtp_reply == "2.0.0 Ok: queued as X"
     assert row.error_code is None
-    assert row.ambiguous is False and row.superseded is False
+    assert row.ambiguous is False
+    assert row.superseded is False
 
     events = await outbox.list_events(record.id)
     assert [e.type for e in events] == [EventType.QUEUED, EventType.SENDING, EventType.SENT]
@@ -223,7 +226,8 @@ async def test_extend_lease(outbox: Outbox) -> None:
     claim = await _claim_one(outbox, lease_ms=1_000)
     extended = await outbox.extend_lease(claim, 120_000)
     assert extended is not None
-    assert extended.id == claim.id and extended.lease_token == claim.lease_token
+    assert extended.id == claim.id
+    assert extended.lease_token == claim.lease_token
     assert extended.lease_expires_at >= claim.claimed_at + 120_000
     stored = await outbox.get_message(record.id)
     assert stored.lease_expires_at == extended.lease_expires_at

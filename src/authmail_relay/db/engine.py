@@ -105,9 +105,17 @@ def normalize_url(url: str | URL) -> URL:
 
 
 def sqlite_path(url: str | URL) -> str | None:
-    """The database file of a SQLite URL, or ``None`` for any other database."""
+    """The database file of a SQLite URL, or ``None`` for any other database.
+
+    Understands the ``?uri=true`` form (``sqlite:///file:/path/relay.db?mode=ro&uri=true``).
+    """
     parsed = normalize_url(url)
-    return parsed.database if parsed.drivername.startswith("sqlite") else None
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    database = parsed.database or ""
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
+        database = database[len("file:") :].split("?", 1)[0]
+    return database
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -150,7 +158,7 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: int) -> AsyncEngine:
         # every statement afterwards.
         connect_args={"timeout": busy_timeout_ms / 1000},
     )
-    database = url.database or ""
+    database = sqlite_path(url) or ""
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "do_connect")
