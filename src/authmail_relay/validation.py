@@ -45,7 +45,7 @@ _MAX_DECODE_DEPTH = 3
 
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
-_CUSTOM_HEADER_NAME = re.compile(r"X-[A-Za-z0-9-]+")
+_CUSTOM_HEADER_NAME = re.compile(r"[Xx]-[A-Za-z0-9-]+")
 # Characters that change the meaning of an unquoted display name (RFC 5322 specials).
 _PHRASE_SPECIALS = frozenset('"(),:;<>@[\\]')
 
@@ -290,7 +290,8 @@ def parse_mailboxes(
 def check_custom_header(name: str, value: str) -> tuple[str, str]:
     """Validate an extra header; only ``X-`` names are allowed. Returns ``(name, value)``.
 
-    Names must match ``X-[A-Za-z0-9-]+`` and be at most 76 characters; values must pass
+    Names must match ``X-[A-Za-z0-9-]+`` (the ``X`` in either case) and be at most 76
+    characters; values must pass
     :func:`check_header_value` and be at most 998 characters.
     """
     if not isinstance(name, str):
