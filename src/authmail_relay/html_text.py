@@ -26,7 +26,9 @@ _INLINE_CELLS = frozenset({"td", "th"})
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript"})
 _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base"})
 _LINK_SCHEMES = ("http://", "https://", "mailto:")
-_PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote"})
+_PARAGRAPH_TAGS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "ul", "ol"}
+)
 
 
 class _TextExtractor(HTMLParser):
