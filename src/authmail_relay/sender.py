@@ -247,16 +247,22 @@ class _Transaction:
     def _converse(self) -> Outcome:
         config = self.config
         hostname = config.local_hostname or self.composed.envelope_from.rsplit("@", 1)[-1]
+        # The constructors connect and read the greeting (a non-220 greeting raises
+        # SMTPConnectError); passing the host there is also what makes smtplib verify
+        # the certificate against it, for implicit TLS and for STARTTLS alike.
         if config.tls_mode is TlsMode.IMPLICIT:
             self.conn = smtplib.SMTP_SSL(
-                local_hostname=hostname, timeout=config.timeout, context=self.context
+                config.host,
+                config.port,
+                local_hostname=hostname,
+                timeout=config.timeout,
+                context=self.context,
             )
         else:
-            self.conn = smtplib.SMTP(local_hostname=hostname, timeout=config.timeout)
-        code, reply = self.conn.connect(config.host, config.port)
+            self.conn = smtplib.SMTP(
+                config.host, config.port, local_hostname=hostname, timeout=config.timeout
+            )
         self.connected = True
-        if code != 220:
-            return outcomes.from_reply(Stage.CONNECT, code, self._scrub(reply))
         return (
             self._hello(self.conn)
             or self._starttls(self.conn)
