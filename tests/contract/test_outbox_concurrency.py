@@ -27,12 +27,23 @@ async def _fill(outbox: Outbox, count: int) -> set[str]:
     return {(await outbox.enqueue(new_message())).id for _ in range(count)}
 
 
-async def _drain(url: str, worker_id: str, *, lease_ms: int = 60_000, finish: bool) -> list[str]:
+async def _drain(
+    url: str,
+    worker_id: str,
+    ready: asyncio.Event,
+    start: asyncio.Event,
+    *,
+    lease_ms: int = 60_000,
+    finish: bool,
+) -> list[str]:
     """Claim in small batches until nothing is due; optionally record each as sent."""
     engine = create_engine(url, busy_timeout_ms=30_000)
     outbox = Outbox(engine)
     claimed: list[str] = []
     try:
+        await outbox.db_now_ms()  # connect before the race starts
+        ready.set()
+        await start.wait()
         while claims := await outbox.claim(worker_id=worker_id, limit=3, lease_ms=lease_ms):
             for claim in claims:
                 claimed.append(claim.id)
@@ -40,11 +51,25 @@ async def _drain(url: str, worker_id: str, *, lease_ms: int = 60_000, finish: bo
                     now = await outbox.db_now_ms()
                     attempt = AttemptRecord(started_at=now, finished_at=now, upstream="mx:25")
                     assert await outbox.mark_sent(claim, attempt)
-            # Let the other claimers in between batches, as a real worker would while sending.
-            await asyncio.sleep(0)
+            # A real worker spends a while sending; without that pause, SQLite's busy handler
+            # (which sleeps between retries) can let one claimer take every batch.
+            await asyncio.sleep(0.005)
     finally:
         await engine.dispose()
     return claimed
+
+
+async def _race(url: str, names: list[str], *, finish: bool) -> list[list[str]]:
+    """Run one claimer per name at the same moment; return what each one claimed."""
+    start = asyncio.Event()
+    ready = [asyncio.Event() for _ in names]
+    tasks = [
+        asyncio.ensure_future(_drain(url, name, flag, start, finish=finish))
+        for name, flag in zip(names, ready, strict=True)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(flag.wait() for flag in ready)), timeout=60)
+    start.set()
+    return list(await asyncio.gather(*tasks))
 
 
 async def _assert_claimed_once(outbox: Outbox, ids: set[str], claimed: list[str]) -> None:
@@ -62,9 +87,7 @@ async def test_concurrent_claimers_claim_each_message_exactly_once(
 ) -> None:
     ids = await _fill(outbox, MESSAGES)
 
-    results = await asyncio.gather(
-        *(_drain(db_url, f"worker-{n}", finish=finish) for n in range(CLAIMERS))
-    )
+    results = await _race(db_url, [f"worker-{n}" for n in range(CLAIMERS)], finish=finish)
 
     claimed = [message_id for result in results for message_id in result]
     await _assert_claimed_once(outbox, ids, claimed)
@@ -83,7 +106,7 @@ async def test_concurrent_reclaimers_take_over_each_expired_lease_once(
     while await outbox.db_now_ms() <= max(c.lease_expires_at for c in stale):
         await asyncio.sleep(0.05)
 
-    results = await asyncio.gather(*(_drain(db_url, f"r{n}", finish=False) for n in range(4)))
+    results = await _race(db_url, [f"r{n}" for n in range(4)], finish=False)
 
     claimed = [message_id for result in results for message_id in result]
     assert sorted(claimed) == sorted(ids)
@@ -114,7 +137,7 @@ async def drain(url, worker_id, go_file):
             now = await outbox.db_now_ms()
             attempt = AttemptRecord(started_at=now, finished_at=now, upstream="mx:25")
             assert await outbox.mark_sent(claim, attempt)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.005)
     await engine.dispose()
     return claimed
 
