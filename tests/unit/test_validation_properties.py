@@ -9,6 +9,10 @@ from email.parser import BytesParser
 from email.policy import default
 
 import pytest
+
+# The Python 3.10 library-mode run has no hypothesis; skip rather than fail to collect.
+pytest.importorskip("hypothesis")
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
