@@ -3,8 +3,8 @@
 ``test`` needs only the standard library; the other commands need the ``[http]`` extra
 and are imported on demand. This module is the only place that starts an event loop.
 
-Exit codes: 0 success, 1 the operation failed (e.g. the test mail was not sent),
-2 usage or configuration error.
+Exit codes: 0 success, 1 the operation failed (the test mail was not sent, an unknown
+message id, the database unavailable), 2 usage, configuration or input error.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .envfile import load_environment
-from .exceptions import ConfigurationError, RelayError
+from .exceptions import ConfigurationError, RelayError, ValidationError
 from .vocabulary import MessageStatus, Priority
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return EXIT_USAGE
         return asyncio.run(cli_service.dispatch(args, env))
-    except ConfigurationError as exc:
+    except (ConfigurationError, ValidationError) as exc:
         _error(str(exc))
         return EXIT_USAGE
     except RelayError as exc:

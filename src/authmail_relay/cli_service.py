@@ -33,6 +33,8 @@ async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Migration progress is not news to an operator; problems still show as warnings.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "send":
         return await send(args, settings)
     if args.command == "worker":
@@ -86,7 +88,7 @@ def stop_on_signals(stop: object) -> None:
 
 async def messages(args: argparse.Namespace, settings: Settings) -> int:
     """``messages list`` and ``messages show``."""
-    async with Relay(settings, migrate="check") as relay:
+    async with Relay(settings) as relay:
         if args.messages_command == "list":
             status = MessageStatus(args.status) if args.status else None
             records = await relay.list_messages(status=status, limit=max(1, args.limit))

@@ -1,0 +1,215 @@
+"""The worker end to end: relay → outbox (SQLite and PostgreSQL) → worker → real SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import pytest
+
+from authmail_relay.db import create_engine, upgrade
+from authmail_relay.ids import new_message_id
+from authmail_relay.message_request import MessageRequest
+from authmail_relay.outbox import NewMessage, Outbox
+from authmail_relay.relay import Relay
+from authmail_relay.settings import Settings
+from authmail_relay.vocabulary import ErrorCode, EventType, MessageStatus
+from authmail_relay.worker import Worker
+from tests.support.smtpd import DEFAULT_FROM, SmtpServer
+
+ACTIVE = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+
+
+@dataclass
+class Rig:
+    relay: Relay
+    sink: SmtpServer
+    settings: Settings
+
+    def worker(self) -> Worker:
+        return Worker(
+            self.relay.outbox, self.settings.require_smtp(), self.settings, wake=self.relay.new_work
+        )
+
+    async def submit(self, **fields: object) -> str:
+        values: dict[str, object] = {
+            "to": "user@example.org",
+            "subject": "Hello",
+            "html": "<p>Hi</p>",
+        }
+        values.update(fields)
+        accepted = await self.relay.submit(MessageRequest(**values))  # type: ignore[arg-type]
+        return accepted.id
+
+    async def drain(self, timeout: float = 20.0) -> None:
+        """Run the worker until no message is queued, deferred or sending."""
+        deadline = time.monotonic() + timeout
+        worker = self.worker()
+        while time.monotonic() < deadline:
+            await asyncio.wait_for(worker.run(until_idle=True), timeout)
+            counts = await self.relay.outbox.count_by_status()
+            if not any(counts.get(status, 0) for status in ACTIVE):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the queue did not drain")
+
+    async def status(self, message_id: str) -> MessageStatus:
+        return (await self.relay.outbox.get_message(message_id)).status
+
+
+@pytest.fixture
+async def rig(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Rig]:
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    await engine.dispose()
+    settings = Settings(
+        database_url=db_url,
+        smtp=smtp_sink.config(),
+        worker_concurrency=3,
+        poll_interval_seconds=0.05,
+        retry_base_seconds=0.05,
+        retry_max_seconds=0.2,
+        shutdown_grace_seconds=2,
+    )
+    async with Relay(settings) as relay:
+        yield Rig(relay, smtp_sink, settings)
+
+
+async def test_delivers_and_records_everything(rig: Rig) -> None:
+    """Each accepted message arrives once; attempts and events tell the story."""
+    ids = [await rig.submit(subject=f"Message {n}") for n in range(5)]
+    await rig.drain()
+    assert len(rig.sink.messages) == 5
+    for message_id in ids:
+        details = await rig.relay.get_message(message_id)
+        assert details.message.status is MessageStatus.SENT
+        assert [event.type for event in details.events] == [
+            EventType.QUEUED,
+            EventType.SENDING,
+            EventType.SENT,
+        ]
+        (attempt,) = details.attempts
+        assert attempt.smtp_code == 250
+        assert attempt.upstream == rig.settings.require_smtp().upstream
+        assert not attempt.ambiguous
+
+
+async def test_transient_failure_is_retried_with_identical_bytes(rig: Rig) -> None:
+    """A 4xx after the data defers the message; the retry resends the very same bytes."""
+    rig.sink.handler.reply_at("final_dot", "451 4.3.0 try again", times=1)
+    message_id = await rig.submit()
+    await rig.drain()
+    details = await rig.relay.get_message(message_id)
+    assert details.message.status is MessageStatus.SENT
+    assert [a.error_code for a in details.attempts] == [ErrorCode.SMTP_TRANSIENT, None]
+    assert EventType.DEFERRED in [event.type for event in details.events]
+    first, second = rig.sink.handler.data_received
+    assert first == second
+
+
+async def test_disconnect_after_final_dot_is_retried_and_flagged(rig: Rig) -> None:
+    """The uncertain window: retried, the attempt marked ambiguous, same Message-ID."""
+    rig.sink.handler.disconnect_at("final_dot", times=1)
+    message_id = await rig.submit()
+    await rig.drain()
+    details = await rig.relay.get_message(message_id)
+    assert details.message.status is MessageStatus.SENT
+    assert [a.ambiguous for a in details.attempts] == [True, False]
+    assert details.attempts[0].error_code is ErrorCode.SMTP_DISCONNECT_UNCERTAIN
+    first, second = rig.sink.handler.data_received
+    assert first == second
+    assert details.message.message_id.encode() in first
+
+
+async def test_permanent_failure_is_final(rig: Rig) -> None:
+    """A 5xx fails the message after one attempt."""
+    rig.sink.handler.reply_at("final_dot", "554 5.7.1 rejected")
+    message_id = await rig.submit()
+    await rig.drain()
+    details = await rig.relay.get_message(message_id)
+    assert details.message.status is MessageStatus.FAILED
+    assert details.message.last_error_code is ErrorCode.SMTP_REJECTED
+    assert len(details.attempts) == 1
+    assert details.events[-1].type is EventType.FAILED
+
+
+async def test_expired_message_is_never_handed_to_smtp(rig: Rig) -> None:
+    """expires_at in the past → expired, and the sink never sees a connection for it."""
+    outbox: Outbox = rig.relay.outbox
+    message_id = await rig.submit()
+    stored = await outbox.get_message(message_id)
+    # Re-store the same bytes with a 1 ms lifetime, then let it lapse.
+    await outbox.enqueue(
+        NewMessage(
+            id=new_message_id(),
+            kind=stored.kind,
+            priority=stored.priority,
+            sender=stored.sender,
+            recipients=stored.recipients,
+            subject=stored.subject,
+            message_id=stored.message_id,
+            raw=b"Subject: x\r\n\r\nnever\r\n",
+            expires_in_ms=1,
+        )
+    )
+    await asyncio.sleep(0.05)
+    await rig.drain()
+    expired = [r for r in await outbox.list_messages() if r.status is MessageStatus.EXPIRED]
+    assert len(expired) == 1
+    assert all(b"never" not in raw for raw in rig.sink.handler.data_received)
+    assert len(rig.sink.messages) == 1  # only the other, unexpiring copy
+    events = await outbox.list_events(expired[0].id)
+    assert [event.type for event in events] == [
+        EventType.QUEUED,
+        EventType.SENDING,
+        EventType.EXPIRED,
+    ]
+
+
+async def test_retry_that_would_land_after_expiry_expires(rig: Rig) -> None:
+    """With a retry delay longer than the remaining lifetime, the message expires unsent."""
+    rig.sink.handler.reply_at("mail", "451 4.3.0 later")
+    slow_retries = replace(rig.settings, retry_base_seconds=30, retry_max_seconds=60)
+    rig.settings = slow_retries
+    message_id = await rig.submit(expires_in_seconds=5)
+    await rig.drain()
+    details = await rig.relay.get_message(message_id)
+    assert details.message.status is MessageStatus.EXPIRED
+    assert not rig.sink.messages
+
+
+async def test_wrong_password_keeps_the_message_queued(rig: Rig) -> None:
+    """A relay-side failure defers (does not fail) the message, so fixing config saves it."""
+    rig.settings = replace(
+        rig.settings,
+        smtp=rig.settings.require_smtp().with_changes(tls="starttls"),
+        retry_base_seconds=60,
+    )
+    message_id = await rig.submit()
+    worker = rig.worker()
+    await asyncio.wait_for(worker.run(until_idle=True), 10)
+    details = await rig.relay.get_message(message_id)
+    assert details.message.status is MessageStatus.DEFERRED
+    assert details.message.last_error_code is ErrorCode.STARTTLS_UNSUPPORTED
+
+
+async def test_stop_releases_unfinished_messages(rig: Rig) -> None:
+    """Past the grace period, in-flight sends are cancelled and handed back to the queue."""
+    rig.sink.handler.delay_at("mail", 3.0)
+    rig.settings = replace(rig.settings, shutdown_grace_seconds=0.2)
+    message_id = await rig.submit()
+    worker = rig.worker()
+    running = asyncio.create_task(worker.run())
+    for _ in range(100):
+        if await rig.status(message_id) is MessageStatus.SENDING:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)
+    worker.stop()
+    await asyncio.wait_for(running, 5)
+    details = await rig.relay.get_message(message_id)
+    assert details.message.status is MessageStatus.QUEUED
+    assert details.events[-1].type is EventType.REQUEUED
+    assert details.attempts == []
