@@ -139,16 +139,12 @@ def _secret(value: object, *, field: str, limit: int | None = None) -> str:
 class _LinkNotifier(_Notifier):
     """A notifier whose mail carries ``base_url + path + ?token=...``."""
 
-    def __init__(
-        self,
-        sender: SmtpSender,
-        *,
-        base_url: str,
-        path: str,
-        token_param: str,
-        **options: object,
-    ) -> None:
-        super().__init__(sender, **options)  # type: ignore[arg-type]
+    base_url: str
+    path: str
+    token_param: str
+
+    def _configure_link(self, base_url: str, path: str, token_param: str) -> None:
+        """Check and keep the parts of the link; ConfigurationError if unusable."""
         self.base_url = _check_base_url(base_url)
         if not isinstance(path, str) or (path and not path.startswith("/")):
             raise ConfigurationError("path must start with /")
@@ -218,9 +214,6 @@ class MagicLinkNotifier(_LinkNotifier):
     ) -> None:
         super().__init__(
             sender,
-            base_url=base_url,
-            path=path,
-            token_param=token_param,
             expire_minutes=expire_minutes,
             product_name=product_name,
             subject=subject,
@@ -231,6 +224,7 @@ class MagicLinkNotifier(_LinkNotifier):
             from_addr=from_addr,
             locale=locale,
         )
+        self._configure_link(base_url, path, token_param)
 
 
 class PasswordResetNotifier(_LinkNotifier):
@@ -257,9 +251,6 @@ class PasswordResetNotifier(_LinkNotifier):
     ) -> None:
         super().__init__(
             sender,
-            base_url=base_url,
-            path=path,
-            token_param=token_param,
             expire_minutes=expire_minutes,
             product_name=product_name,
             subject=subject,
@@ -270,6 +261,7 @@ class PasswordResetNotifier(_LinkNotifier):
             from_addr=from_addr,
             locale=locale,
         )
+        self._configure_link(base_url, path, token_param)
 
 
 class OTPNotifier(_Notifier):
