@@ -65,10 +65,10 @@ class Outbox(OutboxReader):
     """Durable message store over an engine from :func:`authmail_relay.db.create_engine`.
 
     Reads (``get_message``, ``list_*``, ``count_by_status``, ``next_due_at``,
-    ``db_now_ms``) come from :class:`~authmail_relay.outbox_reads.OutboxReader`. The engine
-    must be migrated (:func:`authmail_relay.db.upgrade`); the outbox does not
-    own it, so dispose of the engine yourself. Safe to share between tasks, and any number
-    of processes may use the same database concurrently.
+    ``db_now_ms``) come from :class:`~authmail_relay.outbox_reads.OutboxReader`. The
+    engine must be migrated (:func:`authmail_relay.db.upgrade`); the outbox does not own
+    it, so dispose of the engine yourself. Safe to share between tasks, and any number of
+    processes may use the same database concurrently.
     """
 
     @contextlib.asynccontextmanager
