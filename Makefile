@@ -1,6 +1,8 @@
 # authmail-relay developer commands. `make dev` and `make test` work on a fresh clone.
 PYTHON ?= python3
-PY310 ?= $(shell command -v python3.10 2>/dev/null || ls $$HOME/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+# The oldest supported Python: a pyenv build if there is one, else python3.10 on PATH.
+PY310 ?= $(shell for p in $$HOME/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do \
+	"$$p" -c 'import sys' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -21,8 +23,8 @@ dev: $(STAMP)
 	$(BIN)/authmail-relay dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -42,8 +44,9 @@ test-py310:
 	@test -n "$(PY310)" || { echo "python3.10 not found (pyenv install 3.10)"; exit 1; }
 	test -x .venv310/bin/python || $(PY310) -m venv .venv310
 	.venv310/bin/python -m pip install --quiet --upgrade pip
-	.venv310/bin/python -m pip install --quiet . pytest pytest-asyncio trustme aiosmtpd
-	cd tests && ../.venv310/bin/python -m pytest -p no:cacheprovider -m library -c ../pyproject.toml --rootdir .. ..
+	.venv310/bin/python -m pip install --quiet --force-reinstall --no-deps .
+	.venv310/bin/python -m pip install --quiet pytest pytest-asyncio trustme aiosmtpd
+	.venv310/bin/python -m pytest -p no:cacheprovider -m library tests
 
 clean:
 	rm -rf $(VENV) .venv310 .pgtest build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

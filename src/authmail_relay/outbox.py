@@ -261,11 +261,15 @@ class Outbox(OutboxReader):
             error_message=error_message,
         )
 
-    async def mark_expired(self, claim: Claim) -> bool:
-        """``expires_at`` passed before sending: status ``expired`` (terminal), no attempt."""
+    async def mark_expired(self, claim: Claim, attempt: AttemptRecord | None = None) -> bool:
+        """``expires_at`` passed (or a retry would land after it): status ``expired``.
+
+        ``attempt`` is the failed attempt that led here, if any; it is recorded like any
+        other. Without one, no attempt is counted.
+        """
         return await self._finish(
             claim,
-            None,
+            attempt,
             status=MessageStatus.EXPIRED,
             event_type=EventType.EXPIRED,
             error_code=ErrorCode.EXPIRED,

@@ -14,6 +14,7 @@ reported as ``smtp_disconnect_uncertain``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 import time
@@ -85,13 +86,14 @@ class SmtpSession:
         client, self._client = self._client, None
         if client is None:
             return
+        transport = client.transport  # quit() forgets it; we still have to free it
         try:
             if client.is_connected:
                 await client.quit(timeout=min(self.config.timeout, 2.0))
         except (aiosmtplib.SMTPException, OSError, RuntimeError):
             pass
         finally:
-            client.close()
+            await _discard(client, transport)
 
     async def _ready(self) -> aiosmtplib.SMTP:
         client = self._client
@@ -133,10 +135,10 @@ class SmtpSession:
                 stage = Stage.AUTH
                 await self._login(client)
         except _Abort:
-            client.close()
+            await _discard(client)
             raise
         except Exception as exc:
-            client.close()
+            await _discard(client)
             raise _Abort(_classify(exc, stage)) from exc
         return client
 
@@ -202,6 +204,21 @@ class SmtpSession:
             await client.rset()
         except (aiosmtplib.SMTPException, OSError):
             client.close()
+
+
+async def _discard(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
+    """Drop the connection at once and let the event loop release its socket.
+
+    ``abort`` rather than ``close``: a TLS transport's close waits for the peer's TLS
+    shutdown, which a server that just failed our AUTH or handshake may never send, and
+    the socket would outlive the session. The transport frees the socket in a callback,
+    so give the loop a turn to run it.
+    """
+    for held in {transport, client.transport} - {None}:
+        assert isinstance(held, asyncio.WriteTransport)
+        held.abort()
+    client.close()
+    await asyncio.sleep(0)
 
 
 def _classify(exc: BaseException, stage: Stage) -> Outcome:

@@ -223,7 +223,10 @@ class Worker:
             rand=self._rand,
         )
         if isinstance(decision, Sent):
-            kept = await asyncio.shield(self.outbox.mark_sent(claim, attempt))
+            partial = outcome.message if outcome.refused else None
+            kept = await asyncio.shield(
+                self.outbox.mark_sent(claim, attempt, error_message=partial)
+            )
         elif isinstance(decision, Retry):
             kept = await asyncio.shield(
                 self.outbox.mark_deferred(
@@ -238,7 +241,7 @@ class Worker:
             )
         else:
             assert isinstance(decision, Expire)
-            kept = await asyncio.shield(self.outbox.mark_expired(claim))
+            kept = await asyncio.shield(self.outbox.mark_expired(claim, attempt))
         log.info(
             "%s attempt %d: %s%s",
             claim.id,

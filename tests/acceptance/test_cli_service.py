@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
+
 from tests.support.smtpd import DEFAULT_FROM, SmtpServer
 
 pytestmark = pytest.mark.slow

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
+
 from authmail_relay.db import create_engine, upgrade
 from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay

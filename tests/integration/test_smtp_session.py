@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+pytest.importorskip("aiosmtplib", reason="service tests need the [http] extra")
+
 from authmail_relay.composing import Composed, compose, make_draft
 from authmail_relay.smtp_config import SmtpConfig
 from authmail_relay.smtp_session import SmtpSession
@@ -41,7 +43,8 @@ async def test_starttls_then_ehlo_again_then_auth(smtp_server: SmtpServerFactory
     server = smtp_server(tls="starttls", auth=(USER, PASSWORD))
     message = _message()
     outcome = await _send(server, message)
-    assert outcome is not None and outcome.sent, outcome
+    assert outcome is not None
+    assert outcome.sent
     assert outcome.smtp_code == 250
     assert [event for event in server.handler.events if event[0] != "RSET"] == [
         ("EHLO", False),
@@ -60,7 +63,8 @@ async def test_implicit_tls_with_auth(smtp_server: SmtpServerFactory) -> None:
     """Port-465 style TLS from the first byte."""
     server = smtp_server(tls="implicit", auth=(USER, PASSWORD))
     outcome = await _send(server)
-    assert outcome is not None and outcome.sent
+    assert outcome is not None
+    assert outcome.sent
     assert server.messages[0].tls
 
 
@@ -94,7 +98,8 @@ async def test_missing_starttls_is_refused_unless_tls_is_off(
     assert refused.error_code is ErrorCode.STARTTLS_UNSUPPORTED
     assert not server.messages
     allowed = await _send(server, tls="none")
-    assert allowed is not None and allowed.sent
+    assert allowed is not None
+    assert allowed.sent
 
 
 async def test_auth_in_clear_is_refused(smtp_server: SmtpServerFactory) -> None:
@@ -105,7 +110,8 @@ async def test_auth_in_clear_is_refused(smtp_server: SmtpServerFactory) -> None:
     assert outcome.error_code is ErrorCode.PLAINTEXT_AUTH_REFUSED
     assert all(command != "AUTH" for command, _ in server.handler.events)
     allowed = await _send(server, allow_plaintext_auth=True)
-    assert allowed is not None and allowed.sent
+    assert allowed is not None
+    assert allowed.sent
 
 
 @pytest.mark.parametrize(
@@ -145,7 +151,8 @@ async def test_partial_refusal_is_sent(smtp_sink: SmtpServer) -> None:
     """Some recipients refused: the others got it, so the message counts as sent."""
     smtp_sink.handler.refuse_recipient("b@example.com")
     outcome = await _send(smtp_sink, _message("a@example.com", "b@example.com"))
-    assert outcome is not None and outcome.sent
+    assert outcome is not None
+    assert outcome.sent
     assert outcome.refused == ("b@example.com",)
     assert smtp_sink.messages[0].rcpt_tos == ("a@example.com",)
 
@@ -202,13 +209,16 @@ async def test_connection_is_reused_and_reopened_when_dropped(smtp_sink: SmtpSer
     try:
         for _ in range(3):
             outcome = await session.send(message.envelope_from, message.recipients, message.raw)
-            assert outcome is not None and outcome.sent
+            assert outcome is not None
+            assert outcome.sent
         assert [c for c, _ in smtp_sink.handler.events].count("EHLO") == 1
         smtp_sink.handler.disconnect_at("mail", times=1)
         failed = await session.send(message.envelope_from, message.recipients, message.raw)
-        assert failed is not None and failed.error_code is ErrorCode.SMTP_CONNECTION
+        assert failed is not None
+        assert failed.error_code is ErrorCode.SMTP_CONNECTION
         again = await session.send(message.envelope_from, message.recipients, message.raw)
-        assert again is not None and again.sent
+        assert again is not None
+        assert again.sent
         assert [c for c, _ in smtp_sink.handler.events].count("EHLO") == 2
         assert len(smtp_sink.messages) == 4
     finally:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
+
 from authmail_relay.db import create_engine, upgrade
 from authmail_relay.ids import new_message_id
 from authmail_relay.message_request import MessageRequest
@@ -17,7 +19,7 @@ from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import ErrorCode, EventType, MessageStatus
 from authmail_relay.worker import Worker
-from tests.support.smtpd import DEFAULT_FROM, SmtpServer
+from tests.support.smtpd import SmtpServer
 
 ACTIVE = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+
+pytest.importorskip("hypothesis", reason="property tests need the [dev] extra")
 from hypothesis import given
 from hypothesis import strategies as st
 
