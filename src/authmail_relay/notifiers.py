@@ -137,11 +137,47 @@ def _secret(value: object, *, field: str, limit: int | None = None) -> str:
 
 
 class _LinkNotifier(_Notifier):
-    """A notifier whose mail carries ``base_url + path + ?token=...``."""
+    """A notifier whose mail carries ``base_url + path + ?token=...``.
 
+    ``path`` defaults to the subclass's ``default_path``; ``expire_minutes`` is only the
+    text shown in the mail (the token's real lifetime is the caller's business).
+    """
+
+    default_path: str
     base_url: str
     path: str
     token_param: str
+
+    def __init__(
+        self,
+        sender: SmtpSender,
+        *,
+        base_url: str,
+        path: str | None = None,
+        expire_minutes: int = 15,
+        product_name: str | None = None,
+        subject: str | None = None,
+        subject_prefix: str = "",
+        html_template: str | None = None,
+        text_template: str | None = None,
+        token_param: str = "token",  # noqa: S107 - a query parameter name, not a secret
+        support_text: str = DEFAULT_SUPPORT_TEXT,
+        from_addr: str | None = None,
+        locale: str = "en",
+    ) -> None:
+        super().__init__(
+            sender,
+            expire_minutes=expire_minutes,
+            product_name=product_name,
+            subject=subject,
+            subject_prefix=subject_prefix,
+            html_template=html_template,
+            text_template=text_template,
+            support_text=support_text,
+            from_addr=from_addr,
+            locale=locale,
+        )
+        self._configure_link(base_url, self.default_path if path is None else path, token_param)
 
     def _configure_link(self, base_url: str, path: str, token_param: str) -> None:
         """Check and keep the parts of the link; ConfigurationError if unusable."""
@@ -191,77 +227,17 @@ def _check_base_url(base_url: str) -> str:
 
 
 class MagicLinkNotifier(_LinkNotifier):
-    """Sign-in links: ``send(to, user_name, token)``."""
+    """Sign-in links: ``send(to, user_name, token)``; path ``/set-password`` by default."""
 
     kind = Kind.MAGIC_LINK
-
-    def __init__(
-        self,
-        sender: SmtpSender,
-        *,
-        base_url: str,
-        path: str = "/set-password",
-        expire_minutes: int = 15,
-        product_name: str | None = None,
-        subject: str | None = None,
-        subject_prefix: str = "",
-        html_template: str | None = None,
-        text_template: str | None = None,
-        token_param: str = "token",  # noqa: S107 - a query parameter name, not a secret
-        support_text: str = DEFAULT_SUPPORT_TEXT,
-        from_addr: str | None = None,
-        locale: str = "en",
-    ) -> None:
-        super().__init__(
-            sender,
-            expire_minutes=expire_minutes,
-            product_name=product_name,
-            subject=subject,
-            subject_prefix=subject_prefix,
-            html_template=html_template,
-            text_template=text_template,
-            support_text=support_text,
-            from_addr=from_addr,
-            locale=locale,
-        )
-        self._configure_link(base_url, path, token_param)
+    default_path = "/set-password"
 
 
 class PasswordResetNotifier(_LinkNotifier):
-    """Password-reset links: ``send(to, user_name, token)``."""
+    """Password-reset links: ``send(to, user_name, token)``; path ``/reset-password`` by default."""
 
     kind = Kind.PASSWORD_RESET
-
-    def __init__(
-        self,
-        sender: SmtpSender,
-        *,
-        base_url: str,
-        path: str = "/reset-password",
-        expire_minutes: int = 15,
-        product_name: str | None = None,
-        subject: str | None = None,
-        subject_prefix: str = "",
-        html_template: str | None = None,
-        text_template: str | None = None,
-        token_param: str = "token",  # noqa: S107 - a query parameter name, not a secret
-        support_text: str = DEFAULT_SUPPORT_TEXT,
-        from_addr: str | None = None,
-        locale: str = "en",
-    ) -> None:
-        super().__init__(
-            sender,
-            expire_minutes=expire_minutes,
-            product_name=product_name,
-            subject=subject,
-            subject_prefix=subject_prefix,
-            html_template=html_template,
-            text_template=text_template,
-            support_text=support_text,
-            from_addr=from_addr,
-            locale=locale,
-        )
-        self._configure_link(base_url, path, token_param)
+    default_path = "/reset-password"
 
 
 class OTPNotifier(_Notifier):
