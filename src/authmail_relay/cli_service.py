@@ -33,8 +33,10 @@ async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # Migration progress is not news to an operator; problems still show as warnings.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Migration progress and the dev capture server's per-command trace (which names
+    # recipients) are not news to an operator; problems still show as warnings.
+    for chatty in ("alembic", "mail.log"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if args.command == "send":
         return await send(args, settings)
     if args.command == "worker":

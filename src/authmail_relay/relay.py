@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .composing import compose, make_draft
 from .db.engine import create_engine
 from .db.migrate import is_current, upgrade
-from .exceptions import ConfigurationError, RelayNotOpenError, StorageError
+from .exceptions import ConfigurationError, RelayNotOpenError
 from .ids import new_message_id
 from .message_request import MessageRequest, as_list, validate_request
 from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
@@ -182,10 +182,3 @@ class Relay:
     ) -> list[MessageRecord]:
         """Newest first, optionally filtered by status."""
         return await self.outbox.list_messages(status=status, limit=limit, before_id=before_id)
-
-    async def ping(self) -> None:
-        """Raise StorageError unless the database answers."""
-        try:
-            await self.outbox.db_now_ms()
-        except StorageError:
-            raise
