@@ -36,6 +36,10 @@ class MessageStatus(_Vocabulary):
     FAILED = "failed"
     #: ``expires_at`` passed before the message could be sent; never handed to SMTP.
     EXPIRED = "expired"
+    #: Withdrawn by the caller before a worker sent it; never handed to SMTP.
+    CANCELLED = "cancelled"
+    #: Sent, and the caller reported that the link or code in it was used.
+    CONSUMED = "consumed"
 
     @property
     def is_terminal(self) -> bool:
@@ -43,7 +47,15 @@ class MessageStatus(_Vocabulary):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED})
+_TERMINAL = frozenset(
+    {
+        MessageStatus.SENT,
+        MessageStatus.FAILED,
+        MessageStatus.EXPIRED,
+        MessageStatus.CANCELLED,
+        MessageStatus.CONSUMED,
+    }
+)
 
 
 class EventType(_Vocabulary):
@@ -63,6 +75,10 @@ class EventType(_Vocabulary):
     FAILED = "message.failed"
     #: Its ``expires_at`` passed before it could be sent (status ``expired``).
     EXPIRED = "message.expired"
+    #: Withdrawn by the caller while still waiting (status ``cancelled``).
+    CANCELLED = "message.cancelled"
+    #: The caller reported the link or code as used (status ``consumed``).
+    CONSUMED = "message.consumed"
 
 
 class ErrorCode(_Vocabulary):
