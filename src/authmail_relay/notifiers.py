@@ -14,28 +14,25 @@ never appear in error messages.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from urllib.parse import quote, urlencode, urlsplit
 
+from .auth_mail import (
+    DEFAULT_SUPPORT_TEXT,
+    MAX_CODE,
+    MAX_TOKEN,
+    LinkSpec,
+    product_name_for,
+    render_auth_mail,
+    secret_value,
+)
 from .composing import make_draft
 from .exceptions import ConfigurationError, ValidationError
 from .rendering import TemplateSet, expiry_text, load_builtin
 from .sender import SendResult, SmtpSender
-from .validation import check_header_value, parse_mailbox
+from .validation import check_header_value
 from .vocabulary import Kind
 
 __all__ = ["MagicLinkNotifier", "OTPNotifier", "PasswordResetNotifier"]
-
-DEFAULT_SUPPORT_TEXT = "This is an automated message; replies are not read."
-#: Used in the greeting when the caller has no name for the user ("Hi there,").
-ANONYMOUS_USER_NAME = "there"
-MAX_USER_NAME = 200
-MAX_CODE = 64
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-_PARAM_NAME = re.compile(r"[A-Za-z0-9_.~-]+")
-_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class _Notifier:
@@ -83,17 +80,14 @@ class _Notifier:
 
     def _deliver(self, to: str, user_name: str | None, secret: Mapping[str, str]) -> SendResult:
         try:
-            name = _user_name(user_name)
             from_addr = self.from_addr or self.sender.config.from_addr
-            product = self.product_name or _domain_of(from_addr)
-            mail = self.templates.render(
-                {
-                    "product_name": product,
-                    "user_name": name,
-                    "expires_text": self.expires_text,
-                    "support_text": self.support_text,
-                    **secret,
-                }
+            mail = render_auth_mail(
+                self.templates,
+                user_name=user_name,
+                product_name=self.product_name or product_name_for(from_addr),
+                expires_seconds=self.expire_minutes * 60,
+                support_text=self.support_text,
+                secret=secret,
             )
             draft = make_draft(
                 from_addr=from_addr,
@@ -106,34 +100,6 @@ class _Notifier:
         except ValidationError as exc:
             return SendResult.invalid(exc)
         return self.sender.send_draft(draft)
-
-
-def _user_name(value: str | None) -> str:
-    """The name for the greeting: one line of printable text, or a neutral default."""
-    if value is None or not value.strip():
-        return ANONYMOUS_USER_NAME
-    check_header_value(value, field="user_name")
-    if len(value) > MAX_USER_NAME:
-        raise ValidationError("user_name is too long", field="user_name")
-    return value.strip()
-
-
-def _domain_of(from_addr: str) -> str:
-    """The sender's domain, used as the product name when none is configured."""
-    if not from_addr:
-        raise ValidationError("no sender address: pass from_addr or configure one", field="from")
-    return parse_mailbox(from_addr, field="from").domain
-
-
-def _secret(value: object, *, field: str, limit: int | None = None) -> str:
-    """Check a token or code without ever putting it in the error message."""
-    if not isinstance(value, str) or not value:
-        raise ValidationError(f"{field} must be a non-empty string", field=field)
-    if limit is not None and len(value) > limit:
-        raise ValidationError(f"{field} is longer than {limit} characters", field=field)
-    if _CONTROL.search(value):
-        raise ValidationError(f"{field} contains a control character", field=field)
-    return value
 
 
 class _LinkNotifier(_Notifier):
@@ -177,53 +143,26 @@ class _LinkNotifier(_Notifier):
             from_addr=from_addr,
             locale=locale,
         )
-        self._configure_link(base_url, self.default_path if path is None else path, token_param)
-
-    def _configure_link(self, base_url: str, path: str, token_param: str) -> None:
-        """Check and keep the parts of the link; ConfigurationError if unusable."""
-        self.base_url = _check_base_url(base_url)
-        if not isinstance(path, str) or (path and not path.startswith("/")):
-            raise ConfigurationError("path must start with /")
-        if _URL_UNSAFE.search(path) or "?" in path or "#" in path:
-            raise ConfigurationError("path must not contain spaces, controls, ? or #")
-        if not _PARAM_NAME.fullmatch(token_param):
-            raise ConfigurationError("token_param must be letters, digits, '_', '.', '~' or '-'")
-        self.path = path
-        self.token_param = token_param
+        self.links = LinkSpec.checked(
+            base_url, self.default_path if path is None else path, token_param
+        )
+        self.base_url, self.path, self.token_param = (
+            self.links.base_url,
+            self.links.path,
+            self.links.token_param,
+        )
 
     def link(self, token: str) -> str:
         """The URL for ``token``; every reserved character in it is percent-encoded."""
-        query = urlencode({self.token_param: token}, quote_via=quote, safe="")
-        return f"{self.base_url}{self.path}?{query}"
+        return self.links.link(token)
 
     def send(self, to: str, user_name: str | None, token: str) -> SendResult:
         """Send the mail with a link carrying ``token`` to ``to``."""
         try:
-            link = self.link(_secret(token, field="token"))
+            link = self.link(secret_value(token, field="token", limit=MAX_TOKEN))
         except ValidationError as exc:
             return SendResult.invalid(exc)
         return self._deliver(to, user_name, {"link": link})
-
-
-def _check_base_url(base_url: str) -> str:
-    """An http(s) URL with a host and no user info, query or fragment; https unless local."""
-    if not isinstance(base_url, str) or _URL_UNSAFE.search(base_url):
-        raise ConfigurationError("base_url must be a URL without spaces or control characters")
-    try:
-        parts = urlsplit(base_url)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        raise ConfigurationError("base_url is not a valid URL") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError("base_url must be an http(s) URL with a host name")
-    if "@" in parts.netloc:
-        raise ConfigurationError("base_url must not contain a user name or password")
-    if parts.query or parts.fragment or base_url.endswith(("?", "#")):
-        raise ConfigurationError("base_url must not have a query or a fragment")
-    if scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
-        raise ConfigurationError("base_url must use https (http is allowed for localhost only)")
-    return base_url.rstrip("/")
 
 
 class MagicLinkNotifier(_LinkNotifier):
@@ -275,7 +214,7 @@ class OTPNotifier(_Notifier):
     def send(self, to: str, user_name: str | None, code: str) -> SendResult:
         """Send ``code`` to ``to``."""
         try:
-            checked = _secret(code, field="code", limit=MAX_CODE)
+            checked = secret_value(code, field="code", limit=MAX_CODE)
         except ValidationError as exc:
             return SendResult.invalid(exc)
         return self._deliver(to, user_name, {"code": checked})
