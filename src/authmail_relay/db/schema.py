@@ -42,6 +42,7 @@ __all__ = [
     "SMTP_REPLY_MAX_CHARS",
     "attempts",
     "events",
+    "idempotency_keys",
     "messages",
     "metadata",
 ]
@@ -106,11 +107,20 @@ messages = Table(
     Column("sent_at", BigInteger, nullable=True),
     Column("last_error_code", Text, nullable=True),
     Column("last_error_message", Text, nullable=True),
+    # Added by 0002. Where to report this message's progress, and the secret to sign
+    # those reports with (stored as given for now; never part of a listing).
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret", Text, nullable=True),
+    # An opaque fingerprint of the API key that created the message (never the key).
+    Column("api_key_id", Text, nullable=True),
+    Column("cancelled_at", BigInteger, nullable=True),
+    Column("consumed_at", BigInteger, nullable=True),
     # The claim query filters on status and orders by lane, due time and id.
     Index(None, "status", "priority_rank", "next_attempt_at", "id"),
-    # Listing, newest first, optionally by status; and retention by age.
+    # Listing, newest first, optionally by status or by API key; and retention by age.
     Index(None, "status", "id"),
     Index(None, "created_at"),
+    Index(None, "api_key_id", "id"),
 )
 
 attempts = Table(
@@ -156,4 +166,28 @@ events = Table(
     Column("data", Text, nullable=False, server_default=text("'{}'")),
     Index(None, "message_id", "id"),
     sqlite_autoincrement=True,
+)
+
+#: Idempotency keys per API key; see :mod:`authmail_relay.idempotency` for the life cycle.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # The API key fingerprint: the same key string from two API keys is two entries.
+    Column("scope", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    # Hex SHA-256 of the canonical request, computed by the caller.
+    Column("request_hash", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    # Held by the request being processed; both NULL once it is done.
+    Column("lock_token", Text, nullable=True),
+    Column("locked_until", BigInteger, nullable=True),
+    # The outbox message stored for this request, set in the same transaction.
+    Column("message_id", Text, nullable=True),
+    # The response to replay: status, body (JSON text) and extra headers (a JSON object).
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("response_headers", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index(None, "expires_at"),
 )
