@@ -34,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    serve = commands.add_parser(
+        "serve", help="run the HTTP API with an embedded worker (the default command)"
+    )
+    serve.add_argument("--host", default=None, help="override HOST (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="override PORT (default 8000)")
+    serve.add_argument("--no-worker", action="store_true", help="API only; run `worker` elsewhere")
+
     test = commands.add_parser("test", help="send one test mail now with the SMTP_* settings")
     test.add_argument("--to", required=True, help="recipient address")
     test.add_argument("--subject", default="authmail-relay test")
@@ -75,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default=".authmail-dev", help="where the database and inbox live"
     )
     dev.add_argument("--once", action="store_true", help="exit after the sample mail is captured")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000, help="taken? a free port is used instead")
     return parser
 
 
@@ -82,9 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
+    if args.command is None:  # `python -m authmail_relay` serves, as it always has
+        args = parser.parse_args([*(argv or sys.argv[1:]), "serve"])
     try:
         env = load_environment(args.env_file)
         if args.command == "test":

@@ -37,6 +37,8 @@ async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     # recipients) are not news to an operator; problems still show as warnings.
     for chatty in ("alembic", "mail.log"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    if args.command == "serve":
+        return await serve(settings, host=args.host, port=args.port, run_worker=not args.no_worker)
     if args.command == "send":
         return await send(args, settings)
     if args.command == "worker":
@@ -50,8 +52,35 @@ async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.command == "dev":
         from .devserver import run_dev
 
-        return await run_dev(data_dir=args.data_dir, once=args.once)
+        return await run_dev(data_dir=args.data_dir, host=args.host, port=args.port, once=args.once)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+async def serve(settings: Settings, *, host: str | None, port: int | None, run_worker: bool) -> int:
+    """Run the HTTP API (and, unless told not to, a worker) until SIGTERM/SIGINT.
+
+    Everything that can be wrong with the settings or the database is checked before
+    the server starts, so a bad start is one line on stderr, not a traceback.
+    """
+    import uvicorn
+
+    from .api import create_app
+
+    settings.require_api_key()
+    if run_worker:
+        settings.require_smtp()
+    async with Relay(settings) as relay:
+        app = create_app(settings, relay=relay, run_worker=run_worker)
+        config = uvicorn.Config(
+            app,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level=settings.log_level.lower(),
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        await server.serve()
+        return 0 if server.started else 1
 
 
 async def send(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,9 +10,17 @@
     │   ├── HeaderInjectionError    CR, LF, NUL or another control character in a header value
     │   └── InvalidAddressError     not a valid mailbox
     ├── NotFoundError (LookupError) no such message (HTTP 404)
+    ├── ConflictError               the request conflicts with the resource's current state
+    │                               (HTTP 409); ``error_code`` says which conflict
     ├── StorageError                the database could not read or commit (HTTP 503);
     │                               the driver's exception is chained as ``__cause__``
-    └── RelayNotOpenError           a ``Relay`` was used outside ``async with``
+    ├── RelayNotOpenError           a ``Relay`` was used outside ``async with``
+    ├── AuthenticationError         missing or wrong API key (HTTP 401)
+    ├── RateLimitedError            too many requests; ``retry_after`` seconds (HTTP 429)
+    ├── DeliveryError               the upstream refused the mail for good (HTTP 502 on
+    │                               ``/send*``); ``error_code`` and ``message_id``
+    └── TransportError              client side: the relay could not be reached, or
+                                    answered something that is not the documented API
 
 Library sends do not raise for SMTP failures: they return a falsy ``SendResult`` whose
 ``error_code`` says what went wrong. Exceptions from third-party libraries (smtplib,
@@ -76,3 +84,43 @@ class StorageError(RelayError):
 
 class RelayNotOpenError(RelayError):
     """The relay is not open: use ``async with Relay(...) as relay:`` or ``await relay.open()``."""
+
+
+class AuthenticationError(RelayError):
+    """Missing or invalid API key."""
+
+
+class RateLimitedError(RelayError):
+    """Too many requests; try again later."""
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeliveryError(RelayError):
+    """The upstream SMTP server did not accept the message."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        error_code: str = "unknown",
+        message_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.message_id = message_id
+
+
+class TransportError(RelayError):
+    """The relay could not be reached or gave an unexpected answer."""
+
+
+class ConflictError(RelayError):
+    """The request conflicts with the resource's current state."""
+
+    def __init__(self, message: str | None = None, *, error_code: str = "conflict") -> None:
+        super().__init__(message)
+        #: A stable, machine-readable name for the conflict, e.g. ``not_cancellable``.
+        self.error_code = error_code

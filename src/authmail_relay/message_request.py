@@ -29,10 +29,15 @@ AUTH_KINDS = frozenset({Kind.OTP, Kind.MAGIC_LINK, Kind.PASSWORD_RESET})
 
 @dataclass(frozen=True)
 class MessageRequest:
-    """A message to send. ``to``/``cc``/``bcc``/``reply_to`` take one address or a list."""
+    """A message to send. ``to``/``cc``/``bcc``/``reply_to`` take one address or a list.
+
+    For ``kind=raw`` the caller gives ``subject`` and ``html`` and/or ``text``. For the
+    auth kinds the built-in templates make them from ``user_name`` and ``code`` (OTP) or
+    ``token`` (links); ``subject`` may then be empty.
+    """
 
     to: str | Sequence[str]
-    subject: str
+    subject: str = ""
     html: str | None = None
     text: str | None = None
     from_addr: str | None = None
@@ -46,6 +51,17 @@ class MessageRequest:
     kind: Kind = Kind.RAW
     expires_in_seconds: float | None = None
     request_id: str | None = None
+    #: Auth kinds: who the mail greets, the secret it carries, where a link points.
+    user_name: str | None = None
+    code: str | None = None
+    token: str | None = None
+    base_url: str | None = None
+    locale: str | None = None
+    #: Per-request webhook (delivered by the webhooks feature); stored with the message.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    #: Fingerprint of the API key that made the request (set by the HTTP adapter).
+    api_key_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ Accepting is *validate → render once to RFC 5322 bytes → commit*: once
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,15 +18,22 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .composing import compose, make_draft
+from .composing import Composed, compose
 from .db.engine import create_engine
 from .db.migrate import is_current, upgrade
 from .exceptions import ConfigurationError, RelayNotOpenError
+from .idempotency import IdempotencyLink
 from .ids import new_message_id
-from .message_request import MessageRequest, as_list, validate_request
+from .message_content import build_draft, lifetime_seconds
+from .message_request import MessageRequest, validate_request
 from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
 from .settings import Settings
 from .vocabulary import MessageStatus
+
+#: How often a waiting /send request re-reads the message when no in-process worker
+#: will wake it (the worker runs in another process).
+OUTCOME_POLL_SECONDS = 0.25
+_SETTLED = frozenset({MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED})
 
 
 def utc_now() -> datetime:
@@ -74,6 +82,7 @@ class Relay:
         self._outbox: Outbox | None = None
         #: Set whenever a message is accepted, so an in-process worker wakes at once.
         self.new_work = asyncio.Event()
+        self._waiters: dict[str, asyncio.Event] = {}
 
     async def __aenter__(self) -> Relay:
         await self.open()
@@ -127,23 +136,24 @@ class Relay:
             raise RelayNotOpenError()
         return self._outbox
 
-    async def submit(self, request: MessageRequest) -> Accepted:
-        """Validate, render once and store a message; return once it is committed."""
+    def render(self, request: MessageRequest) -> Composed:
+        """Validate and render without storing (what a dry run shows)."""
+        validate_request(request)
+        return compose(build_draft(request, self.settings), now=self._clock())
+
+    async def submit(
+        self, request: MessageRequest, *, idempotency: IdempotencyLink | None = None
+    ) -> Accepted:
+        """Validate, render once and store a message; return once it is committed.
+
+        With ``idempotency``, the stored message is linked to that key in the same
+        transaction (see :mod:`authmail_relay.idempotency`).
+        """
         outbox = self.outbox
         envelope = validate_request(request)
-        default_from = self.settings.smtp.from_addr if self.settings.smtp else ""
-        draft = make_draft(
-            from_addr=request.from_addr or default_from,
-            to=as_list(request.to),
-            subject=request.subject,
-            html=request.html,
-            text=request.text,
-            cc=as_list(request.cc),
-            bcc=as_list(request.bcc),
-            reply_to=as_list(request.reply_to),
-            headers=dict(request.headers),
-        )
+        draft = build_draft(request, self.settings)
         composed = compose(draft, now=self._clock())
+        lifetime = lifetime_seconds(request, self.settings)
         record = await outbox.enqueue(
             NewMessage(
                 id=new_message_id(),
@@ -157,9 +167,13 @@ class Relay:
                 tags=envelope.tags,
                 meta=envelope.metadata,
                 request_id=request.request_id,
-                expires_in_ms=envelope.expires_in_ms,
+                expires_in_ms=None if lifetime is None else int(lifetime * 1000),
                 max_age_ms=int(self.settings.max_message_age_seconds * 1000),
-            )
+                webhook_url=request.webhook_url,
+                webhook_secret=request.webhook_secret,
+                api_key_id=request.api_key_id,
+            ),
+            idempotency=idempotency,
         )
         self.new_work.set()
         return Accepted(
@@ -168,6 +182,41 @@ class Relay:
             message_id=record.message_id,
             created_at=record.created_at,
         )
+
+    def notify_finished(self, message_id: str) -> None:
+        """Called by an in-process worker when a message reached a final status."""
+        waiter = self._waiters.get(message_id)
+        if waiter is not None:
+            waiter.set()
+
+    async def wait_for_outcome(self, message_id: str, timeout: float) -> MessageRecord:
+        """The message once it is sent, failed or expired, or as it is when ``timeout`` passes.
+
+        An in-process worker wakes the waiter at once; a worker in another process is
+        noticed by polling the database every ``OUTCOME_POLL_SECONDS``.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiter = self._waiters.setdefault(message_id, asyncio.Event())
+        try:
+            while True:
+                record = await self.outbox.get_message(message_id)
+                remaining = deadline - loop.time()
+                if record.status in _SETTLED or remaining <= 0:
+                    return record
+                waiter.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(waiter.wait(), min(remaining, OUTCOME_POLL_SECONDS))
+        finally:
+            self._waiters.pop(message_id, None)
+
+    async def cancel(self, message_id: str) -> MessageRecord:
+        """Withdraw a queued or deferred message (ConflictError otherwise)."""
+        return await self.outbox.cancel(message_id)
+
+    async def consume(self, message_id: str) -> MessageRecord:
+        """Record that the link or code in a sent message was used."""
+        return await self.outbox.consume(message_id)
 
     async def get_message(self, message_id: str) -> MessageDetails:
         """A message with its events and attempts; NotFoundError if unknown."""

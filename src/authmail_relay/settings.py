@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .auth_mail import check_base_url
 from .exceptions import ConfigurationError
 from .smtp_config import SmtpConfig, parse_bool
 
@@ -47,6 +48,28 @@ def _positive_float(name: str, raw: str) -> float:
     if not value > 0:
         raise ConfigurationError(f"{name} must be positive, not {raw}")
     return value
+
+
+def _port(name: str, raw: str) -> int:
+    value = _positive_int(name, raw)
+    if value > 65535:
+        raise ConfigurationError(f"{name} must be 1-65535, not {value}")
+    return value
+
+
+def _api_key(name: str, raw: str) -> str:
+    if raw and (len(raw) < 16 or not raw.isascii() or not raw.isprintable() or " " in raw):
+        raise ConfigurationError(f"{name} must be at least 16 printable ASCII characters")
+    return raw
+
+
+def _optional_base_url(name: str, raw: str) -> str:
+    if not raw:
+        return ""
+    try:
+        return check_base_url(raw)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{name}: {exc.message}") from None
 
 
 def _log_level(name: str, raw: str) -> str:
@@ -149,6 +172,79 @@ SETTINGS: tuple[Setting, ...] = (
         parse_bool,
     ),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", "log_level", _log_level),
+    Setting(
+        "API_KEY",
+        "",
+        "Bearer key for the HTTP API (at least 16 characters). Required by `serve`.",
+        "api_key",
+        _api_key,
+    ),
+    Setting("HOST", "127.0.0.1", "Address the HTTP service listens on.", "host"),
+    Setting("PORT", "8000", "Port the HTTP service listens on.", "port", _port),
+    Setting(
+        "SEND_WAIT_SECONDS",
+        "15",
+        "How long a /send* request without webhook_url waits for the SMTP outcome before "
+        "answering 202 queued.",
+        "send_wait_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "MAX_BODY_BYTES",
+        "10485760",
+        "Largest request body accepted; larger ones get 413 before being read.",
+        "max_body_bytes",
+        _positive_int,
+    ),
+    Setting(
+        "DOCS_ENABLED",
+        "true",
+        "Serve the OpenAPI schema and the /docs page.",
+        "docs_enabled",
+        parse_bool,
+    ),
+    Setting(
+        "AUTH_FAILURE_LIMIT",
+        "10",
+        "Failed authentications one client address may make per minute before getting 429.",
+        "auth_failure_limit",
+        _positive_int,
+    ),
+    Setting(
+        "IDEMPOTENCY_TTL_SECONDS",
+        "86400",
+        "How long an Idempotency-Key and its response are kept.",
+        "idempotency_ttl_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "MAGIC_LINK_BASE_URL",
+        "",
+        "Origin (and optional path prefix) of magic links and password-reset links, e.g. "
+        "https://app.example.com. A request's base_url must have the same origin.",
+        "magic_link_base_url",
+        _optional_base_url,
+    ),
+    Setting(
+        "PRODUCT_NAME",
+        "",
+        "Product name shown in auth mails; empty uses the sender's domain.",
+        "product_name",
+    ),
+    Setting(
+        "OTP_EXPIRES_SECONDS",
+        "600",
+        "Default lifetime of a one-time code (expires_in when the request gives none).",
+        "otp_expires_seconds",
+        _positive_int,
+    ),
+    Setting(
+        "LINK_EXPIRES_SECONDS",
+        "900",
+        "Default lifetime of magic links and password-reset links.",
+        "link_expires_seconds",
+        _positive_int,
+    ),
 )
 
 
@@ -168,7 +264,18 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     auto_migrate: bool = True
     log_level: str = "INFO"
-    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
+    api_key: str = field(default="", repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    send_wait_seconds: float = 15.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    docs_enabled: bool = True
+    auth_failure_limit: int = 10
+    idempotency_ttl_seconds: float = 86400.0
+    magic_link_base_url: str = ""
+    product_name: str = ""
+    otp_expires_seconds: int = 600
+    link_expires_seconds: int = 900
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -191,6 +298,12 @@ class Settings:
         if self.smtp is None:
             raise ConfigurationError("SMTP_HOST is not set (see docs/configuration.md)")
         return self.smtp
+
+    def require_api_key(self) -> str:
+        """The API key, or a ConfigurationError saying what to set."""
+        if not self.api_key:
+            raise ConfigurationError("API_KEY is not set (see docs/configuration.md)")
+        return self.api_key
 
     @property
     def lease_ms(self) -> int:

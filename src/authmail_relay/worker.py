@@ -64,6 +64,7 @@ class Worker:
         wake: asyncio.Event | None = None,
         session_factory: Callable[[SmtpConfig], SmtpSession] = SmtpSession,
         rand: Callable[[], float] = random.random,
+        on_finished: Callable[[str], None] | None = None,
     ) -> None:
         self.outbox = outbox
         self.smtp = smtp
@@ -79,6 +80,10 @@ class Worker:
         self._rand = rand
         self._idle_sessions: list[SmtpSession] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._on_finished = on_finished or (lambda _message_id: None)
+        #: Monotonic time of the last loop turn; readiness checks call a stale one dead.
+        self.last_beat = time.monotonic()
+        self.running = False
 
     def stop(self) -> None:
         """Ask the worker to stop claiming and shut down gracefully."""
@@ -88,8 +93,10 @@ class Worker:
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver until :meth:`stop` (or until nothing is due, with ``until_idle``)."""
         log.info("worker %s started", self.worker_id)
+        self.running = True
         try:
             while not self._stop.is_set():
+                self.last_beat = time.monotonic()
                 free = self.settings.worker_concurrency - len(self._in_flight)
                 claims = await self._claim(free) if free > 0 else []
                 for claim in claims:
@@ -102,6 +109,7 @@ class Worker:
                     break
                 await self._idle_wait()
         finally:
+            self.running = False
             await self._shutdown()
         log.info("worker %s stopped", self.worker_id)
 
@@ -167,6 +175,7 @@ class Worker:
         if _expired(claim, timing.now_ms()):
             await self.outbox.mark_expired(claim)
             log.info("%s expired before sending", claim.id)
+            self._on_finished(claim.id)
             return
         verdict: list[str] = []
 
@@ -194,6 +203,7 @@ class Worker:
             if verdict == ["expired"]:
                 await self.outbox.mark_expired(claim)
                 log.info("%s expired before sending", claim.id)
+                self._on_finished(claim.id)
             else:
                 log.warning("%s: lease lost before sending; another worker owns it", claim.id)
             return
@@ -251,6 +261,8 @@ class Worker:
         )
         if not kept:
             log.warning("%s: lease was lost; the result was recorded as superseded", claim.id)
+        elif not isinstance(decision, Retry):
+            self._on_finished(claim.id)
 
 
 def _expired(claim: Claim, now_ms: int) -> bool:

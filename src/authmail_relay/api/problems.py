@@ -1,0 +1,167 @@
+"""Errors as RFC 9457 ``application/problem+json``: the one place HTTP statuses are chosen.
+
+Every error body has ``type``, ``title``, ``status``, ``detail``, a stable
+``error_code`` and the ``request_id``; validation errors add ``errors`` (field and
+message, never the submitted value, so a multi-megabyte input is not echoed back).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    RateLimitedError,
+    RelayError,
+    StorageError,
+    ValidationError,
+)
+from ..vocabulary import ErrorCode
+
+log = logging.getLogger("authmail_relay.api")
+
+PROBLEM_JSON = "application/problem+json"
+#: Seconds a client should wait before retrying after a storage failure.
+STORAGE_RETRY_AFTER = 5
+MAX_ERROR_MESSAGE = 300
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+}
+
+
+class InvalidHeaderError(RelayError):
+    """A request header has a value the API does not accept (HTTP 400)."""
+
+    def __init__(self, message: str, *, error_code: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+def request_id_of(request: Request) -> str | None:
+    """The request's id, as set by the request-id middleware."""
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def problem(
+    status: int,
+    error_code: str,
+    detail: str,
+    *,
+    request_id: str | None = None,
+    errors: Sequence[Mapping[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"urn:authmail-relay:problem:{error_code}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail[:MAX_ERROR_MESSAGE],
+        "error_code": error_code,
+        "request_id": request_id,
+    }
+    if errors is not None:
+        body["errors"] = list(errors)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
+    )
+
+
+def problem_for(exc: RelayError, request_id: str | None) -> JSONResponse:
+    """Translate one of the package's exceptions."""
+    if isinstance(exc, ValidationError):
+        code = exc.code.value if exc.code is not ErrorCode.UNKNOWN else "validation_error"
+        errors = [{"field": exc.field or "body", "message": exc.message}]
+        return problem(422, code, exc.message, request_id=request_id, errors=errors)
+    if isinstance(exc, InvalidHeaderError):
+        return problem(400, exc.error_code, exc.message, request_id=request_id)
+    if isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": 'Bearer realm="authmail-relay"'}
+        return problem(401, "unauthorized", exc.message, request_id=request_id, headers=headers)
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+        return problem(429, "rate_limited", exc.message, request_id=request_id, headers=headers)
+    if isinstance(exc, NotFoundError):
+        return problem(404, "not_found", exc.message, request_id=request_id)
+    if isinstance(exc, ConflictError):
+        return problem(409, exc.error_code, exc.message, request_id=request_id)
+    if isinstance(exc, StorageError):
+        log.error("storage failure: %s", exc.message)
+        headers = {"Retry-After": str(STORAGE_RETRY_AFTER)}
+        detail = "the message store is unavailable; nothing was stored"
+        return problem(503, "storage_unavailable", detail, request_id=request_id, headers=headers)
+    if isinstance(exc, ConfigurationError):
+        return problem(503, "not_configured", exc.message, request_id=request_id)
+    log.error("unexpected relay error %s: %s", type(exc).__name__, exc.message)
+    return problem(500, "internal_error", "unexpected error", request_id=request_id)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Route every error through :func:`problem`."""
+
+    async def relay_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RelayError)
+        return problem_for(exc, request_id_of(request))
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [_field_error(error) for error in exc.errors()[:20]]
+        invalid_json = any(error.get("type") == "json_invalid" for error in exc.errors())
+        if invalid_json:
+            return problem(
+                400, "invalid_json", "the body is not valid JSON", request_id=request_id_of(request)
+            )
+        return problem(
+            422,
+            "validation_error",
+            "the request is invalid",
+            request_id=request_id_of(request),
+            errors=errors,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(
+            exc.status_code,
+            code,
+            str(exc.detail),
+            request_id=request_id_of(request),
+            headers=exc.headers,
+        )
+
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error in %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "unexpected error", request_id=request_id_of(request))
+
+    app.add_exception_handler(RelayError, relay_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, crashed)
+
+
+def _field_error(error: Mapping[str, Any]) -> dict[str, str]:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+    return {"field": location[:100], "message": str(error.get("msg", "invalid"))[:200]}

@@ -1,0 +1,212 @@
+"""The v1 resource API: ``/v1/messages``.
+
+``POST`` answers ``202`` as soon as the message is committed (delivery is the worker's
+job); ``GET`` shows status, events and attempts (never bodies, tokens or codes);
+``cancel`` withdraws a message that is still waiting; ``consume`` records that the link
+or code it carried was used.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import pydantic
+from fastapi import APIRouter, Query, Request, Response
+
+from ..exceptions import RelayError, ValidationError
+from ..idempotency import IdempotencyLink
+from ..ids import is_message_id
+from ..vocabulary import MessageStatus
+from .deps import CallerDep, IdempotencyDep, RelayDep, SettingsDep
+from .dry_run import dry_run_response, wants_dry_run
+from .idempotent import Reply, run_idempotent
+from .problems import problem_for, request_id_of
+from .responses import AUTHENTICATED, CREATING, problems
+from .routes_send import stamped
+from .schemas import (
+    Accepted,
+    BatchCreate,
+    BatchItem,
+    BatchResult,
+    DryRunResponse,
+    MessageCreate,
+    MessageList,
+    MessageView,
+)
+from .views import accepted_view, message_view
+
+router = APIRouter(prefix="/v1/messages", tags=["messages"])
+MAX_PAGE = 200
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Accepted,
+    responses={
+        200: {"model": DryRunResponse, "description": "X-Dry-Run: valid, nothing stored."},
+        **problems(*CREATING),
+    },
+    summary="Queue a message",
+)
+async def create_message(
+    body: MessageCreate,
+    request: Request,
+    caller: CallerDep,
+    relay: RelayDep,
+    settings: SettingsDep,
+    store: IdempotencyDep,
+) -> Response:
+    message = stamped(body.to_request(), request, caller)
+    if wants_dry_run(request):
+        return dry_run_response(relay, message)
+
+    async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
+        if recovered is not None:
+            record = await relay.outbox.get_message(recovered)
+            view = Accepted(
+                id=record.id,
+                status=record.status.value,
+                message_id=record.message_id,
+                created_at=message_view(record).created_at,
+            )
+        else:
+            view = accepted_view(await relay.submit(message, idempotency=link))
+        return Reply(202, view.model_dump())
+
+    return await run_idempotent(
+        request,
+        caller,
+        body,
+        store,
+        ttl_seconds=settings.idempotency_ttl_seconds,
+        lock_seconds=0,
+        handler=handle,
+    )
+
+
+@router.post(
+    "/batch",
+    response_model=BatchResult,
+    responses=problems(*CREATING),
+    summary="Queue up to 100 messages; each gets its own result",
+)
+async def create_batch(
+    body: BatchCreate,
+    request: Request,
+    caller: CallerDep,
+    relay: RelayDep,
+    settings: SettingsDep,
+    store: IdempotencyDep,
+) -> Response:
+    async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
+        results = [
+            await _batch_item(index, item, request, caller, relay)
+            for index, item in enumerate(body.messages)
+        ]
+        return Reply(200, BatchResult(results=results).model_dump(exclude_none=True))
+
+    return await run_idempotent(
+        request,
+        caller,
+        body,
+        store,
+        ttl_seconds=settings.idempotency_ttl_seconds,
+        lock_seconds=0,
+        handler=handle,
+    )
+
+
+async def _batch_item(
+    index: int, item: dict[str, Any], request: Request, caller: CallerDep, relay: RelayDep
+) -> BatchItem:
+    try:
+        parsed = MessageCreate.model_validate(item)
+        accepted = await relay.submit(stamped(parsed.to_request(), request, caller))
+    except pydantic.ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
+        error: RelayError = ValidationError(f"invalid fields: {fields}", field=fields or "body")
+    except RelayError as exc:
+        error = exc
+    else:
+        return BatchItem(index=index, status=202, message=accepted_view(accepted))
+    response = problem_for(error, request_id_of(request))
+    return BatchItem(
+        index=index, status=response.status_code, problem=json.loads(bytes(response.body))
+    )
+
+
+@router.get(
+    "", response_model=MessageList, responses=problems(*AUTHENTICATED, 422), summary="List messages"
+)
+async def list_messages(
+    caller: CallerDep,
+    relay: RelayDep,
+    status: Annotated[MessageStatus | None, Query(description="Only this status.")] = None,
+    tag: Annotated[
+        str | None, Query(max_length=64, description="Only messages with this tag.")
+    ] = None,
+    to: Annotated[
+        str | None, Query(max_length=320, description="Only messages to this address.")
+    ] = None,
+    created_after: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
+    created_before: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=40, description="next_cursor of the previous page.")
+    ] = None,
+) -> MessageList:
+    if cursor is not None and not is_message_id(cursor):
+        raise ValidationError("cursor is not one this API returned", field="cursor")
+    records = await relay.outbox.list_messages(
+        status=status,
+        tag=tag,
+        recipient=to,
+        created_after=_ms(created_after),
+        created_before=_ms(created_before),
+        limit=limit,
+        before_id=cursor,
+    )
+    next_cursor = records[-1].id if len(records) == limit else None
+    return MessageList(data=[message_view(r) for r in records], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{message_id}",
+    response_model=MessageView,
+    responses=problems(*AUTHENTICATED, 404),
+    summary="One message",
+)
+async def get_message(message_id: str, caller: CallerDep, relay: RelayDep) -> MessageView:
+    details = await relay.get_message(message_id)
+    return message_view(details.message, details.events, details.attempts)
+
+
+@router.post(
+    "/{message_id}/cancel",
+    response_model=MessageView,
+    responses=problems(*AUTHENTICATED, 404, 409),
+    summary="Withdraw a queued or deferred message",
+)
+async def cancel_message(message_id: str, caller: CallerDep, relay: RelayDep) -> MessageView:
+    return message_view(await relay.cancel(message_id))
+
+
+@router.post(
+    "/{message_id}/consume",
+    response_model=MessageView,
+    responses=problems(*AUTHENTICATED, 404, 409),
+    summary="Record that the link or code in a sent message was used",
+)
+async def consume_message(message_id: str, caller: CallerDep, relay: RelayDep) -> MessageView:
+    return message_view(await relay.consume(message_id))
+
+
+def _ms(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)

@@ -1,0 +1,164 @@
+"""The compatible routes: ``POST /send``, ``/send/otp``, ``/send/magic-link``,
+``/send/password-reset``.
+
+Without ``webhook_url`` the request waits (up to ``SEND_WAIT_SECONDS``) for the SMTP
+outcome: ``200 {"sent": true, …}`` once the upstream accepted it, ``502`` with the
+documented ``detail`` when it was refused for good, ``202 {"status": "queued"}`` when
+the wait ran out first (delivery goes on). With ``webhook_url`` it answers at once
+with ``{"status": "accepted"}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fastapi import APIRouter, Request, Response
+
+from ..exceptions import RelayError
+from ..idempotency import IdempotencyLink
+from ..message_request import MessageRequest
+from ..relay import Relay
+from ..settings import Settings
+from ..vocabulary import Kind, MessageStatus
+from .deps import CallerDep, IdempotencyDep, RelayDep, SettingsDep
+from .dry_run import dry_run_response, wants_dry_run
+from .idempotent import Reply, run_idempotent
+from .problems import request_id_of
+from .responses import CREATING, problems
+from .schemas import (
+    DeliveryFailed,
+    DryRunResponse,
+    LinkRequest,
+    OtpRequest,
+    SendRequest,
+    SendResponse,
+)
+from .security import Caller
+
+router = APIRouter(tags=["send (compatible)"])
+
+_RESPONSES = {
+    200: {"model": SendResponse, "description": "Sent (or, with webhook_url, accepted)."},
+    202: {"model": SendResponse, "description": "Stored and queued; the wait ran out first."},
+    502: {"model": DeliveryFailed, "description": "The upstream SMTP server refused the mail."},
+    **problems(*CREATING),
+}
+_DRY_RUN = {
+    "description": "With X-Dry-Run: the payload is valid (nothing stored).",
+    "model": DryRunResponse,
+}
+
+
+@router.post("/send", responses=_RESPONSES, response_model=SendResponse, summary="Send any mail")
+async def send(
+    body: SendRequest,
+    request: Request,
+    caller: CallerDep,
+    relay: RelayDep,
+    settings: SettingsDep,
+    store: IdempotencyDep,
+) -> Response:
+    return await _send(request, caller, relay, settings, store, body, body.to_request())
+
+
+@router.post(
+    "/send/otp", responses=_RESPONSES, response_model=SendResponse, summary="Send a one-time code"
+)
+async def send_otp(
+    body: OtpRequest,
+    request: Request,
+    caller: CallerDep,
+    relay: RelayDep,
+    settings: SettingsDep,
+    store: IdempotencyDep,
+) -> Response:
+    return await _send(request, caller, relay, settings, store, body, body.to_request())
+
+
+@router.post(
+    "/send/magic-link",
+    responses=_RESPONSES,
+    response_model=SendResponse,
+    summary="Send a sign-in link",
+)
+async def send_magic_link(
+    body: LinkRequest,
+    request: Request,
+    caller: CallerDep,
+    relay: RelayDep,
+    settings: SettingsDep,
+    store: IdempotencyDep,
+) -> Response:
+    return await _send(
+        request, caller, relay, settings, store, body, body.to_request(Kind.MAGIC_LINK)
+    )
+
+
+@router.post(
+    "/send/password-reset",
+    responses=_RESPONSES,
+    response_model=SendResponse,
+    summary="Send a password-reset link",
+)
+async def send_password_reset(
+    body: LinkRequest,
+    request: Request,
+    caller: CallerDep,
+    relay: RelayDep,
+    settings: SettingsDep,
+    store: IdempotencyDep,
+) -> Response:
+    return await _send(
+        request, caller, relay, settings, store, body, body.to_request(Kind.PASSWORD_RESET)
+    )
+
+
+async def _send(
+    request: Request,
+    caller: Caller,
+    relay: Relay,
+    settings: Settings,
+    store: IdempotencyDep,
+    body: SendRequest | OtpRequest | LinkRequest,
+    message: MessageRequest,
+) -> Response:
+    message = stamped(message, request, caller)
+    if wants_dry_run(request):
+        return dry_run_response(relay, message)
+
+    async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
+        message_id = recovered or (await relay.submit(message, idempotency=link)).id
+        if message.webhook_url:
+            return Reply(200, {"sent": False, "status": "accepted", "id": message_id})
+        return await _outcome(relay, message_id, settings.send_wait_seconds)
+
+    return await run_idempotent(
+        request,
+        caller,
+        body,
+        store,
+        ttl_seconds=settings.idempotency_ttl_seconds,
+        lock_seconds=settings.send_wait_seconds,
+        handler=handle,
+    )
+
+
+def stamped(message: MessageRequest, request: Request, caller: Caller) -> MessageRequest:
+    """The request with who asked and under which request id."""
+    return replace(message, request_id=request_id_of(request), api_key_id=caller.key_id)
+
+
+async def _outcome(relay: Relay, message_id: str, wait_seconds: float) -> Reply:
+    """Wait for the SMTP outcome and describe it in the compatible shape."""
+    try:
+        record = await relay.wait_for_outcome(message_id, wait_seconds)
+    except RelayError:
+        # The message is stored; only the wait failed. Delivery goes on.
+        return Reply(202, {"sent": False, "status": "queued", "id": message_id})
+    if record.status is MessageStatus.SENT:
+        return Reply(200, {"sent": True, "message_id": record.message_id, "id": record.id})
+    if record.status in (MessageStatus.FAILED, MessageStatus.EXPIRED):
+        code = record.last_error_code.value if record.last_error_code else "unknown"
+        detail = {"error_code": code, "message": record.last_error_message or code, "id": record.id}
+        return Reply(502, {"detail": detail})
+    return Reply(202, {"sent": False, "status": "queued", "id": record.id})

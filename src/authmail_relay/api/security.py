@@ -1,0 +1,96 @@
+"""Bearer API-key checks, constant-time, with throttling of repeated failures.
+
+Any ``Authorization`` value — missing, malformed, non-ASCII, of any length — is either
+the right key or a ``401``; never a ``500``. The comparison is between SHA-256 digests
+with :func:`hmac.compare_digest`, so its time depends on neither the key's content nor
+its length. A client address that fails too often within a minute gets ``429`` until
+the minute has passed, before its key is even looked at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from ..exceptions import AuthenticationError, RateLimitedError
+
+#: Window over which failed authentications are counted, in seconds.
+FAILURE_WINDOW = 60.0
+#: At most this many client addresses are tracked; the oldest are forgotten first.
+MAX_TRACKED_ADDRESSES = 10_000
+
+
+def key_fingerprint(key: str) -> str:
+    """A short, non-reversible id for an API key (idempotency scope, message owner)."""
+    return hashlib.sha256(b"authmail-relay key id\x00" + key.encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made an authenticated request."""
+
+    key_id: str
+
+
+class FailureThrottle:
+    """Counts failed authentications per client address over a sliding minute."""
+
+    def __init__(self, limit: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def retry_after(self, address: str) -> float | None:
+        """Seconds until ``address`` may try again, or None if it may try now."""
+        stamps = self._failures.get(address)
+        if not stamps:
+            return None
+        now = self._clock()
+        while stamps and now - stamps[0] >= FAILURE_WINDOW:
+            stamps.popleft()
+        if len(stamps) < self.limit:
+            return None
+        return FAILURE_WINDOW - (now - stamps[0])
+
+    def record_failure(self, address: str) -> None:
+        """Count one failed attempt from ``address``."""
+        stamps = self._failures.pop(address, None) or deque()
+        stamps.append(self._clock())
+        self._failures[address] = stamps  # re-inserted: dict order is recency order
+        while len(self._failures) > MAX_TRACKED_ADDRESSES:
+            self._failures.pop(next(iter(self._failures)))
+
+
+class KeyChecker:
+    """Verifies ``Authorization: Bearer <key>`` against the configured key."""
+
+    def __init__(self, api_key: str, throttle: FailureThrottle) -> None:
+        self._digest = hashlib.sha256(api_key.encode("utf-8")).digest()
+        self._key_id = key_fingerprint(api_key)
+        self.throttle = throttle
+
+    def check(self, authorization: str | None, address: str) -> Caller:
+        """The caller, or AuthenticationError / RateLimitedError."""
+        wait = self.throttle.retry_after(address)
+        if wait is not None:
+            raise RateLimitedError("too many failed authentications", retry_after=wait)
+        scheme, _, presented = (authorization or "").partition(" ")
+        # Header values arrive as latin-1 text; surrogateescape keeps any byte comparable.
+        candidate = presented.strip().encode("utf-8", "surrogateescape")
+        digest = hashlib.sha256(candidate).digest()
+        if scheme.lower() == "bearer" and hmac.compare_digest(digest, self._digest):
+            return Caller(self._key_id)
+        self.throttle.record_failure(address)
+        raise AuthenticationError("invalid or missing API key")
+
+
+def client_address(request: Request) -> str:
+    """The peer address as the server sees it (behind a proxy, configure uvicorn's
+    forwarded-allow-ips so this is the real client)."""
+    return request.client.host if request.client else "unknown"

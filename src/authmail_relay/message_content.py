@@ -1,0 +1,117 @@
+"""From a :class:`MessageRequest` to a validated :class:`Draft` (pure).
+
+Raw mail is taken as given; the auth kinds are rendered from the built-in templates
+with the relay's settings (product name, link origin, default lifetimes). Everything
+is checked here, before anything is stored.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from .auth_mail import (
+    DEFAULT_SUPPORT_TEXT,
+    MAX_CODE,
+    MAX_TOKEN,
+    LinkSpec,
+    check_base_url,
+    product_name_for,
+    render_auth_mail,
+    secret_value,
+)
+from .composing import Draft, make_draft
+from .exceptions import ConfigurationError, ValidationError
+from .message_request import MessageRequest, as_list
+from .rendering import load_builtin
+from .settings import Settings
+from .vocabulary import Kind
+
+#: Where each link kind points below the configured base URL.
+LINK_PATHS = {Kind.MAGIC_LINK: "/set-password", Kind.PASSWORD_RESET: "/reset-password"}
+
+
+def default_sender(settings: Settings) -> str:
+    """The configured ``SMTP_FROM`` (or ``SMTP_USER``), or empty."""
+    return settings.smtp.from_addr if settings.smtp else ""
+
+
+def lifetime_seconds(request: MessageRequest, settings: Settings) -> float | None:
+    """``expires_in`` as given, else the kind's default; raw mail does not expire by default."""
+    if request.expires_in_seconds is not None:
+        return request.expires_in_seconds
+    if request.kind is Kind.OTP:
+        return settings.otp_expires_seconds
+    if request.kind in LINK_PATHS:
+        return settings.link_expires_seconds
+    return None
+
+
+def build_draft(request: MessageRequest, settings: Settings) -> Draft:
+    """Validate the request and produce the draft to compose (raises ValidationError)."""
+    from_addr = request.from_addr or default_sender(settings)
+    if request.kind is Kind.RAW:
+        return make_draft(
+            from_addr=from_addr,
+            to=as_list(request.to),
+            subject=request.subject,
+            html=request.html,
+            text=request.text,
+            cc=as_list(request.cc),
+            bcc=as_list(request.bcc),
+            reply_to=as_list(request.reply_to),
+            headers=dict(request.headers),
+        )
+    if as_list(request.cc) or as_list(request.bcc) or len(as_list(request.to)) != 1:
+        raise ValidationError("auth mail goes to exactly one recipient (no cc or bcc)", field="to")
+    secret = _secret(request, settings)
+    lifetime = lifetime_seconds(request, settings)
+    mail = render_auth_mail(
+        load_builtin(request.kind, request.locale or "en"),
+        user_name=request.user_name,
+        product_name=settings.product_name or product_name_for(from_addr),
+        expires_seconds=int(lifetime or 0),
+        support_text=DEFAULT_SUPPORT_TEXT,
+        secret=secret,
+    )
+    return make_draft(
+        from_addr=from_addr,
+        to=as_list(request.to),
+        subject=request.subject or mail.subject,
+        html=mail.html,
+        text=mail.text,
+        reply_to=as_list(request.reply_to),
+        headers=dict(request.headers),
+        auto_submitted=True,
+    )
+
+
+def _secret(request: MessageRequest, settings: Settings) -> dict[str, str]:
+    if request.kind is Kind.OTP:
+        return {"code": secret_value(request.code, field="code", limit=MAX_CODE)}
+    token = secret_value(request.token, field="token", limit=MAX_TOKEN)
+    return {"link": link_spec(request, settings).link(token)}
+
+
+def link_spec(request: MessageRequest, settings: Settings) -> LinkSpec:
+    """Where the link points: ``MAGIC_LINK_BASE_URL`` or a request ``base_url`` of the
+    same origin (a request can never point a link at another site)."""
+    configured = settings.magic_link_base_url
+    if not configured:
+        raise ConfigurationError(
+            "MAGIC_LINK_BASE_URL is not set, so links cannot be built (see docs/configuration.md)"
+        )
+    base = configured
+    if request.base_url:
+        requested = check_base_url(request.base_url, error=ValidationError)
+        if _origin(requested) != _origin(configured):
+            raise ValidationError(
+                "base_url must have the same origin as MAGIC_LINK_BASE_URL", field="base_url"
+            )
+        base = requested
+    return LinkSpec.checked(base, LINK_PATHS[request.kind])
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
