@@ -14,18 +14,13 @@ See ``docs/storage.md`` for the guarantees in full.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from .db.engine import storage_errors
-from .db.schema import PRIORITY_RANK, SMTP_REPLY_MAX_CHARS, attempts, events, messages
-from .exceptions import ValidationError
-from .outbox_queries import claim_statement, db_now, event_row, lease_guard
+from .db.schema import SMTP_REPLY_MAX_CHARS, attempts, events, messages
+from .outbox_actions import OutboxActions
+from .outbox_queries import claim_statement, event_data, event_row, lease_guard
 from .outbox_reads import OutboxReader, message_exists
 from .outbox_records import (
     AttemptRecord,
@@ -34,9 +29,7 @@ from .outbox_records import (
     EventRecord,
     MessageRecord,
     NewMessage,
-    dump_json,
     load_strings,
-    message_from_row,
 )
 from .vocabulary import ErrorCode, EventType, MessageStatus, Priority
 
@@ -48,6 +41,7 @@ __all__ = [
     "MessageRecord",
     "NewMessage",
     "Outbox",
+    "OutboxActions",
     "OutboxReader",
 ]
 
@@ -56,80 +50,18 @@ ERROR_MESSAGE_MAX_CHARS = 1000
 _EXPIRED_MESSAGE = "expired before it could be sent"
 
 
-def _data(**values: Any) -> str:
-    # Event data stays small: keys whose value does not apply are left out.
-    return dump_json({k: v for k, v in values.items() if v is not None}, field_name="data")
-
-
-class Outbox(OutboxReader):
+class Outbox(OutboxActions):
     """Durable message store over an engine from :func:`authmail_relay.db.create_engine`.
 
     Reads (``get_message``, ``list_*``, ``count_by_status``, ``next_due_at``,
-    ``db_now_ms``) come from :class:`~authmail_relay.outbox_reads.OutboxReader`. The
+    ``db_now_ms``) come from :class:`~authmail_relay.outbox_reads.OutboxReader`; the
+    caller's writes (``enqueue``, ``cancel``, ``consume``) from
+    :class:`~authmail_relay.outbox_actions.OutboxActions`. This class adds the workers'
+    side: claims, lease extension and result reports. The
     engine must be migrated (:func:`authmail_relay.db.upgrade`); the outbox does not own
     it, so dispose of the engine yourself. Safe to share between tasks, and any number of
     processes may use the same database concurrently.
     """
-
-    @contextlib.asynccontextmanager
-    async def _write(self, action: str) -> AsyncIterator[tuple[AsyncConnection, int]]:
-        """A write transaction and the database time at its start; commits on exit."""
-        with storage_errors(action):
-            async with self._engine.begin() as connection:
-                yield connection, await db_now(connection)
-
-    async def enqueue(self, message: NewMessage) -> MessageRecord:
-        """Store *message* as ``queued`` and write its ``message.queued`` event, atomically."""
-        if message.max_age_ms <= 0:
-            raise ValidationError("max_age_ms must be positive", field="max_age_ms")
-        if message.expires_in_ms is not None and message.expires_in_ms < 0:
-            raise ValidationError("expires_in_ms must not be negative", field="expires_in_ms")
-        fields: dict[str, Any] = {
-            "id": message.id,
-            "kind": message.kind.value,
-            "priority": message.priority.value,
-            "priority_rank": PRIORITY_RANK[message.priority],
-            "status": MessageStatus.QUEUED.value,
-            "sender": message.sender,
-            "recipients": dump_json(list(message.recipients), field_name="recipients"),
-            "subject": message.subject,
-            "message_id": message.message_id,
-            "raw": message.raw,
-            "tags": dump_json(list(message.tags), field_name="tags"),
-            "meta": dump_json(dict(message.meta), field_name="metadata"),
-            "request_id": message.request_id,
-            "attempt_count": 0,
-        }
-        async with self._write("store the message") as (connection, now):
-            fields["created_at"] = fields["updated_at"] = now
-            # A send time in the past is "due now", so it does not jump the queue.
-            fields["next_attempt_at"] = max(now, message.send_at_ms or now)
-            fields["expires_at"] = (
-                None if message.expires_in_ms is None else now + message.expires_in_ms
-            )
-            fields["give_up_at"] = now + message.max_age_ms
-            await connection.execute(messages.insert().values(**fields))
-            data = _data(
-                kind=message.kind.value,
-                priority=message.priority.value,
-                send_at=fields["next_attempt_at"] if fields["next_attempt_at"] > now else None,
-            )
-            await connection.execute(
-                events.insert().values(
-                    event_row(message.id, EventType.QUEUED, MessageStatus.QUEUED, now, data)
-                )
-            )
-        return message_from_row(
-            {
-                **fields,
-                "size": len(message.raw),
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "sent_at": None,
-                "last_error_code": None,
-                "last_error_message": None,
-            }
-        )
 
     async def claim(self, *, worker_id: str, limit: int, lease_ms: int) -> list[Claim]:
         """Lease up to *limit* due messages to *worker_id* for *lease_ms* milliseconds.
@@ -158,7 +90,7 @@ class Outbox(OutboxReader):
                             EventType.SENDING,
                             MessageStatus.SENDING,
                             now,
-                            _data(
+                            event_data(
                                 attempt=row["attempt_count"] + 1,
                                 reclaimed=bool(row["lease_reclaimed"]),
                                 worker_id=worker_id,
@@ -293,7 +225,7 @@ class Outbox(OutboxReader):
             )
             if result.rowcount != 1:
                 return False
-            data = _data(worker_id=claim.worker_id or None)
+            data = event_data(worker_id=claim.worker_id or None)
             await connection.execute(
                 events.insert().values(
                     event_row(claim.id, EventType.REQUEUED, MessageStatus.QUEUED, now, data)
@@ -351,7 +283,7 @@ class Outbox(OutboxReader):
                 )
             if not owned:
                 return False
-            data = _data(
+            data = event_data(
                 attempt=None if attempt is None else claim.attempt_number,
                 error_code=None if error_code is None else error_code.value,
                 smtp_code=None if attempt is None else attempt.smtp_code,

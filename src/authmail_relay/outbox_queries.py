@@ -1,22 +1,44 @@
-"""SQL building blocks of the outbox: the database clock, the claim and the lease guard."""
+"""SQL building blocks of the outbox: the database clock, write transactions, the claim,
+the lease guard and the listing filters."""
 
 from __future__ import annotations
 
+import contextlib
+import string
+from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Update, and_, func, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Update,
+    and_,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from .db.engine import storage_errors
 from .db.schema import messages
+from .outbox_records import dump_json
 from .vocabulary import EventType, MessageStatus
 
 __all__ = [
     "MESSAGE_COLUMNS",
     "claim_statement",
     "db_now",
+    "event_data",
     "event_row",
+    "fold_ascii_case",
     "lease_guard",
+    "message_filters",
     "select_messages",
+    "write_transaction",
 ]
 
 # "Now" as epoch milliseconds, read from the database server so that every worker and
@@ -26,21 +48,40 @@ _NOW_SQL = {
     "postgresql": "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint",
 }
 
-_UNLISTED = ("raw", "lease_token", "lease_reclaimed")
+# The webhook URL and secret stay in the database: records only say whether there is one.
+_UNLISTED = ("raw", "lease_token", "lease_reclaimed", "webhook_url", "webhook_secret")
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value)
 
-#: Every message column except the body, plus its size.
+#: Every listed message column (not the body, lease token or webhook), plus the body's
+#: size and whether a webhook URL is stored.
 MESSAGE_COLUMNS: tuple[ColumnElement[Any], ...] = (
     # Labelled by key: the "metadata" column is read back as "meta".
     *(column.label(column.key) for column in messages.c if column.key not in _UNLISTED),
     func.length(messages.c.raw).label("size"),
+    messages.c.webhook_url.is_not(None).label("has_webhook"),
 )
+
+_ASCII_TO_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 async def db_now(connection: AsyncConnection) -> int:
     """The database clock, in epoch milliseconds."""
     value = await connection.scalar(text(_NOW_SQL[connection.dialect.name]))
     return int(value)
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(
+    engine: AsyncEngine, action: str
+) -> AsyncIterator[tuple[AsyncConnection, int]]:
+    """A write transaction and the database time at its start; commits on a normal exit.
+
+    An exception inside rolls everything back. Database and driver errors become
+    StorageError ("could not *action*: …"); any other exception passes through unchanged.
+    """
+    with storage_errors(action):
+        async with engine.begin() as connection:
+            yield connection, await db_now(connection)
 
 
 def select_messages() -> Select[Any]:
@@ -119,6 +160,11 @@ def lease_guard(message_id: str, token: str) -> ColumnElement[bool]:
     )
 
 
+def event_data(**values: Any) -> str:
+    """Event data as JSON; keys whose value is None are left out, so events stay small."""
+    return dump_json({k: v for k, v in values.items() if v is not None}, field_name="data")
+
+
 def event_row(
     message_id: str,
     event_type: EventType,
@@ -134,3 +180,72 @@ def event_row(
         "created_at": now,
         "data": data,
     }
+
+
+def fold_ascii_case(value: str) -> str:
+    """*value* with the ASCII letters lower-cased and everything else unchanged.
+
+    The recipient filter compares this way on both databases (SQLite's ``lower()`` folds
+    only ASCII), so a listing gives the same answer whichever database is behind it.
+    """
+    return value.translate(_ASCII_TO_LOWER)
+
+
+def _json_list_contains(
+    dialect: str, column: ColumnElement[Any], value: str, *, fold_case: bool
+) -> ColumnElement[bool]:
+    """True when the JSON list of strings in *column* has an element equal to *value*.
+
+    Elements are compared whole (``ab`` does not match ``abc``) and the value is always a
+    bound parameter. With *fold_case*, ASCII letters compare case-insensitively and
+    *value* must already be folded with :func:`fold_ascii_case`.
+    """
+    if dialect == "postgresql":
+        element = func.jsonb_array_elements_text(cast(column, JSONB)).column_valued("element")
+        compared = (
+            func.translate(element, string.ascii_uppercase, string.ascii_lowercase)
+            if fold_case
+            else element
+        )
+        return exists().where(compared == value)
+    items = func.json_each(column).table_valued("value")
+    item = func.lower(items.c.value) if fold_case else items.c.value
+    return exists().select_from(items).where(item == value)
+
+
+def message_filters(
+    dialect: str,
+    *,
+    status: MessageStatus | None = None,
+    tag: str | None = None,
+    recipient: str | None = None,
+    created_after: int | None = None,
+    created_before: int | None = None,
+    api_key_id: str | None = None,
+    before_id: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a message listing; every argument left None adds nothing.
+
+    ``created_after`` is inclusive and ``created_before`` exclusive, so consecutive time
+    windows neither overlap nor leave gaps. *dialect* is the engine's dialect name: the
+    tag and recipient tests look inside JSON text with that database's JSON functions.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if status is not None:
+        conditions.append(messages.c.status == status.value)
+    if api_key_id is not None:
+        conditions.append(messages.c.api_key_id == api_key_id)
+    if created_after is not None:
+        conditions.append(messages.c.created_at >= created_after)
+    if created_before is not None:
+        conditions.append(messages.c.created_at < created_before)
+    if before_id is not None:
+        conditions.append(messages.c.id < before_id)
+    if tag is not None:
+        conditions.append(_json_list_contains(dialect, messages.c.tags, tag, fold_case=False))
+    if recipient is not None:
+        folded = fold_ascii_case(recipient)
+        conditions.append(
+            _json_list_contains(dialect, messages.c.recipients, folded, fold_case=True)
+        )
+    return conditions

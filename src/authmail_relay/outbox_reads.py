@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .db.engine import read_only, storage_errors
 from .db.schema import attempts, events, messages
-from .exceptions import NotFoundError
-from .outbox_queries import db_now, select_messages
+from .exceptions import NotFoundError, ValidationError
+from .outbox_queries import db_now, message_filters, select_messages
 from .outbox_records import (
     AttemptRow,
     EventRecord,
@@ -27,7 +27,10 @@ from .outbox_records import (
 )
 from .vocabulary import MessageStatus
 
-__all__ = ["OutboxReader", "message_exists"]
+__all__ = ["MAX_LIST_LIMIT", "OutboxReader", "message_exists"]
+
+#: The most messages one listing call returns.
+MAX_LIST_LIMIT = 200
 
 
 class OutboxReader:
@@ -68,20 +71,40 @@ class OutboxReader:
         self,
         *,
         status: MessageStatus | None = None,
+        tag: str | None = None,
+        recipient: str | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        api_key_id: str | None = None,
         limit: int = 50,
         before_id: str | None = None,
     ) -> list[MessageRecord]:
-        """Messages newest first (by id), optionally of one *status*.
+        """Up to *limit* (1 to 200) messages, newest first (by id), matching every filter given.
 
-        For the next page pass the last id seen as *before_id*.
+        * *status*: in this status.
+        * *tag*: one of the message's tags is exactly *tag* (case-sensitive).
+        * *recipient*: one of its envelope recipients is this whole address; ASCII letters
+          compare case-insensitively, anything else exactly (give the domain as stored: a
+          lower-case IDNA A-label).
+        * *created_after* <= ``created_at`` < *created_before* (epoch ms, database clock).
+        * *api_key_id*: created with this API key fingerprint.
+
+        For the next page pass the last id seen as *before_id*. A *limit* out of range is a
+        ValidationError (a ValueError) naming ``limit``.
         """
-        if limit <= 0:
-            raise ValueError("limit must be positive")
-        query = select_messages().order_by(messages.c.id.desc()).limit(limit)
-        if status is not None:
-            query = query.where(messages.c.status == status.value)
-        if before_id is not None:
-            query = query.where(messages.c.id < before_id)
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValidationError(f"limit must be between 1 and {MAX_LIST_LIMIT}", field="limit")
+        conditions = message_filters(
+            self._engine.dialect.name,
+            status=status,
+            tag=tag,
+            recipient=recipient,
+            created_after=created_after,
+            created_before=created_before,
+            api_key_id=api_key_id,
+            before_id=before_id,
+        )
+        query = select_messages().where(*conditions).order_by(messages.c.id.desc()).limit(limit)
         async with self._read("list messages") as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [message_from_row(row) for row in rows]

@@ -32,6 +32,11 @@ class NewMessage:
     ``expires_at = now + expires_in_ms`` (``None``: never expires) and
     ``give_up_at = now + max_age_ms``. ``send_at_ms`` is an absolute time before which the
     message is not handed to a worker (``None`` or a past time: due at once).
+
+    ``webhook_url`` and ``webhook_secret`` say where to report the message's progress; a
+    secret needs a URL. Neither is ever read back into a :class:`MessageRecord` (it only
+    says ``has_webhook``). ``api_key_id`` is an opaque fingerprint of the API key that
+    created the message, never the key itself.
     """
 
     id: str
@@ -48,6 +53,9 @@ class NewMessage:
     expires_in_ms: int | None = None
     max_age_ms: int = 86_400_000
     send_at_ms: int | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    api_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,12 @@ class AttemptRecord:
 
 @dataclass(frozen=True)
 class MessageRecord:
-    """A stored message without its body (``size`` is the length of the raw bytes)."""
+    """A stored message without its body (``size`` is the length of the raw bytes).
+
+    ``has_webhook`` says whether a webhook URL was stored; the URL and its secret are not
+    part of the record. ``cancelled_at`` and ``consumed_at`` are set by
+    ``Outbox.cancel`` and ``Outbox.consume``.
+    """
 
     id: str
     kind: Kind
@@ -124,6 +137,11 @@ class MessageRecord:
     sent_at: int | None
     last_error_code: ErrorCode | None
     last_error_message: str | None
+    # Added later; defaults keep constructors that predate them working.
+    has_webhook: bool = False
+    api_key_id: str | None = None
+    cancelled_at: int | None = None
+    consumed_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +193,10 @@ def _error_code(value: str | None) -> ErrorCode | None:
 
 
 def message_from_row(row: Mapping[Any, Any]) -> MessageRecord:
-    """Build a record from a row holding the message columns plus ``size``."""
+    """Build a record from a row of ``outbox_queries.MESSAGE_COLUMNS``.
+
+    That is the listed message columns plus the computed ``size`` and ``has_webhook``.
+    """
     return MessageRecord(
         id=row["id"],
         kind=Kind(row["kind"]),
@@ -200,6 +221,10 @@ def message_from_row(row: Mapping[Any, Any]) -> MessageRecord:
         sent_at=row["sent_at"],
         last_error_code=_error_code(row["last_error_code"]),
         last_error_message=row["last_error_message"],
+        has_webhook=bool(row["has_webhook"]),
+        api_key_id=row["api_key_id"],
+        cancelled_at=row["cancelled_at"],
+        consumed_at=row["consumed_at"],
     )
 
 

@@ -7,8 +7,10 @@
   the latter carries the ``postgres`` marker).
 * ``outbox``: an :class:`Outbox` on a migrated ``db_url``; its engine is disposed after
   the test.
+* ``idempotency_store``: an :class:`IdempotencyStore` on the same database as ``outbox``.
 
-:func:`new_message` builds a valid :class:`NewMessage` for tests.
+:func:`new_message` builds a valid :class:`NewMessage` for tests;
+:func:`message_in_status` stores one and takes it to a given status.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from authmail_relay.db import create_engine, upgrade
+from authmail_relay.idempotency import IdempotencyStore
 from authmail_relay.ids import new_message_id
-from authmail_relay.outbox import NewMessage, Outbox
-from authmail_relay.vocabulary import Kind, Priority
+from authmail_relay.outbox import AttemptRecord, MessageRecord, NewMessage, Outbox
+from authmail_relay.vocabulary import ErrorCode, Kind, MessageStatus, Priority
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 
@@ -109,3 +112,45 @@ def new_message(**overrides: Any) -> NewMessage:
     }
     fields.update(overrides)
     return NewMessage(**fields)
+
+
+@pytest.fixture
+def idempotency_store(outbox: Outbox) -> IdempotencyStore:
+    """An :class:`IdempotencyStore` on the same migrated database as ``outbox``."""
+    return IdempotencyStore(outbox.engine)
+
+
+async def message_in_status(
+    outbox: Outbox, status: MessageStatus, **overrides: Any
+) -> MessageRecord:
+    """Store a message and take it to *status* through the outbox's own calls.
+
+    Claims the new message, so no other message may be due when this is called (schedule
+    other queued messages for later with ``send_at_ms``). ``deferred`` messages wait an
+    hour for their retry.
+    """
+    record = await outbox.enqueue(new_message(**overrides))
+    if status is MessageStatus.QUEUED:
+        return record
+    if status is MessageStatus.CANCELLED:
+        return await outbox.cancel(record.id)
+    [claim] = await outbox.claim(worker_id="w-setup", limit=1, lease_ms=60_000)
+    assert claim.id == record.id, "another message was due"
+    now = await outbox.db_now_ms()
+    attempt = AttemptRecord(started_at=now, finished_at=now, upstream="mx.example:25")
+    if status in (MessageStatus.SENT, MessageStatus.CONSUMED):
+        assert await outbox.mark_sent(claim, attempt)
+        if status is MessageStatus.CONSUMED:
+            return await outbox.consume(record.id)
+    elif status is MessageStatus.DEFERRED:
+        error = "451 try later"
+        assert await outbox.mark_deferred(
+            claim, attempt, retry_at=now + 3_600_000, error_message=error
+        )
+    elif status is MessageStatus.FAILED:
+        assert await outbox.mark_failed(
+            claim, attempt, error_code=ErrorCode.SMTP_REJECTED, error_message="550 no"
+        )
+    elif status is MessageStatus.EXPIRED:
+        assert await outbox.mark_expired(claim)
+    return await outbox.get_message(record.id)
