@@ -11,8 +11,8 @@ Conventions (see ``docs/storage.md``):
 * Vocabulary values (status, kind, priority, event type, error code) are stored as their
   wire strings in ``TEXT`` columns; only the enums in :mod:`authmail_relay.vocabulary`
   produce them.
-* JSON values (recipients, tags, metadata, event data) are stored as ``TEXT`` holding
-  compact JSON, encoded and decoded by the outbox.
+* JSON values (recipients, tags, metadata, event data, stored response headers) are
+  stored as ``TEXT`` holding compact JSON, encoded and decoded by the code that owns them.
 """
 
 from __future__ import annotations
