@@ -7,6 +7,7 @@ is checked here, before anything is stored.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from .auth_mail import (
@@ -22,10 +23,12 @@ from .auth_mail import (
 from .composing import Draft, make_draft
 from .exceptions import ConfigurationError, ValidationError
 from .message_request import MessageRequest, as_list
-from .rendering import load_builtin
+from .rendering import has_locale, load_builtin
 from .settings import Settings
 from .vocabulary import Kind
 
+DEFAULT_LOCALE = "en"
+_LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 #: Where each link kind points below the configured base URL.
 LINK_PATHS = {Kind.MAGIC_LINK: "/set-password", Kind.PASSWORD_RESET: "/reset-password"}
 
@@ -66,7 +69,7 @@ def build_draft(request: MessageRequest, settings: Settings) -> Draft:
     secret = _secret(request, settings)
     lifetime = lifetime_seconds(request, settings)
     mail = render_auth_mail(
-        load_builtin(request.kind, request.locale or "en"),
+        load_builtin(request.kind, template_locale(request.locale)),
         user_name=request.user_name,
         product_name=settings.product_name or product_name_for(from_addr),
         expires_seconds=int(lifetime or 0),
@@ -83,6 +86,19 @@ def build_draft(request: MessageRequest, settings: Settings) -> Draft:
         headers=dict(request.headers),
         auto_submitted=True,
     )
+
+
+def template_locale(requested: str | None) -> str:
+    """The locale to render in: the requested one when it is shipped, else English.
+
+    A malformed tag is the caller's error; a well-formed one we have no templates for
+    falls back to the default rather than failing the mail.
+    """
+    if not requested:
+        return DEFAULT_LOCALE
+    if not _LOCALE_TAG.fullmatch(requested):
+        raise ValidationError("locale must be a language tag such as en or pt-BR", field="locale")
+    return requested if has_locale(requested) else DEFAULT_LOCALE
 
 
 def _secret(request: MessageRequest, settings: Settings) -> dict[str, str]:
@@ -102,7 +118,10 @@ def link_spec(request: MessageRequest, settings: Settings) -> LinkSpec:
         )
     base = configured
     if request.base_url:
-        requested = check_base_url(request.base_url, error=ValidationError)
+        try:
+            requested = check_base_url(request.base_url, error=ValidationError)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, field="base_url") from None
         if _origin(requested) != _origin(configured):
             raise ValidationError(
                 "base_url must have the same origin as MAGIC_LINK_BASE_URL", field="base_url"

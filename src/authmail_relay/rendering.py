@@ -207,6 +207,14 @@ def load_builtin(kind: Kind, locale: str = "en") -> TemplateSet:
     )
 
 
+def has_locale(locale: str) -> bool:
+    """True when templates are shipped for ``locale`` (a well-formed tag)."""
+    if not _LOCALE.fullmatch(locale):
+        return False
+    package = resources.files(__package__ or "authmail_relay")
+    return package.joinpath("templates").joinpath(locale).is_dir()
+
+
 _UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 
 

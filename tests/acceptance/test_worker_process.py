@@ -75,7 +75,7 @@ async def _wait_for(predicate: object, timeout: float, what: str) -> None:
 
 
 async def _statuses(relay: Relay) -> dict[str, MessageStatus]:
-    return {r.id: r.status for r in await relay.list_messages(limit=500)}
+    return {r.id: r.status for r in await relay.list_messages(limit=200)}
 
 
 async def test_sigkill_mid_batch_loses_nothing(
@@ -122,7 +122,7 @@ async def test_sigkill_mid_batch_loses_nothing(
             line for line in raw.split(b"\r\n") if line.lower().startswith(b"message-id:")
         )
         by_message_id.setdefault(header.split(b":", 1)[1].strip().decode(), []).append(raw)
-    records = {r.id: r for r in await relay.list_messages(limit=500)}
+    records = {r.id: r for r in await relay.list_messages(limit=200)}
     assert {records[i].message_id for i in ids} == set(by_message_id), "lost or unexpected messages"
     duplicated = {mid for mid in ids if len(by_message_id[records[mid].message_id]) > 1}
     assert duplicated <= in_flight, "a message not in flight at the crash was sent twice"

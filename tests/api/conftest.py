@@ -45,7 +45,9 @@ class Api:
 
 
 @contextlib.asynccontextmanager
-async def running_api(settings: Settings, sink: SmtpServer, **app_options: Any) -> AsyncIterator[Api]:
+async def running_api(
+    settings: Settings, sink: SmtpServer, **app_options: Any
+) -> AsyncIterator[Api]:
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     await engine.dispose()
@@ -91,13 +93,20 @@ def api_settings(database_url: str, sink: SmtpServer, **changes: Any) -> Setting
 
 @pytest.fixture
 async def api(tmp_path: Path, smtp_sink: SmtpServer) -> AsyncIterator[Api]:
-    async with running_api(api_settings(f"sqlite:///{tmp_path / 'api.db'}", smtp_sink), smtp_sink) as running:
+    async with running_api(
+        api_settings(f"sqlite:///{tmp_path / 'api.db'}", smtp_sink), smtp_sink
+    ) as running:
         yield running
 
 
 @pytest.fixture
-def api_factory(tmp_path: Path, smtp_sink: SmtpServer) -> Callable[..., contextlib.AbstractAsyncContextManager[Api]]:
-    """Start a service with changed settings: ``async with api_factory(send_wait_seconds=1) as api:``."""
+def api_factory(
+    tmp_path: Path, smtp_sink: SmtpServer
+) -> Callable[..., contextlib.AbstractAsyncContextManager[Api]]:
+    """Start a service with changed settings.
+
+    ``async with api_factory(send_wait_seconds=1) as api:``
+    """
 
     def start(**changes: Any) -> contextlib.AbstractAsyncContextManager[Api]:
         app_options = {k: changes.pop(k) for k in ("run_worker", "dev_inbox") if k in changes}

@@ -23,7 +23,8 @@ async def test_send_waits_for_the_smtp_outcome(api: Api) -> None:
     body = response.json()
     assert body["sent"] is True
     assert body["id"].startswith("msg_")
-    assert body["message_id"].startswith("<") and body["message_id"].endswith(f"@{DEFAULT_FROM.split('@')[1]}>")
+    assert body["message_id"].startswith("<")
+    assert body["message_id"].endswith(f"@{DEFAULT_FROM.split('@')[1]}>")
     (received,) = api.sink.messages
     assert received.rcpt_tos == ("ada@example.org",)
     assert received.parsed()["Subject"] == "Hello Ada"
@@ -32,7 +33,9 @@ async def test_send_waits_for_the_smtp_outcome(api: Api) -> None:
 
 async def test_send_otp_puts_the_code_in_the_mail(api: Api) -> None:
     """The one-time code arrives, in a high-priority auth mail that expires."""
-    response = await api.client.post("/send/otp", json={"to": "ada@example.org", "user_name": "Ada", "code": "482913"})
+    response = await api.client.post(
+        "/send/otp", json={"to": "ada@example.org", "user_name": "Ada", "code": "482913"}
+    )
     assert response.status_code == 200, response.text
     (received,) = api.sink.messages
     text = received.parsed().get_body(preferencelist=("plain",)).get_content()
@@ -43,11 +46,16 @@ async def test_send_otp_puts_the_code_in_the_mail(api: Api) -> None:
     assert record.expires_at is not None
 
 
-@pytest.mark.parametrize(("route", "path"), [("/send/magic-link", "/set-password"), ("/send/password-reset", "/reset-password")])
+@pytest.mark.parametrize(
+    ("route", "path"),
+    [("/send/magic-link", "/set-password"), ("/send/password-reset", "/reset-password")],
+)
 async def test_link_routes_build_an_encoded_link(api: Api, route: str, path: str) -> None:
     """The token is percent-encoded into MAGIC_LINK_BASE_URL + the kind's path."""
     token = "a+b/c=d&e?f g#h"
-    response = await api.client.post(route, json={"to": "ada@example.org", "user_name": "Ada", "token": token})
+    response = await api.client.post(
+        route, json={"to": "ada@example.org", "user_name": "Ada", "token": token}
+    )
     assert response.status_code == 200, response.text
     text = api.sink.messages[0].parsed().get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"https://app\.example\.com/\S+", text)
@@ -72,7 +80,9 @@ async def test_base_url_must_keep_the_configured_origin(api: Api) -> None:
 async def test_links_need_a_configured_base_url(api_factory) -> None:  # type: ignore[no-untyped-def]
     """Without MAGIC_LINK_BASE_URL the link routes answer 503 not_configured."""
     async with api_factory(magic_link_base_url="") as api:
-        response = await api.client.post("/send/magic-link", json={"to": "ada@example.org", "token": "t"})
+        response = await api.client.post(
+            "/send/magic-link", json={"to": "ada@example.org", "token": "t"}
+        )
     assert response.status_code == 503
     assert response.json()["error_code"] == "not_configured"
     assert not api.sink.messages
@@ -113,7 +123,15 @@ async def test_slow_upstream_gives_202_queued_and_delivery_continues(api_factory
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "", "Bearer", "Bearer wrong-key", "Basic dXNlcjpwYXNz", "Bearer kéy-ünïcode", "Bearer " + "x" * 10_000],
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer wrong-key",
+        "Basic dXNlcjpwYXNz",
+        "Bearer kéy-ünïcode",
+        "Bearer " + "x" * 10_000,
+    ],
 )
 async def test_bad_keys_are_401_never_500(api: Api, authorization: str | None) -> None:
     """Missing, malformed, non-ASCII or huge bearer values: 401 problem, nothing sent."""
@@ -128,19 +146,25 @@ async def test_bad_keys_are_401_never_500(api: Api, authorization: str | None) -
 
 
 async def test_repeated_failures_are_throttled(api_factory) -> None:  # type: ignore[no-untyped-def]
-    """After AUTH_FAILURE_LIMIT failures a client gets 429 with Retry-After, even with the right key."""
-    async with api_factory(auth_failure_limit=3) as api:
-        async with api.anonymous() as client:
-            for _ in range(3):
-                assert (await client.get("/v1/messages", headers={"Authorization": "Bearer nope"})).status_code == 401
-            blocked = await client.get("/v1/messages", headers={"Authorization": f"Bearer {api.settings.api_key}"})
+    """After AUTH_FAILURE_LIMIT failures a client gets 429 with Retry-After, even with the
+    right key."""
+    async with api_factory(auth_failure_limit=3) as api, api.anonymous() as client:
+        for _ in range(3):
+            assert (
+                await client.get("/v1/messages", headers={"Authorization": "Bearer nope"})
+            ).status_code == 401
+        blocked = await client.get(
+            "/v1/messages", headers={"Authorization": f"Bearer {api.settings.api_key}"}
+        )
     assert blocked.status_code == 429
     assert 1 <= int(blocked.headers["retry-after"]) <= 60
 
 
 async def test_dry_run_sends_and_stores_nothing(api: Api) -> None:
     """X-Dry-Run: true validates and renders only; an unknown value is 400, not a send."""
-    response = await api.client.post("/send/otp", json={"to": "a@example.org", "code": "1"}, headers={"X-Dry-Run": "true"})
+    response = await api.client.post(
+        "/send/otp", json={"to": "a@example.org", "code": "1"}, headers={"X-Dry-Run": "true"}
+    )
     assert response.status_code == 200
     assert response.json()["dry_run"] is True
     assert response.json()["size"] > 100
@@ -148,7 +172,9 @@ async def test_dry_run_sends_and_stores_nothing(api: Api) -> None:
         refused = await api.client.post("/send", json=MAIL, headers={"X-Dry-Run": value})
         assert refused.status_code == 400
         assert refused.json()["error_code"] == "invalid_dry_run"
-    invalid = await api.client.post("/send", json={**MAIL, "to": "not-an-address"}, headers={"X-Dry-Run": "1"})
+    invalid = await api.client.post(
+        "/send", json={**MAIL, "to": "not-an-address"}, headers={"X-Dry-Run": "1"}
+    )
     assert invalid.status_code == 422
     assert await api.relay.list_messages() == []
     assert not api.sink.messages
@@ -156,7 +182,9 @@ async def test_dry_run_sends_and_stores_nothing(api: Api) -> None:
 
 async def test_header_injection_is_rejected_before_storage(api: Api) -> None:
     """CR/LF in the subject: 422 crlf_in_header, nothing stored or sent."""
-    response = await api.client.post("/send", json={**MAIL, "subject": "Hi\r\nBcc: evil@example.net"})
+    response = await api.client.post(
+        "/send", json={**MAIL, "subject": "Hi\r\nBcc: evil@example.net"}
+    )
     assert response.status_code == 422
     assert response.json()["error_code"] == "crlf_in_header"
     assert await api.relay.list_messages() == []

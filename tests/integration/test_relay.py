@@ -56,8 +56,7 @@ async def test_auth_kinds_are_high_priority_and_expire(tmp_path: Path) -> None:
         accepted = await relay.submit(
             MessageRequest(
                 to="a@example.org",
-                subject="Code",
-                text="123456",
+                code="123456",
                 kind=Kind.OTP,
                 expires_in_seconds=600,
             )

@@ -42,10 +42,6 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """Refuse bodies over ``max_bytes`` with 413 — by ``Content-Length`` before reading
     anything, and by counting for streamed (chunked) bodies, so memory stays bounded."""
@@ -69,28 +65,28 @@ class BodyLimitMiddleware:
                 await _reply(scope, send, 413, "payload_too_large", self._detail())
                 return
         seen = 0
-        started = False
+        rejected = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            # Past the limit, answer 413 at once and tell the app the client has gone, so
+            # it stops reading; whatever it answers then is dropped.
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _BodyTooLarge
+                    rejected = True
+                    await _reply(scope, send, 413, "payload_too_large", self._detail())
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _reply(scope, send, 413, "payload_too_large", self._detail())
+        await self.app(scope, counting_receive, guarded_send)
 
     def _detail(self) -> str:
         return f"the request body is larger than {self.max_bytes} bytes"
