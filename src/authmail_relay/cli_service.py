@@ -122,7 +122,7 @@ async def messages(args: argparse.Namespace, settings: Settings) -> int:
     async with Relay(settings) as relay:
         if args.messages_command == "list":
             status = MessageStatus(args.status) if args.status else None
-            records = await relay.list_messages(status=status, limit=max(1, args.limit))
+            records = await relay.list_messages(status=status, limit=min(200, max(1, args.limit)))
             header = f"{'ID':<30} {'STATUS':<9} {'PRIO':<6} {'TRIES':>5}  {'CREATED (UTC)':<19}"
             print(f"{header}  TO / SUBJECT")
             for record in records:

@@ -84,12 +84,13 @@ async def run_idempotent(
     if len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         detail = f"{HEADER} must be 1-{MAX_KEY_LENGTH} printable ASCII characters"
         return problem(400, "invalid_idempotency_key", detail, request_id=request_id)
+    ttl_ms = int(ttl_seconds * 1000)
     begun = await store.begin(
         caller.key_id,
         key,
         request_hash(request, body),
-        ttl_ms=int(ttl_seconds * 1000),
-        lock_ms=int((lock_seconds + LOCK_MARGIN_SECONDS) * 1000),
+        ttl_ms=ttl_ms,
+        lock_ms=min(ttl_ms, int((lock_seconds + LOCK_MARGIN_SECONDS) * 1000)),
     )
     if isinstance(begun, Replay):
         headers = {**begun.headers, "Idempotent-Replayed": "true"}

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 from ..exceptions import RelayError, ValidationError
 from ..idempotency import IdempotencyLink
 from ..ids import is_message_id
+from ..validation import parse_mailbox
 from ..vocabulary import MessageStatus
 from .deps import CallerDep, IdempotencyDep, RelayDep, SettingsDep
 from .dry_run import dry_run_response, wants_dry_run
@@ -163,7 +164,7 @@ async def list_messages(
     records = await relay.outbox.list_messages(
         status=status,
         tag=tag,
-        recipient=to,
+        recipient=None if to is None else parse_mailbox(to, field="to").address,
         created_after=_ms(created_after),
         created_before=_ms(created_before),
         limit=limit,
