@@ -147,8 +147,8 @@ class ErrorInfo:
     """What the client knows about a failed call; see :func:`error_info`.
 
     ``status`` is None when no HTTP answer arrived. ``idempotency_key`` is the key the
-    call sent: repeating the call with the same key and arguments can never create a
-    second message.
+    call sent: repeating the call with the same key and arguments, within the relay's
+    ``IDEMPOTENCY_TTL_SECONDS``, can never create a second message.
     """
 
     method: str
@@ -163,8 +163,9 @@ class ErrorInfo:
 
 
 def error_info(error: BaseException) -> ErrorInfo | None:
-    """The :class:`ErrorInfo` of an exception raised by a client call (also reachable as
-    its ``info`` attribute), or None for any other exception."""
+    """The :class:`ErrorInfo` of an exception a client call raised after making a request
+    (also reachable as its ``info`` attribute); None for any other exception, including
+    the ValidationError of an argument check, raised before anything is sent."""
     info = getattr(error, _INFO, None)
     return info if isinstance(info, ErrorInfo) else None
 
