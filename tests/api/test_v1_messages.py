@@ -162,3 +162,18 @@ async def test_docs_can_be_switched_off(api_factory) -> None:  # type: ignore[no
     async with api_factory(docs_enabled=False) as api, api.anonymous() as client:
         assert (await client.get("/docs")).status_code == 404
         assert (await client.get("/openapi.json")).status_code == 404
+
+
+async def test_batch_dry_run_stores_nothing(api: Api) -> None:
+    """X-Dry-Run on a batch validates every item and stores none."""
+    items = [MAIL, {**MAIL, "to": "bad address"}]
+    response = await api.client.post(
+        "/v1/messages/batch", json={"messages": items}, headers={"X-Dry-Run": "yes"}
+    )
+    assert response.status_code == 200
+    assert [r["status"] for r in response.json()["results"]] == [200, 422]
+    assert await api.relay.list_messages() == []
+    bad = await api.client.post(
+        "/v1/messages/batch", json={"messages": items}, headers={"X-Dry-Run": "perhaps"}
+    )
+    assert bad.status_code == 400

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from ..idempotency import IdempotencyStore
 from ..relay import Relay
@@ -37,3 +38,36 @@ RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
 CallerDep = Annotated[Caller, Depends(authenticated)]
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a create route needs: the relay, the settings, the idempotency store."""
+
+    relay: Relay
+    settings: Settings
+    idempotency: IdempotencyStore
+
+
+def get_services(request: Request) -> Services:
+    return Services(get_relay(request), get_settings(request), get_idempotency(request))
+
+
+def documented_headers(
+    x_dry_run: Annotated[
+        str | None,
+        Header(alias="X-Dry-Run", description="true, 1 or yes: validate and render only."),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Up to 255 printable ASCII characters; makes a retry safe.",
+        ),
+    ] = None,
+) -> None:
+    """Declares the create routes' optional headers in the OpenAPI schema; the routes
+    read and check them themselves (an invalid value is a 400, not a 422)."""
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

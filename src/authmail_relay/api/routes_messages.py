@@ -13,14 +13,15 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import pydantic
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..exceptions import RelayError, ValidationError
 from ..idempotency import IdempotencyLink
 from ..ids import is_message_id
+from ..relay import Relay
 from ..validation import parse_mailbox
 from ..vocabulary import MessageStatus
-from .deps import CallerDep, IdempotencyDep, RelayDep, SettingsDep
+from .deps import CallerDep, RelayDep, ServicesDep, documented_headers
 from .dry_run import dry_run_response, wants_dry_run
 from .idempotent import Reply, run_idempotent
 from .problems import problem_for, request_id_of
@@ -36,7 +37,8 @@ from .schemas import (
     MessageList,
     MessageView,
 )
-from .views import accepted_view, message_view
+from .security import Caller
+from .views import accepted_view, iso, message_view
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 MAX_PAGE = 200
@@ -50,16 +52,13 @@ MAX_PAGE = 200
         200: {"model": DryRunResponse, "description": "X-Dry-Run: valid, nothing stored."},
         **problems(*CREATING),
     },
+    dependencies=[Depends(documented_headers)],
     summary="Queue a message",
 )
 async def create_message(
-    body: MessageCreate,
-    request: Request,
-    caller: CallerDep,
-    relay: RelayDep,
-    settings: SettingsDep,
-    store: IdempotencyDep,
+    body: MessageCreate, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
+    relay = services.relay
     message = stamped(body.to_request(), request, caller)
     if wants_dry_run(request):
         return dry_run_response(relay, message)
@@ -71,7 +70,7 @@ async def create_message(
                 id=record.id,
                 status=record.status.value,
                 message_id=record.message_id,
-                created_at=message_view(record).created_at,
+                created_at=iso(record.created_at),
             )
         else:
             view = accepted_view(await relay.submit(message, idempotency=link))
@@ -81,8 +80,8 @@ async def create_message(
         request,
         caller,
         body,
-        store,
-        ttl_seconds=settings.idempotency_ttl_seconds,
+        services.idempotency,
+        ttl_seconds=services.settings.idempotency_ttl_seconds,
         lock_seconds=0,
         handler=handle,
     )
@@ -92,40 +91,50 @@ async def create_message(
     "/batch",
     response_model=BatchResult,
     responses=problems(*CREATING),
+    dependencies=[Depends(documented_headers)],
     summary="Queue up to 100 messages; each gets its own result",
 )
 async def create_batch(
-    body: BatchCreate,
-    request: Request,
-    caller: CallerDep,
-    relay: RelayDep,
-    settings: SettingsDep,
-    store: IdempotencyDep,
+    body: BatchCreate, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
+    dry_run = wants_dry_run(request)
+
     async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
         results = [
-            await _batch_item(index, item, request, caller, relay)
+            await _batch_item(index, item, request, caller, services.relay, dry_run)
             for index, item in enumerate(body.messages)
         ]
         return Reply(200, BatchResult(results=results).model_dump(exclude_none=True))
 
+    if dry_run:
+        return (await handle(None, None)).response()
     return await run_idempotent(
         request,
         caller,
         body,
-        store,
-        ttl_seconds=settings.idempotency_ttl_seconds,
+        services.idempotency,
+        ttl_seconds=services.settings.idempotency_ttl_seconds,
         lock_seconds=0,
         handler=handle,
     )
 
 
 async def _batch_item(
-    index: int, item: dict[str, Any], request: Request, caller: CallerDep, relay: RelayDep
+    index: int,
+    item: dict[str, Any],
+    request: Request,
+    caller: Caller,
+    relay: Relay,
+    dry_run: bool,
 ) -> BatchItem:
+    """Validate and store (or, on a dry run, only render) one batch entry."""
     try:
         parsed = MessageCreate.model_validate(item)
-        accepted = await relay.submit(stamped(parsed.to_request(), request, caller))
+        message = stamped(parsed.to_request(), request, caller)
+        if dry_run:
+            relay.render(message)
+            return BatchItem(index=index, status=200)
+        accepted = await relay.submit(message)
     except pydantic.ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
         error: RelayError = ValidationError(f"invalid fields: {fields}", field=fields or "body")
@@ -134,9 +143,8 @@ async def _batch_item(
     else:
         return BatchItem(index=index, status=202, message=accepted_view(accepted))
     response = problem_for(error, request_id_of(request))
-    return BatchItem(
-        index=index, status=response.status_code, problem=json.loads(bytes(response.body))
-    )
+    problem = json.loads(bytes(response.body))
+    return BatchItem(index=index, status=response.status_code, problem=problem)
 
 
 @router.get(

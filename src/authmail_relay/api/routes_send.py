@@ -11,16 +11,16 @@ with ``{"status": "accepted"}``.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from ..exceptions import RelayError
 from ..idempotency import IdempotencyLink
 from ..message_request import MessageRequest
 from ..relay import Relay
-from ..settings import Settings
 from ..vocabulary import Kind, MessageStatus
-from .deps import CallerDep, IdempotencyDep, RelayDep, SettingsDep
+from .deps import CallerDep, Services, ServicesDep, documented_headers
 from .dry_run import dry_run_response, wants_dry_run
 from .idempotent import Reply, run_idempotent
 from .problems import request_id_of
@@ -37,91 +37,59 @@ from .security import Caller
 
 router = APIRouter(tags=["send (compatible)"])
 
-_RESPONSES = {
-    200: {"model": SendResponse, "description": "Sent (or, with webhook_url, accepted)."},
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": SendResponse | DryRunResponse,
+        "description": "Sent (or accepted for webhook delivery); with X-Dry-Run, the "
+        "payload is valid and nothing was stored.",
+    },
     202: {"model": SendResponse, "description": "Stored and queued; the wait ran out first."},
     502: {"model": DeliveryFailed, "description": "The upstream SMTP server refused the mail."},
     **problems(*CREATING),
 }
-_DRY_RUN = {
-    "description": "With X-Dry-Run: the payload is valid (nothing stored).",
-    "model": DryRunResponse,
+_ROUTE: dict[str, Any] = {
+    "responses": _RESPONSES,
+    "response_model": SendResponse,
+    "dependencies": [Depends(documented_headers)],
 }
 
 
-@router.post("/send", responses=_RESPONSES, response_model=SendResponse, summary="Send any mail")
+@router.post("/send", summary="Send any mail", **_ROUTE)
 async def send(
-    body: SendRequest,
-    request: Request,
-    caller: CallerDep,
-    relay: RelayDep,
-    settings: SettingsDep,
-    store: IdempotencyDep,
+    body: SendRequest, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    return await _send(request, caller, relay, settings, store, body, body.to_request())
+    return await _send(request, caller, services, body, body.to_request())
 
 
-@router.post(
-    "/send/otp", responses=_RESPONSES, response_model=SendResponse, summary="Send a one-time code"
-)
+@router.post("/send/otp", summary="Send a one-time code", **_ROUTE)
 async def send_otp(
-    body: OtpRequest,
-    request: Request,
-    caller: CallerDep,
-    relay: RelayDep,
-    settings: SettingsDep,
-    store: IdempotencyDep,
+    body: OtpRequest, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    return await _send(request, caller, relay, settings, store, body, body.to_request())
+    return await _send(request, caller, services, body, body.to_request())
 
 
-@router.post(
-    "/send/magic-link",
-    responses=_RESPONSES,
-    response_model=SendResponse,
-    summary="Send a sign-in link",
-)
+@router.post("/send/magic-link", summary="Send a sign-in link", **_ROUTE)
 async def send_magic_link(
-    body: LinkRequest,
-    request: Request,
-    caller: CallerDep,
-    relay: RelayDep,
-    settings: SettingsDep,
-    store: IdempotencyDep,
+    body: LinkRequest, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    return await _send(
-        request, caller, relay, settings, store, body, body.to_request(Kind.MAGIC_LINK)
-    )
+    return await _send(request, caller, services, body, body.to_request(Kind.MAGIC_LINK))
 
 
-@router.post(
-    "/send/password-reset",
-    responses=_RESPONSES,
-    response_model=SendResponse,
-    summary="Send a password-reset link",
-)
+@router.post("/send/password-reset", summary="Send a password-reset link", **_ROUTE)
 async def send_password_reset(
-    body: LinkRequest,
-    request: Request,
-    caller: CallerDep,
-    relay: RelayDep,
-    settings: SettingsDep,
-    store: IdempotencyDep,
+    body: LinkRequest, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    return await _send(
-        request, caller, relay, settings, store, body, body.to_request(Kind.PASSWORD_RESET)
-    )
+    return await _send(request, caller, services, body, body.to_request(Kind.PASSWORD_RESET))
 
 
 async def _send(
     request: Request,
     caller: Caller,
-    relay: Relay,
-    settings: Settings,
-    store: IdempotencyDep,
+    services: Services,
     body: SendRequest | OtpRequest | LinkRequest,
     message: MessageRequest,
 ) -> Response:
+    relay, settings = services.relay, services.settings
     message = stamped(message, request, caller)
     if wants_dry_run(request):
         return dry_run_response(relay, message)
@@ -136,7 +104,7 @@ async def _send(
         request,
         caller,
         body,
-        store,
+        services.idempotency,
         ttl_seconds=settings.idempotency_ttl_seconds,
         lock_seconds=settings.send_wait_seconds,
         handler=handle,
