@@ -8,7 +8,6 @@ is checked here, before anything is stored.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from .auth_mail import (
     DEFAULT_SUPPORT_TEXT,
@@ -22,6 +21,7 @@ from .auth_mail import (
 )
 from .composing import Draft, make_draft
 from .exceptions import ConfigurationError, ValidationError
+from .link_origins import origin_of
 from .message_request import MessageRequest, as_list
 from .rendering import has_locale, load_builtin
 from .settings import Settings
@@ -29,8 +29,8 @@ from .vocabulary import Kind
 
 DEFAULT_LOCALE = "en"
 _LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
-#: Where each link kind points below the configured base URL.
-LINK_PATHS = {Kind.MAGIC_LINK: "/set-password", Kind.PASSWORD_RESET: "/reset-password"}
+#: The kinds whose mail carries a link.
+LINK_KINDS = frozenset({Kind.MAGIC_LINK, Kind.PASSWORD_RESET})
 
 
 def default_sender(settings: Settings) -> str:
@@ -44,7 +44,7 @@ def lifetime_seconds(request: MessageRequest, settings: Settings) -> float | Non
         return request.expires_in_seconds
     if request.kind is Kind.OTP:
         return settings.otp_expires_seconds
-    if request.kind in LINK_PATHS:
+    if request.kind in LINK_KINDS:
         return settings.link_expires_seconds
     return None
 
@@ -109,28 +109,38 @@ def _secret(request: MessageRequest, settings: Settings) -> dict[str, str]:
 
 
 def link_spec(request: MessageRequest, settings: Settings) -> LinkSpec:
-    """Where the link points: ``MAGIC_LINK_BASE_URL`` or a request ``base_url`` of the
-    same origin (a request can never point a link at another site)."""
+    """Where the link points: ``MAGIC_LINK_BASE_URL``, or a request ``base_url`` whose
+    origin is that one's or listed in ``ALLOWED_LINK_ORIGINS`` (a request can never point
+    a link at a site the operator did not allow)."""
     configured = settings.magic_link_base_url
-    if not configured:
+    allowed = set(settings.allowed_link_origins)
+    if configured:
+        allowed.add(origin_of(configured))
+    if not allowed:
         raise ConfigurationError(
             "MAGIC_LINK_BASE_URL is not set, so links cannot be built (see docs/configuration.md)"
         )
-    base = configured
     if request.base_url:
         try:
-            requested = check_base_url(request.base_url, error=ValidationError)
+            base = check_base_url(request.base_url, error=ValidationError)
+            origin = origin_of(base, error=ValidationError)
         except ValidationError as exc:
             raise ValidationError(exc.message, field="base_url") from None
-        if _origin(requested) != _origin(configured):
+        if origin not in allowed:
             raise ValidationError(
-                "base_url must have the same origin as MAGIC_LINK_BASE_URL", field="base_url"
+                "base_url's origin is not one of the allowed link origins "
+                "(MAGIC_LINK_BASE_URL, ALLOWED_LINK_ORIGINS)",
+                field="base_url",
             )
-        base = requested
-    return LinkSpec.checked(base, LINK_PATHS[request.kind])
-
-
-def _origin(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+    elif configured:
+        base = configured
+    else:
+        raise ValidationError(
+            "base_url is required: MAGIC_LINK_BASE_URL is not set", field="base_url"
+        )
+    path = (
+        settings.magic_link_path
+        if request.kind is Kind.MAGIC_LINK
+        else settings.password_reset_path
+    )
+    return LinkSpec.checked(base, path)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .auth_mail import check_base_url
 from .exceptions import ConfigurationError
+from .link_origins import origin_of
 from .smtp_config import SmtpConfig, parse_bool
 
 
@@ -70,6 +71,24 @@ def _optional_base_url(name: str, raw: str) -> str:
         return check_base_url(raw)
     except ConfigurationError as exc:
         raise ConfigurationError(f"{name}: {exc.message}") from None
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            origins.append(origin_of(item))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{name}: {exc.message}") from None
+    return tuple(origins)
+
+
+def _link_path(name: str, raw: str) -> str:
+    if not raw.startswith("/") or any(ch in raw for ch in "?# ") or not raw.isprintable():
+        raise ConfigurationError(f"{name} must start with / and contain no spaces, ? or #")
+    return raw
 
 
 def _log_level(name: str, raw: str) -> str:
@@ -245,6 +264,52 @@ SETTINGS: tuple[Setting, ...] = (
         "link_expires_seconds",
         _positive_int,
     ),
+    Setting(
+        "ALLOWED_LINK_ORIGINS",
+        "",
+        "Comma-separated extra origins (https://host[:port]) a request's base_url may use "
+        "besides MAGIC_LINK_BASE_URL's.",
+        "allowed_link_origins",
+        _origins,
+    ),
+    Setting(
+        "MAGIC_LINK_PATH",
+        "/set-password",
+        "Path of magic links below the base URL.",
+        "magic_link_path",
+        _link_path,
+    ),
+    Setting(
+        "PASSWORD_RESET_PATH",
+        "/reset-password",
+        "Path of password-reset links below the base URL.",
+        "password_reset_path",
+        _link_path,
+    ),
+    Setting(
+        "DEFAULT_LOCALE",
+        "en",
+        "Language of auth mails when a request names none "
+        "(en, ko, es, fr, de, ja, pt-BR, zh-Hans).",
+        "default_locale",
+    ),
+    Setting(
+        "SENDER_NAME",
+        "",
+        "Display name put before SMTP_FROM when a request gives no from.",
+        "sender_name",
+    ),
+    Setting("LOGO_URL", "", "https URL of a logo shown at the top of auth mails.", "logo_url"),
+    Setting("ACCENT_COLOR", "#2563eb", "Colour of buttons and accents (#rrggbb).", "accent_color"),
+    Setting("SUPPORT_ADDRESS", "", "Address shown in auth mails for questions.", "support_address"),
+    Setting("FOOTER_TEXT", "", "A short line at the bottom of every auth mail.", "footer_text"),
+    Setting(
+        "TEMPLATES_DIR",
+        "",
+        "Folder of operator template overrides (<locale>/<kind>.subject.txt|.html|.txt), "
+        "checked at start-up.",
+        "templates_dir",
+    ),
 )
 
 
@@ -276,6 +341,16 @@ class Settings:
     product_name: str = ""
     otp_expires_seconds: int = 600
     link_expires_seconds: int = 900
+    allowed_link_origins: tuple[str, ...] = ()
+    magic_link_path: str = "/set-password"
+    password_reset_path: str = "/reset-password"  # noqa: S105 - a URL path, not a secret
+    default_locale: str = "en"
+    sender_name: str = ""
+    logo_url: str = ""
+    accent_color: str = "#2563eb"
+    support_address: str = ""
+    footer_text: str = ""
+    templates_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
