@@ -146,3 +146,30 @@ class TlsMode(_Vocabulary):
     IMPLICIT = "implicit"
     #: No TLS at all. Only when asked for explicitly; AUTH is then refused unless allowed.
     NONE = "none"
+
+
+#: The event types reported to webhooks: one closed set, documented in ``docs/webhooks.md``.
+#: ``queued``, ``sending`` and ``requeued`` are internal steps and are not reported. New
+#: outcomes (for instance bounces) join as new :class:`EventType` members added here.
+WEBHOOK_EVENT_TYPES: frozenset[EventType] = frozenset(
+    {
+        EventType.SENT,
+        EventType.DEFERRED,
+        EventType.FAILED,
+        EventType.EXPIRED,
+        EventType.CANCELLED,
+        EventType.CONSUMED,
+    }
+)
+
+
+class DeliveryStatus(_Vocabulary):
+    """Where one webhook delivery (one event to one target) is."""
+
+    #: Waiting for its next attempt (or being attempted right now, under a lease).
+    PENDING = "pending"
+    #: The receiver answered ``2xx``.
+    SUCCEEDED = "succeeded"
+    #: Given up: retries exhausted, a permanent refusal, a blocked address or a disabled
+    #: endpoint. A replay makes it pending again.
+    FAILED = "failed"
