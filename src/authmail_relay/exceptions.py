@@ -8,7 +8,9 @@
     │   │                           a caller-supplied value is unusable (HTTP 422);
     │   │                           ``code`` is an :class:`ErrorCode`, ``field`` names the input
     │   ├── HeaderInjectionError    CR, LF, NUL or another control character in a header value
-    │   └── InvalidAddressError     not a valid mailbox
+    │   ├── InvalidAddressError     not a valid mailbox
+    │   └── WebhookUrlError         a webhook URL the relay will not call (scheme, user info,
+    │                               a private or otherwise blocked address)
     ├── NotFoundError (LookupError) no such message (HTTP 404)
     ├── ConflictError               the request conflicts with the resource's current state
     │                               (HTTP 409); ``error_code`` says which conflict
@@ -19,12 +21,14 @@
     ├── RateLimitedError            too many requests; ``retry_after`` seconds (HTTP 429)
     ├── DeliveryError               the upstream refused the mail for good (HTTP 502 on
     │                               ``/send*``); ``error_code`` and ``message_id``
-    └── TransportError              client side: the relay could not be reached, or
-                                    answered something that is not the documented API
+    ├── TransportError              client side: the relay could not be reached, or
+    │                               answered something that is not the documented API
+    └── WebhookDeliveryError        a webhook receiver could not be reached or did not answer
+                                    in time (the dispatcher records it and retries)
 
 Library sends do not raise for SMTP failures: they return a falsy ``SendResult`` whose
 ``error_code`` says what went wrong. Exceptions from third-party libraries (smtplib,
-aiosmtplib, SQLAlchemy, database drivers) are translated into these classes at the module
+aiosmtplib, SQLAlchemy, database drivers, httpx) are translated into these classes at the module
 that talks to them and never escape it.
 
 A class's docstring is its default message. Messages never contain passwords, tokens,
@@ -124,3 +128,14 @@ class ConflictError(RelayError):
         super().__init__(message)
         #: A stable, machine-readable name for the conflict, e.g. ``not_cancellable``.
         self.error_code = error_code
+
+
+class WebhookUrlError(ValidationError):
+    """The webhook URL is not allowed."""
+
+    def __init__(self, message: str | None = None, *, field: str | None = "webhook_url") -> None:
+        super().__init__(message, field=field)
+
+
+class WebhookDeliveryError(RelayError):
+    """The webhook receiver could not be reached or did not answer in time."""
