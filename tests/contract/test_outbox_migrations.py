@@ -94,7 +94,7 @@ async def test_upgrade_is_idempotent_and_keeps_data(db_url: str) -> None:
         assert await is_current(engine) is False
 
         await upgrade(engine)
-        assert await current_revision(engine) == head_revision() == "0002"
+        assert await current_revision(engine) == head_revision() == "0003"
         assert await is_current(engine) is True
 
         record = await Outbox(engine).enqueue(new_message())
@@ -177,7 +177,7 @@ async def test_0002_upgrades_a_database_holding_0001_data(db_url: str) -> None:
         await _store_0001_rows(engine)
 
         await upgrade(engine)
-        assert await current_revision(engine) == "0002"
+        assert await current_revision(engine) == head_revision()
         outbox = Outbox(engine)
         record = await outbox.get_message(_ROW_0001["id"])
         assert record.status is MessageStatus.DEFERRED

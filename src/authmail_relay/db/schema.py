@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     false,
     text,
+    true,
 )
 
 from ..vocabulary import Priority
@@ -45,6 +46,9 @@ __all__ = [
     "idempotency_keys",
     "messages",
     "metadata",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
 ]
 
 #: Claim order of the delivery lanes: lower ranks are claimed first.
@@ -190,4 +194,101 @@ idempotency_keys = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Index(None, "expires_at"),
+)
+
+#: Registered webhook endpoints (since 0003); see :mod:`authmail_relay.webhook_store`.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    # "whep_" + ULID.
+    Column("id", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    # JSON list of event type strings; an empty list means every webhook event type.
+    Column("event_types", Text, nullable=False, server_default=text("'[]'")),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    # Why the relay disabled it by itself (e.g. the receiver answered 410); NULL otherwise.
+    Column("disabled_reason", Text, nullable=True),
+    # The signing secret ("whsec_" + base64), and the one it replaced, which stays valid
+    # (both signatures are sent) until previous_secret_expires_at.
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text, nullable=True),
+    Column("previous_secret_expires_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+#: One row per (event, target): the notification and its delivery state (since 0003).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    # "whd_" + ULID; sent as the webhook-id header, stable across retries.
+    Column("id", Text, primary_key=True),
+    Column(
+        "event_id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("events.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "message_id",
+        Text,
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # The registered endpoint; NULL for the message's own (per-request) webhook_url.
+    Column(
+        "endpoint_id",
+        Text,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column("event_type", Text, nullable=False),
+    # The exact JSON body, fixed when the event happened; every attempt sends these bytes.
+    Column("payload", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempt_count", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    # No retry is scheduled after this (creation or replay + WEBHOOK_MAX_AGE_SECONDS).
+    Column("give_up_at", BigInteger, nullable=False),
+    Column("lease_token", Text, nullable=True),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    # The claim filters on status and due time; ordering looks at one message's rows;
+    # listings go by endpoint, newest first.
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "message_id", "event_id"),
+    Index(None, "endpoint_id", "id"),
+)
+
+#: One row per HTTP attempt of a delivery (since 0003).
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    _serial_id(),
+    Column(
+        "delivery_id",
+        Text,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("worker_id", Text, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    # The receiver's HTTP status; NULL when none was received (network error, timeout,
+    # blocked address).
+    Column("status_code", Integer, nullable=True),
+    # succeeded, retry or failed: what the attempt led to.
+    Column("result", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    # The start of the response body, at most 1 KiB, for debugging.
+    Column("response", Text, nullable=True),
+    Index(None, "delivery_id", "id"),
+    sqlite_autoincrement=True,
 )
