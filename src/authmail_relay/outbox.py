@@ -18,9 +18,10 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from .db.schema import SMTP_REPLY_MAX_CHARS, attempts, events, messages
+from .db.schema import SMTP_REPLY_MAX_CHARS, attempts, messages
 from .outbox_actions import OutboxActions
-from .outbox_queries import claim_statement, event_data, event_row, lease_guard
+from .outbox_events import NewEvent
+from .outbox_queries import claim_statement, event_data, lease_guard
 from .outbox_reads import OutboxReader, message_exists
 from .outbox_records import (
     AttemptRecord,
@@ -81,24 +82,23 @@ class Outbox(OutboxActions):
                 now=now, limit=limit, lease_ms=lease_ms, token=token, worker_id=worker_id
             )
             rows = (await connection.execute(statement)).mappings().all()
-            if rows:
-                await connection.execute(
-                    events.insert(),
-                    [
-                        event_row(
-                            row["id"],
-                            EventType.SENDING,
-                            MessageStatus.SENDING,
-                            now,
-                            event_data(
-                                attempt=row["attempt_count"] + 1,
-                                reclaimed=bool(row["lease_reclaimed"]),
-                                worker_id=worker_id,
-                            ),
-                        )
-                        for row in rows
-                    ],
-                )
+            await self._add_events(
+                connection,
+                now,
+                *(
+                    NewEvent(
+                        row["id"],
+                        EventType.SENDING,
+                        MessageStatus.SENDING,
+                        event_data(
+                            attempt=row["attempt_count"] + 1,
+                            reclaimed=bool(row["lease_reclaimed"]),
+                            worker_id=worker_id,
+                        ),
+                    )
+                    for row in rows
+                ),
+            )
         ordered = sorted(rows, key=lambda r: (r["priority_rank"], r["next_attempt_at"], r["id"]))
         return [
             Claim(
@@ -226,10 +226,8 @@ class Outbox(OutboxActions):
             if result.rowcount != 1:
                 return False
             data = event_data(worker_id=claim.worker_id or None)
-            await connection.execute(
-                events.insert().values(
-                    event_row(claim.id, EventType.REQUEUED, MessageStatus.QUEUED, now, data)
-                )
+            await self._add_events(
+                connection, now, NewEvent(claim.id, EventType.REQUEUED, MessageStatus.QUEUED, data)
             )
         return True
 
@@ -290,8 +288,17 @@ class Outbox(OutboxActions):
                 ambiguous=True if attempt is not None and attempt.ambiguous else None,
                 retry_at=retry_at,
             )
-            await connection.execute(
-                events.insert().values(event_row(claim.id, event_type, status, now, data))
+            await self._add_events(
+                connection,
+                now,
+                NewEvent(
+                    claim.id,
+                    event_type,
+                    status,
+                    data,
+                    smtp_reply=None if attempt is None else attempt.smtp_reply,
+                    refused=() if attempt is None else attempt.refused,
+                ),
             )
         return True
 

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .db.schema import PRIORITY_RANK, events, idempotency_keys, messages
+from .db.schema import PRIORITY_RANK, idempotency_keys, messages
 from .exceptions import ConflictError, NotFoundError, ValidationError
 from .idempotency import KEY_IN_USE, IdempotencyLink, held_by
-from .outbox_queries import event_data, event_row, select_messages, write_transaction
+from .outbox_events import NewEvent, write_events
+from .outbox_queries import event_data, select_messages, write_transaction
 from .outbox_reads import OutboxReader
 from .outbox_records import MessageRecord, NewMessage, dump_json, message_from_row
 from .vocabulary import EventType, MessageStatus
@@ -39,6 +40,10 @@ class OutboxActions(OutboxReader):
     def _write(self, action: str) -> AbstractAsyncContextManager[tuple[AsyncConnection, int]]:
         """A write transaction and the database time at its start; commits on exit."""
         return write_transaction(self._engine, action)
+
+    async def _add_events(self, connection: AsyncConnection, now: int, *new: NewEvent) -> None:
+        """Write events (and their webhook deliveries) in the caller's transaction."""
+        await write_events(connection, now, new, webhook_max_age_ms=self._webhook_max_age_ms)
 
     async def enqueue(
         self, message: NewMessage, *, idempotency: IdempotencyLink | None = None
@@ -92,10 +97,8 @@ class OutboxActions(OutboxReader):
                 priority=message.priority.value,
                 send_at=fields["next_attempt_at"] if fields["next_attempt_at"] > now else None,
             )
-            await connection.execute(
-                events.insert().values(
-                    event_row(message.id, EventType.QUEUED, MessageStatus.QUEUED, now, data)
-                )
+            await self._add_events(
+                connection, now, NewEvent(message.id, EventType.QUEUED, MessageStatus.QUEUED, data)
             )
         return message_from_row(
             {
@@ -141,8 +144,8 @@ class OutboxActions(OutboxReader):
                     f"message is {status}; only queued or deferred messages can be cancelled",
                     error_code=NOT_CANCELLABLE,
                 )
-            await _add_event(
-                connection, message_id, EventType.CANCELLED, MessageStatus.CANCELLED, now
+            await self._add_events(
+                connection, now, NewEvent(message_id, EventType.CANCELLED, MessageStatus.CANCELLED)
             )
             return await _record(connection, message_id)
 
@@ -163,9 +166,8 @@ class OutboxActions(OutboxReader):
                 .values(status=MessageStatus.CONSUMED.value, consumed_at=now, updated_at=now)
             )
             if result.rowcount == 1:
-                await _add_event(
-                    connection, message_id, EventType.CONSUMED, MessageStatus.CONSUMED, now
-                )
+                consumed = NewEvent(message_id, EventType.CONSUMED, MessageStatus.CONSUMED)
+                await self._add_events(connection, now, consumed)
             else:
                 status = await _status(connection, message_id)
                 if status is not MessageStatus.CONSUMED:
@@ -209,15 +211,3 @@ async def _record(connection: AsyncConnection, message_id: str) -> MessageRecord
     query = select_messages().where(messages.c.id == message_id)
     row = (await connection.execute(query)).mappings().one()
     return message_from_row(row)
-
-
-async def _add_event(
-    connection: AsyncConnection,
-    message_id: str,
-    event_type: EventType,
-    status: MessageStatus,
-    now: int,
-) -> None:
-    await connection.execute(
-        events.insert().values(event_row(message_id, event_type, status, now, event_data()))
-    )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from .db.engine import read_only, storage_errors
 from .db.schema import attempts, events, messages
 from .exceptions import NotFoundError, ValidationError
+from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
 from .outbox_queries import db_now, message_filters, select_messages
 from .outbox_records import (
     AttemptRow,
@@ -34,11 +35,18 @@ MAX_LIST_LIMIT = 200
 
 
 class OutboxReader:
-    """Read-only access to the outbox over a migrated engine (not owned: dispose it yourself)."""
+    """Read-only access to the outbox over a migrated engine (not owned: dispose it yourself).
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    ``webhook_max_age_ms`` is how long the webhook deliveries that the outbox's writes fan
+    out are retried (``WEBHOOK_MAX_AGE_SECONDS``); reads do not use it.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS
+    ) -> None:
         self._engine = engine
         self._reader = read_only(engine)
+        self._webhook_max_age_ms = webhook_max_age_ms
 
     @property
     def engine(self) -> AsyncEngine:

@@ -93,7 +93,8 @@ class AttemptRecord:
     ``started_at``/``finished_at`` are epoch milliseconds; take them from the database
     clock (``Outbox.db_now_ms()`` or ``claimed_at`` plus monotonic elapsed time) so they
     compare with the outbox's own timestamps. ``smtp_reply`` is cut to 500 characters
-    when stored.
+    when stored. ``refused`` lists recipients the server refused on a partial send; they
+    are not stored, only reported (hashed) to webhooks.
     """
 
     started_at: int
@@ -103,6 +104,7 @@ class AttemptRecord:
     smtp_code: int | None = None
     smtp_reply: str | None = None
     ambiguous: bool = False
+    refused: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

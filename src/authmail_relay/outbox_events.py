@@ -1,0 +1,162 @@
+"""Writing events: the one function every state change goes through.
+
+:func:`write_events` inserts event rows inside the caller's transaction and, for the
+event types reported to webhooks (:data:`~authmail_relay.vocabulary.WEBHOOK_EVENT_TYPES`),
+fans each out into webhook delivery rows in that same transaction: one for the message's
+own ``webhook_url`` (if it has one) and one per enabled registered endpoint whose filter
+matches. So an event and its notifications are committed together or not at all, and a
+crash can never leave an event that nobody will be told about. The delivery's body is
+fixed here, from the message as it is at that moment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db.schema import events, messages, webhook_deliveries, webhook_endpoints
+from .outbox_records import load_strings
+from .vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType, MessageStatus
+from .webhook_payloads import PayloadFacts, build_payload, encode_payload
+from .webhook_records import matches, new_delivery_id
+
+__all__ = ["DEFAULT_WEBHOOK_MAX_AGE_MS", "NewEvent", "write_events"]
+
+#: How long deliveries are retried unless the outbox is told otherwise (24 hours).
+DEFAULT_WEBHOOK_MAX_AGE_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to write. ``data`` is JSON text (``outbox_queries.event_data``).
+
+    ``smtp_reply`` and ``refused`` go only into webhook bodies (the reply with addresses
+    hashed, the refused recipients as hashes), never into the event row.
+    """
+
+    message_id: str
+    type: EventType
+    status: MessageStatus
+    data: str = "{}"
+    smtp_reply: str | None = None
+    refused: tuple[str, ...] = ()
+
+    def row(self, now: int) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "type": self.type.value,
+            "status": self.status.value,
+            "created_at": now,
+            "data": self.data,
+        }
+
+
+async def write_events(
+    connection: AsyncConnection,
+    now: int,
+    new_events: Sequence[NewEvent],
+    *,
+    webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
+) -> None:
+    """Insert *new_events* in order at time *now* and fan out their webhook deliveries.
+
+    Runs inside the caller's write transaction; the messages must already show the new
+    state. Events that are not reported to webhooks are inserted in one statement.
+    """
+    if not new_events:
+        return
+    if not any(event.type in WEBHOOK_EVENT_TYPES for event in new_events):
+        await connection.execute(events.insert(), [event.row(now) for event in new_events])
+        return
+    for event in new_events:
+        if event.type not in WEBHOOK_EVENT_TYPES:
+            await connection.execute(events.insert().values(event.row(now)))
+            continue
+        previous = await connection.scalar(
+            select(events.c.status)
+            .where(events.c.message_id == event.message_id)
+            .order_by(events.c.id.desc())
+            .limit(1)
+        )
+        inserted = await connection.execute(
+            events.insert().values(event.row(now)).returning(events.c.id)
+        )
+        await _fan_out(connection, now, event, inserted.scalar_one(), previous, webhook_max_age_ms)
+
+
+async def _fan_out(
+    connection: AsyncConnection,
+    now: int,
+    event: NewEvent,
+    event_id: int,
+    previous_status: str | None,
+    max_age_ms: int,
+) -> None:
+    """One pending delivery per target of *event*, each carrying the finished body."""
+    columns = (
+        "id",
+        "message_id",
+        "recipients",
+        "tags",
+        "meta",
+        "request_id",
+        "attempt_count",
+        "sent_at",
+        "webhook_url",
+    )
+    query = select(*(messages.c[name] for name in columns)).where(messages.c.id == event.message_id)
+    message = (await connection.execute(query)).mappings().one()
+    targets: list[str | None] = [None] if message["webhook_url"] is not None else []
+    endpoints = await connection.execute(
+        select(webhook_endpoints.c.id, webhook_endpoints.c.event_types)
+        .where(webhook_endpoints.c.enabled == true())
+        .order_by(webhook_endpoints.c.id)
+    )
+    targets += [row.id for row in endpoints if matches(row.event_types, event.type)]
+    if not targets:
+        return
+    data = json.loads(event.data)
+    facts = PayloadFacts(
+        event_type=event.type,
+        occurred_at=now,
+        id=message["id"],
+        message_id=message["message_id"],
+        status=event.status.value,
+        previous_status=previous_status,
+        attempts=message["attempt_count"],
+        recipients=load_strings(message["recipients"]),
+        refused=event.refused,
+        error_code=data.get("error_code"),
+        smtp_code=data.get("smtp_code"),
+        smtp_reply=event.smtp_reply,
+        tags=load_strings(message["tags"]),
+        metadata=json.loads(message["meta"]),
+        request_id=message["request_id"],
+        sent_at=message["sent_at"],
+    )
+    payload = encode_payload(build_payload(facts))
+    await connection.execute(
+        webhook_deliveries.insert(),
+        [
+            {
+                "id": new_delivery_id(),
+                "event_id": event_id,
+                "message_id": event.message_id,
+                "endpoint_id": endpoint_id,
+                "event_type": event.type.value,
+                "payload": payload,
+                "status": DeliveryStatus.PENDING.value,
+                "attempt_count": 0,
+                "next_attempt_at": now,
+                "give_up_at": now + max_age_ms,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for endpoint_id in targets
+        ],
+    )
