@@ -91,6 +91,18 @@ def _link_path(name: str, raw: str) -> str:
     return raw
 
 
+def _host_list(name: str, raw: str) -> tuple[str, ...]:
+    hosts = []
+    for item in raw.split(","):
+        host = item.strip().lower().rstrip(".")
+        if not host:
+            continue
+        if any(char.isspace() or char in "/@*[]" for char in host):
+            raise ConfigurationError(f"{name}: {host!r} is not a host name or IP address")
+        hosts.append(host)
+    return tuple(hosts)
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -310,6 +322,71 @@ SETTINGS: tuple[Setting, ...] = (
         "checked at start-up.",
         "templates_dir",
     ),
+    # Webhooks (docs/webhooks.md).
+    Setting(
+        "WEBHOOK_ALLOW_HOSTS",
+        "",
+        "Comma-separated host names (or IP literals) webhooks may reach although they "
+        "resolve to private or loopback addresses, e.g. internal receivers.",
+        "webhook_allow_hosts",
+        _host_list,
+    ),
+    Setting(
+        "WEBHOOK_CONCURRENCY",
+        "8",
+        "Webhook deliveries one worker process sends at the same time.",
+        "webhook_concurrency",
+        _positive_int,
+    ),
+    Setting(
+        "WEBHOOK_CONNECT_TIMEOUT_SECONDS",
+        "5",
+        "How long a webhook attempt may take to connect (per address).",
+        "webhook_connect_timeout_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "WEBHOOK_TIMEOUT_SECONDS",
+        "15",
+        "How long one webhook attempt may take in total: resolve, connect, send, answer.",
+        "webhook_timeout_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "WEBHOOK_RETRY_BASE_SECONDS",
+        "5",
+        "Delay before the first webhook retry; doubles per attempt.",
+        "webhook_retry_base_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "WEBHOOK_RETRY_MAX_SECONDS",
+        "3600",
+        "Upper bound of the delay between two webhook attempts.",
+        "webhook_retry_max_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "WEBHOOK_MAX_AGE_SECONDS",
+        "86400",
+        "How long a webhook delivery is retried (from the event, or from a replay).",
+        "webhook_max_age_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "WEBHOOK_CLIENT_ERROR_ATTEMPTS",
+        "3",
+        "Attempts a delivery gets when the receiver answers 3xx or 4xx (410 and 429 aside).",
+        "webhook_client_error_attempts",
+        _positive_int,
+    ),
+    Setting(
+        "WEBHOOK_SECRET_GRACE_SECONDS",
+        "86400",
+        "After a secret rotation, how long the old secret keeps being signed with too.",
+        "webhook_secret_grace_seconds",
+        _positive_float,
+    ),
 )
 
 
@@ -351,6 +428,15 @@ class Settings:
     support_address: str = ""
     footer_text: str = ""
     templates_dir: str = ""
+    webhook_allow_hosts: tuple[str, ...] = ()
+    webhook_concurrency: int = 8
+    webhook_connect_timeout_seconds: float = 5.0
+    webhook_timeout_seconds: float = 15.0
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_max_age_seconds: float = 86400.0
+    webhook_client_error_attempts: int = 3
+    webhook_secret_grace_seconds: float = 86400.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -390,3 +476,9 @@ class Settings:
         """
         floor = 6 * (self.smtp.timeout if self.smtp else 10.0)
         return int(max(self.lease_seconds, floor) * 1000)
+
+    @property
+    def webhook_lease_ms(self) -> int:
+        """How long a claimed webhook delivery stays reserved: two attempt timeouts and a
+        margin for recording the result, so a live dispatcher never loses its lease."""
+        return int((2 * self.webhook_timeout_seconds + 5) * 1000)
