@@ -9,6 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 
-pytest_plugins = ["tests.support.smtpd"]
+pytest_plugins = ["tests.support.smtpd", "tests.support.golden"]
 if importlib.util.find_spec("sqlalchemy") is not None:
     pytest_plugins.append("tests.support.db")

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, urlencode, urlsplit
 
+from .branding import Branding, branding_values
 from .exceptions import ConfigurationError, RelayError, ValidationError
-from .rendering import RenderedMail, TemplateSet, expiry_text
+from .locales import expiry_text, shipped_locale, text_direction
+from .phrases import PHRASES, fill
+from .rendering import RenderedMail, TemplateSet
 from .validation import check_header_value, parse_mailbox
 
-DEFAULT_SUPPORT_TEXT = "This is an automated message; replies are not read."
-#: Used in the greeting when the caller has no name for the user ("Hi there,").
-ANONYMOUS_USER_NAME = "there"
+#: The English support line used when no support address is configured.
+DEFAULT_SUPPORT_TEXT = PHRASES["en"].automated
+#: English ``user_name`` when the caller has no name for the user ("Hi there,").
+ANONYMOUS_USER_NAME = PHRASES["en"].anonymous_name
 MAX_USER_NAME = 200
 MAX_CODE = 64
 MAX_TOKEN = 4096
@@ -111,18 +115,48 @@ def render_auth_mail(
     templates: TemplateSet,
     *,
     user_name: str | None,
-    product_name: str,
+    branding: Branding,
     expires_seconds: int,
-    support_text: str,
     secret: Mapping[str, str],
+    locale: str | None = None,
+    product_name: str | None = None,
+    support_text: str | None = None,
 ) -> RenderedMail:
-    """Fill a kind's templates; ``secret`` is ``{"link": …}`` or ``{"code": …}``."""
-    return templates.render(
+    """Fill a kind's templates; ``secret`` is ``{"link": …}`` or ``{"code": …}``.
+
+    ``locale`` (default: the templates' own) chooses the greeting, the lifetime words and
+    the support line; ``product_name`` (default: ``branding.product_name``) must end up
+    non-empty. ``support_text`` replaces the locale's support line. Caller values
+    (``user_name``, the secret, the product name) are plain strings, so HTML templates
+    escape them; only branding becomes trusted HTML. The text part ends with exactly one
+    newline, so an empty footer leaves no trailing blank lines.
+    """
+    if not set(secret) <= {"link", "code"}:
+        raise ValueError("secret holds only a link or a code")
+    chosen = shipped_locale(templates.locale if locale is None else locale)
+    if chosen is None:
+        raise ConfigurationError(f"no phrases for locale {locale!r}")
+    name = product_name or branding.product_name
+    if not name:
+        raise ValidationError("no product name: configure one", field="product_name")
+    phrases = PHRASES[chosen]
+    if user_name is None or not user_name.strip():
+        shown_name, greeting = phrases.anonymous_name, phrases.greeting_anonymous
+    else:
+        shown_name = user_name_value(user_name)
+        greeting = fill(phrases.greeting, "name", shown_name)
+    mail = templates.render(
         {
-            "product_name": product_name,
-            "user_name": user_name_value(user_name),
-            "expires_text": expiry_text(expires_seconds),
-            "support_text": support_text,
+            **branding_values(branding, chosen, support_text=support_text),
+            "product_name": name,
+            "user_name": shown_name,
+            "greeting": greeting,
+            "expires_text": expiry_text(expires_seconds, chosen),
+            "locale": chosen,
+            "dir": text_direction(chosen),
             **secret,
         }
     )
+    if mail.text is None:
+        return mail
+    return replace(mail, text=mail.text.rstrip() + "\n")

@@ -7,10 +7,7 @@ is checked here, before anything is stored.
 
 from __future__ import annotations
 
-import re
-
 from .auth_mail import (
-    DEFAULT_SUPPORT_TEXT,
     MAX_CODE,
     MAX_TOKEN,
     LinkSpec,
@@ -22,13 +19,14 @@ from .auth_mail import (
 from .composing import Draft, make_draft
 from .exceptions import ConfigurationError, ValidationError
 from .link_origins import origin_of
+from .locales import resolve_locale
+from .mail_settings import mail_settings
 from .message_request import MessageRequest, as_list
-from .rendering import has_locale, load_builtin
+from .overrides import load_templates
 from .settings import Settings
 from .vocabulary import Kind
 
 DEFAULT_LOCALE = "en"
-_LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 #: The kinds whose mail carries a link.
 LINK_KINDS = frozenset({Kind.MAGIC_LINK, Kind.PASSWORD_RESET})
 
@@ -68,12 +66,15 @@ def build_draft(request: MessageRequest, settings: Settings) -> Draft:
         raise ValidationError("auth mail goes to exactly one recipient (no cc or bcc)", field="to")
     secret = _secret(request, settings)
     lifetime = lifetime_seconds(request, settings)
+    mail_config = mail_settings(settings)
+    locale = template_locale(request.locale, mail_config.default_locale)
     mail = render_auth_mail(
-        load_builtin(request.kind, template_locale(request.locale)),
+        load_templates(request.kind, locale, overrides=mail_config.templates_dir),
         user_name=request.user_name,
+        branding=mail_config.branding,
         product_name=settings.product_name or product_name_for(from_addr),
         expires_seconds=int(lifetime or 0),
-        support_text=DEFAULT_SUPPORT_TEXT,
+        locale=locale,
         secret=secret,
     )
     return make_draft(
@@ -88,17 +89,15 @@ def build_draft(request: MessageRequest, settings: Settings) -> Draft:
     )
 
 
-def template_locale(requested: str | None) -> str:
-    """The locale to render in: the requested one when it is shipped, else English.
+def template_locale(requested: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """The shipped locale to render in, by the fallback chain of
+    :func:`~authmail_relay.locales.resolve_locale` (``pt-br`` → ``pt-BR``, ``de-AT`` →
+    ``de``, unknown → ``default``).
 
-    A malformed tag is the caller's error; a well-formed one we have no templates for
-    falls back to the default rather than failing the mail.
+    A malformed tag is the caller's error (``ValidationError``, ``field="locale"``); a
+    well-formed one we have no templates for falls back rather than failing the mail.
     """
-    if not requested:
-        return DEFAULT_LOCALE
-    if not _LOCALE_TAG.fullmatch(requested):
-        raise ValidationError("locale must be a language tag such as en or pt-BR", field="locale")
-    return requested if has_locale(requested) else DEFAULT_LOCALE
+    return resolve_locale(requested, default)
 
 
 def _secret(request: MessageRequest, settings: Settings) -> dict[str, str]:

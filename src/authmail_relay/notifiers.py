@@ -5,8 +5,9 @@
     notifier = MagicLinkNotifier(sender, base_url="https://app.example.com", product_name="Acme")
     result = notifier.send("ada@example.org", "Ada", token)
 
-Each notifier renders the built-in English templates (or caller-supplied ones in the same
-``{{ placeholder }}`` syntax, checked at construction) and sends them as
+Each notifier renders the built-in templates in its ``locale`` (or the operator's
+``templates_dir`` overrides, or caller-supplied templates in the same ``{{ placeholder }}``
+syntax, all checked at construction) with its ``branding``, and sends them as
 ``Auto-Submitted: auto-generated`` mail. Like the sender, ``send`` never raises for bad
 input or SMTP trouble: it returns a falsy :class:`SendResult`. Tokens, codes and links
 never appear in error messages.
@@ -15,9 +16,9 @@ never appear in error messages.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from .auth_mail import (
-    DEFAULT_SUPPORT_TEXT,
     MAX_CODE,
     MAX_TOKEN,
     LinkSpec,
@@ -25,9 +26,12 @@ from .auth_mail import (
     render_auth_mail,
     secret_value,
 )
+from .branding import Branding
 from .composing import make_draft
 from .exceptions import ConfigurationError, ValidationError
-from .rendering import TemplateSet, expiry_text, load_builtin
+from .locales import check_locale, expiry_text
+from .overrides import check_overrides, load_templates
+from .rendering import TemplateSet
 from .sender import SendResult, SmtpSender
 from .validation import check_header_value
 from .vocabulary import Kind
@@ -36,7 +40,15 @@ __all__ = ["MagicLinkNotifier", "OTPNotifier", "PasswordResetNotifier"]
 
 
 class _Notifier:
-    """Shared plumbing: templates, default values, validation, sending."""
+    """Shared plumbing: templates, default values, validation, sending.
+
+    Template precedence: ``subject``/``html_template``/``text_template`` arguments, then
+    files in ``templates_dir`` (``<locale>/<kind>.…``, checked as a whole directory), then
+    the built-ins. ``product_name`` beats ``branding.product_name``; without either the
+    sender's domain is used. ``support_text`` (``None``: the locale's line, naming
+    ``branding.support_address`` if set) replaces the closing line. With a
+    ``branding.sender_name``, a From address without a display name gets it.
+    """
 
     kind: Kind
 
@@ -50,9 +62,11 @@ class _Notifier:
         subject_prefix: str,
         html_template: str | None,
         text_template: str | None,
-        support_text: str,
+        support_text: str | None,
         from_addr: str | None,
         locale: str,
+        branding: Branding | None,
+        templates_dir: str | Path | None,
     ) -> None:
         if isinstance(expire_minutes, bool) or not isinstance(expire_minutes, int):
             raise ConfigurationError("expire_minutes must be a whole number of minutes")
@@ -63,20 +77,30 @@ class _Notifier:
                 check_header_value(value or "", field=name)
             except ValidationError as exc:
                 raise ConfigurationError(exc.message) from None
+        if branding is not None and not isinstance(branding, Branding):
+            raise ConfigurationError("branding must be a Branding (see Branding.checked)")
+        if support_text is not None and not isinstance(support_text, str):
+            raise ConfigurationError("support_text must be a string")
         self.sender = sender
         self.expire_minutes = expire_minutes
         self.product_name = product_name
         self.subject_prefix = subject_prefix
         self.support_text = support_text
         self.from_addr = from_addr
-        self.templates: TemplateSet = load_builtin(self.kind, locale).with_overrides(
+        self.locale = check_locale(locale)
+        self.branding = branding or Branding()
+        self.templates_dir = Path(templates_dir) if templates_dir is not None else None
+        if self.templates_dir is not None:
+            check_overrides(self.templates_dir)
+        base = load_templates(self.kind, self.locale, overrides=self.templates_dir)
+        self.templates: TemplateSet = base.with_overrides(
             subject=subject, html=html_template, text=text_template
         )
 
     @property
     def expires_text(self) -> str:
-        """How long the link or code lives, in words ("15 minutes")."""
-        return expiry_text(self.expire_minutes * 60)
+        """How long the link or code lives, in words ("15 minutes", "15 Minuten")."""
+        return expiry_text(self.expire_minutes * 60, self.locale)
 
     def _deliver(self, to: str, user_name: str | None, secret: Mapping[str, str]) -> SendResult:
         try:
@@ -84,13 +108,16 @@ class _Notifier:
             mail = render_auth_mail(
                 self.templates,
                 user_name=user_name,
-                product_name=self.product_name or product_name_for(from_addr),
+                branding=self.branding,
+                product_name=(
+                    self.product_name or self.branding.product_name or product_name_for(from_addr)
+                ),
                 expires_seconds=self.expire_minutes * 60,
                 support_text=self.support_text,
                 secret=secret,
             )
             draft = make_draft(
-                from_addr=from_addr,
+                from_addr=self.branding.from_address(from_addr),
                 to=to,
                 subject=self.subject_prefix + mail.subject,
                 html=mail.html,
@@ -127,9 +154,11 @@ class _LinkNotifier(_Notifier):
         html_template: str | None = None,
         text_template: str | None = None,
         token_param: str = "token",  # noqa: S107 - a query parameter name, not a secret
-        support_text: str = DEFAULT_SUPPORT_TEXT,
+        support_text: str | None = None,
         from_addr: str | None = None,
         locale: str = "en",
+        branding: Branding | None = None,
+        templates_dir: str | Path | None = None,
     ) -> None:
         super().__init__(
             sender,
@@ -142,6 +171,8 @@ class _LinkNotifier(_Notifier):
             support_text=support_text,
             from_addr=from_addr,
             locale=locale,
+            branding=branding,
+            templates_dir=templates_dir,
         )
         self.links = LinkSpec.checked(
             base_url, self.default_path if path is None else path, token_param
@@ -194,9 +225,11 @@ class OTPNotifier(_Notifier):
         subject_prefix: str = "",
         html_template: str | None = None,
         text_template: str | None = None,
-        support_text: str = DEFAULT_SUPPORT_TEXT,
+        support_text: str | None = None,
         from_addr: str | None = None,
         locale: str = "en",
+        branding: Branding | None = None,
+        templates_dir: str | Path | None = None,
     ) -> None:
         super().__init__(
             sender,
@@ -209,6 +242,8 @@ class OTPNotifier(_Notifier):
             support_text=support_text,
             from_addr=from_addr,
             locale=locale,
+            branding=branding,
+            templates_dir=templates_dir,
         )
 
     def send(self, to: str, user_name: str | None, code: str) -> SendResult:

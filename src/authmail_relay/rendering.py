@@ -6,13 +6,20 @@ value that itself contains ``{{ x }}`` stays literal; in HTML templates every va
 escaped with :func:`html.escape`, in subject and text templates it is inserted as is (the
 composer rejects control characters in the subject).
 
-Templates are checked when they are loaded: a malformed ``{{`` or a placeholder that is
-not one of the variables declared for the mail's kind is a :class:`ConfigurationError`.
-A missing value at render time is a :class:`ValidationError`.
+The one exception to escaping is a :class:`TrustedHtml` value under one of the
+:data:`FRAGMENT_NAMES` in an HTML template: those pieces (logo, support line, footer,
+the body of a wrapped raw mail) are built by this package from validated settings and
+inserted unchanged. A plain string under a fragment name is still escaped, and a
+``TrustedHtml`` anywhere else is refused, so caller data can never become markup.
+
+Templates are checked when they are loaded: a malformed ``{{``, a placeholder that is
+not one of the variables declared for the mail's kind, or a fragment name in a subject
+or text template is a :class:`ConfigurationError`. A missing value at render time is a
+:class:`ValidationError`.
 
 Built-in templates live in ``templates/<locale>/<kind>.subject.txt``, ``<kind>.html`` and
-``<kind>.txt``; :func:`load_builtin` reads and caches them. Only ``en`` ships today; other
-locales are added by dropping files next to it.
+``<kind>.txt`` (plus ``wrapper.html``); :func:`load_builtin` reads and caches them.
+Operator overrides are handled by :mod:`authmail_relay.overrides`.
 """
 
 from __future__ import annotations
@@ -25,30 +32,66 @@ from dataclasses import dataclass, replace
 from importlib import resources
 
 from .exceptions import ConfigurationError, ValidationError
+from .locales import expiry_text, shipped_locale
 from .vocabulary import Kind
 
 __all__ = [
+    "FRAGMENT_NAMES",
     "VARIABLES",
+    "WRAPPER_VARIABLES",
     "RenderedMail",
     "Template",
     "TemplateSet",
+    "TrustedHtml",
+    "builtin_source",
     "expiry_text",
+    "has_locale",
     "load_builtin",
+    "template_kinds",
 ]
 
-#: The variables each kind of mail may use; every one must be given when rendering.
+#: Names whose value may be :class:`TrustedHtml` (inserted unescaped, HTML templates only).
+FRAGMENT_NAMES = frozenset({"logo_html", "support_html", "footer_html", "content_html"})
+# Every auth mail gets these: the mail's words, the branding values and the fragments.
+_COMMON = frozenset(
+    {
+        "product_name", "user_name", "greeting", "expires_text", "support_text",
+        "footer_text", "accent_color", "button_text_color", "link_color", "locale", "dir",
+        "logo_html", "support_html", "footer_html",
+    }
+)  # fmt: skip
+#: The variables each kind of mail may use; render_auth_mail supplies all of them.
 VARIABLES: Mapping[Kind, frozenset[str]] = {
-    Kind.MAGIC_LINK: frozenset(
-        {"product_name", "user_name", "link", "expires_text", "support_text"}
-    ),
-    Kind.OTP: frozenset({"product_name", "user_name", "code", "expires_text", "support_text"}),
-    Kind.PASSWORD_RESET: frozenset(
-        {"product_name", "user_name", "link", "expires_text", "support_text"}
-    ),
+    Kind.MAGIC_LINK: _COMMON | {"link"},
+    Kind.OTP: _COMMON | {"code"},
+    Kind.PASSWORD_RESET: _COMMON | {"link"},
 }
+#: The variables of ``wrapper.html``, the frame around raw mail.
+WRAPPER_VARIABLES = frozenset(
+    {
+        "product_name", "subject", "support_text", "footer_text", "accent_color",
+        "button_text_color", "link_color", "locale", "dir", "logo_html", "support_html",
+        "footer_html", "content_html",
+    }
+)  # fmt: skip
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
-_LOCALE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+
+
+@dataclass(frozen=True)
+class TrustedHtml:
+    """Markup built by this package, inserted without escaping under a fragment name.
+
+    Only the package's own builders (:mod:`authmail_relay.branding`, the wrapper) make
+    these, from validated settings; request values are always plain strings.
+    """
+
+    html: str
+
+
+def template_kinds() -> list[Kind]:
+    """The kinds of mail that have templates."""
+    return list(VARIABLES)
 
 
 @dataclass(frozen=True)
@@ -89,16 +132,32 @@ class Template:
         return tuple(dict.fromkeys(self.pieces[1::2]))
 
     def check_variables(self, allowed: frozenset[str]) -> None:
-        """Raise :class:`ConfigurationError` if a placeholder is not in ``allowed``."""
-        unknown = sorted(set(self.placeholders) - allowed)
-        if unknown:
-            raise ConfigurationError(
-                f"template {self.name} uses unknown placeholder(s): {', '.join(unknown)}; "
-                f"allowed: {', '.join(sorted(allowed))}"
-            )
+        """Raise :class:`ConfigurationError` if a placeholder is not in ``allowed``.
 
-    def render(self, values: Mapping[str, str]) -> str:
-        """Substitute ``values`` in one pass (escaped for HTML templates)."""
+        Fragment names are allowed in HTML templates only, whatever ``allowed`` says.
+        """
+        usable = allowed if self.html else allowed - FRAGMENT_NAMES
+        unknown = sorted(set(self.placeholders) - usable)
+        if not unknown:
+            return
+        html_only = sorted(set(unknown) & FRAGMENT_NAMES & allowed)
+        if html_only:
+            raise ConfigurationError(
+                f"template {self.name} uses {', '.join(html_only)}, which only HTML "
+                "templates may use"
+            )
+        raise ConfigurationError(
+            f"template {self.name} uses unknown placeholder(s): {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(usable))}"
+        )
+
+    def render(self, values: Mapping[str, str | TrustedHtml]) -> str:
+        """Substitute ``values`` in one pass (escaped for HTML templates).
+
+        A :class:`TrustedHtml` value is inserted as is, but only under a fragment name
+        in an HTML template; anywhere else it is a :class:`TypeError` (a bug, never
+        something a request can cause).
+        """
         missing = [name for name in self.placeholders if name not in values]
         if missing:
             raise ValidationError(
@@ -110,8 +169,14 @@ class Template:
             if index % 2 == 0:
                 out.append(piece)
                 continue
-            value = str(values[piece])
-            out.append(html_lib.escape(value, quote=True) if self.html else value)
+            value = values[piece]
+            if isinstance(value, TrustedHtml):
+                if not (self.html and piece in FRAGMENT_NAMES):
+                    raise TypeError(f"{piece} cannot take trusted HTML in {self.name}")
+                out.append(value.html)
+            else:
+                text = str(value)
+                out.append(html_lib.escape(text, quote=True) if self.html else text)
         return "".join(out)
 
 
@@ -165,7 +230,7 @@ class TemplateSet:
             changes["text"] = Template.parse(text, name="custom text template") if text else None
         return replace(self, **changes)  # type: ignore[arg-type]
 
-    def render(self, values: Mapping[str, str]) -> RenderedMail:
+    def render(self, values: Mapping[str, str | TrustedHtml]) -> RenderedMail:
         """Render every part with the same values."""
         return RenderedMail(
             subject=self.subject.render(values),
@@ -174,59 +239,56 @@ class TemplateSet:
         )
 
 
+def builtin_source(locale: str, filename: str) -> str:
+    """The text of one packaged template file, e.g. ``("de", "otp.html")``.
+
+    Raises :class:`ConfigurationError` if the locale is not shipped or the file is missing.
+    """
+    shipped = shipped_locale(locale) if isinstance(locale, str) else None
+    if shipped is None:
+        raise ConfigurationError(f"no built-in templates for locale {locale!r}")
+    # One joinpath() argument at a time: Python 3.10 accepts no more.
+    package = resources.files(__package__ or "authmail_relay")
+    try:
+        return (
+            package.joinpath("templates")
+            .joinpath(shipped)
+            .joinpath(filename)
+            .read_text(encoding="utf-8")
+        )
+    except OSError:
+        raise ConfigurationError(f"no built-in template {shipped}/{filename}") from None
+
+
 @functools.lru_cache(maxsize=64)
 def load_builtin(kind: Kind, locale: str = "en") -> TemplateSet:
     """The packaged templates for ``kind`` in ``locale`` (parsed once, then cached).
 
-    Raises :class:`ConfigurationError` for a kind without templates or a locale that is
-    not shipped.
+    ``locale`` must name a shipped locale (case does not matter; no fallback here: see
+    :func:`~authmail_relay.locales.resolve_locale`). Raises :class:`ConfigurationError`
+    for a kind without templates or a locale that is not shipped.
     """
     kind = Kind(kind)
     if kind not in VARIABLES:
         raise ConfigurationError(f"no built-in templates for messages of kind {kind}")
-    if not _LOCALE.fullmatch(locale):
-        raise ConfigurationError(f"invalid template locale {locale!r}")
-    # One joinpath() argument at a time: Python 3.10 accepts no more.
-    package = resources.files(__package__ or "authmail_relay")
-    folder = package.joinpath("templates").joinpath(locale)
-    stem = kind.value
-
-    def read(suffix: str) -> str:
-        try:
-            return folder.joinpath(stem + suffix).read_text(encoding="utf-8")
-        except OSError:
-            raise ConfigurationError(f"no built-in {kind} template for locale {locale!r}") from None
-
-    where = f"{locale}/{stem}"
+    shipped = shipped_locale(locale) if isinstance(locale, str) else None
+    if shipped is None:
+        raise ConfigurationError(f"no built-in templates for locale {locale!r}")
+    where = f"{shipped}/{kind.value}"
     return TemplateSet(
         kind=kind,
-        locale=locale,
-        subject=Template.parse(read(".subject.txt").strip(), name=f"{where}.subject.txt"),
-        html=Template.parse(read(".html"), name=f"{where}.html", html=True),
-        text=Template.parse(read(".txt"), name=f"{where}.txt"),
+        locale=shipped,
+        subject=Template.parse(
+            builtin_source(shipped, f"{kind.value}.subject.txt").strip(),
+            name=f"{where}.subject.txt",
+        ),
+        html=Template.parse(
+            builtin_source(shipped, f"{kind.value}.html"), name=f"{where}.html", html=True
+        ),
+        text=Template.parse(builtin_source(shipped, f"{kind.value}.txt"), name=f"{where}.txt"),
     )
 
 
 def has_locale(locale: str) -> bool:
-    """True when templates are shipped for ``locale`` (a well-formed tag)."""
-    if not _LOCALE.fullmatch(locale):
-        return False
-    package = resources.files(__package__ or "authmail_relay")
-    return package.joinpath("templates").joinpath(locale).is_dir()
-
-
-_UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
-
-
-def expiry_text(seconds: int) -> str:
-    """English for a lifetime: the largest whole unit, e.g. ``"15 minutes"``, ``"1 hour"``.
-
-    ``90`` gives ``"90 seconds"`` and ``5400`` gives ``"90 minutes"`` (no mixed units).
-    """
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
-        raise ValueError("expiry must be a positive whole number of seconds")
-    for size, unit in _UNITS:
-        if seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
-    raise AssertionError("unreachable: every integer is a whole number of seconds")
+    """True when templates are shipped for ``locale`` (compared without regard to case)."""
+    return isinstance(locale, str) and shipped_locale(locale) is not None

@@ -8,10 +8,12 @@ import re
 import subprocess
 import sys
 from email.message import EmailMessage
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from authmail_relay.branding import Branding
 from authmail_relay.exceptions import ConfigurationError
 from authmail_relay.notifiers import MagicLinkNotifier, OTPNotifier, PasswordResetNotifier
 from authmail_relay.sender import SmtpSender
@@ -173,11 +175,95 @@ def test_custom_text_template_only_sends_text(smtp_sink: SmtpServer) -> None:
         {"token_param": "to ken"},
         {"token_param": ""},
         {"locale": "zz"},
+        {"locale": "pt-PT"},
+        {"locale": "en_US!"},
+        {"branding": {"product_name": "Acme"}},
+        {"templates_dir": "/nonexistent/templates"},
     ],
 )
 def test_bad_notifier_settings(smtp_sink: SmtpServer, options: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError):
         MagicLinkNotifier(SmtpSender(smtp_sink.config()), base_url=BASE, **options)  # type: ignore[arg-type]
+
+
+def test_branding_and_locale(smtp_sink: SmtpServer) -> None:
+    """A German OTP mail with the operator's branding and sender name."""
+    branding = Branding.checked(
+        product_name="Acme",
+        sender_name="Acme Sicherheit",
+        support_address="help@acme.example",
+        footer_text="Acme GmbH, Hauptstraße 1",
+        logo_url="https://cdn.acme.example/logo.png",
+    )
+    notifier = OTPNotifier(SmtpSender(smtp_sink.config()), locale="de-AT", branding=branding)
+    assert notifier.locale == "de"
+    assert notifier.expires_text == "10 Minuten"
+
+    assert notifier.send("ada@example.org", "Ada", "482913")
+    message = smtp_sink.messages[0].parsed()
+    assert message["Subject"] == "Ihr Anmeldecode für Acme"
+    assert str(message["From"]).startswith("Acme Sicherheit <")
+    text, markup = parts(message)
+    assert text.startswith("Hallo Ada,\n")
+    assert "Der Code ist 10 Minuten gültig." in text
+    assert "Fragen? Schreiben Sie an help@acme.example." in text
+    assert text.endswith("Acme GmbH, Hauptstraße 1\n")
+    assert '<html lang="de" dir="ltr">' in markup
+    assert 'src="https://cdn.acme.example/logo.png" alt="Acme"' in markup
+    assert 'href="mailto:help@acme.example"' in markup
+
+
+def test_product_name_argument_beats_branding(smtp_sink: SmtpServer) -> None:
+    notifier = OTPNotifier(
+        SmtpSender(smtp_sink.config()),
+        product_name="Widgets",
+        branding=Branding(product_name="Acme"),
+        support_text="Reply to this mail if you need help.",
+    )
+    assert notifier.send("ada@example.org", None, "111222")
+    message = smtp_sink.messages[0].parsed()
+    assert message["Subject"] == "Your sign-in code for Widgets"
+    text, markup = parts(message)
+    assert "Reply to this mail if you need help." in text
+    assert "Reply to this mail if you need help." in markup
+    assert "replies are not read" not in text
+
+
+def test_templates_dir_and_argument_precedence(smtp_sink: SmtpServer, tmp_path: Path) -> None:
+    """Arguments beat templates_dir files, which beat the built-ins, file by file."""
+    (tmp_path / "fr").mkdir()
+    (tmp_path / "fr" / "magic_link.subject.txt").write_text("Entrez dans {{ product_name }}")
+    (tmp_path / "fr" / "magic_link.txt").write_text("Lien : {{ link }}\n")
+    sender = SmtpSender(smtp_sink.config())
+    notifier = MagicLinkNotifier(
+        sender, base_url=BASE, product_name="Acme", locale="fr", templates_dir=str(tmp_path)
+    )
+    assert notifier.send("ada@example.org", "Ada", "tok")
+    message = smtp_sink.messages[0].parsed()
+    assert message["Subject"] == "Entrez dans Acme"
+    text, markup = parts(message)
+    assert text == f"Lien : {BASE}/set-password?token=tok\n"
+    assert "Se connecter à Acme" in markup  # the built-in French HTML
+
+    custom = MagicLinkNotifier(
+        sender,
+        base_url=BASE,
+        product_name="Acme",
+        locale="fr",
+        templates_dir=tmp_path,
+        subject="Bonjour de {{ product_name }}",
+    )
+    assert custom.send("ada@example.org", "Ada", "tok")
+    assert smtp_sink.messages[1].parsed()["Subject"] == "Bonjour de Acme"
+
+
+def test_bad_templates_dir_lists_every_problem(smtp_sink: SmtpServer, tmp_path: Path) -> None:
+    (tmp_path / "de").mkdir()
+    (tmp_path / "de" / "otp.txt").write_text("{{ password }}")
+    (tmp_path / "xx").mkdir()
+    with pytest.raises(ConfigurationError) as caught:
+        OTPNotifier(SmtpSender(smtp_sink.config()), templates_dir=tmp_path)
+    assert "2 problem(s)" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -255,6 +341,13 @@ LIBRARY_MODULES = [
     "authmail_relay.notifiers",
     "authmail_relay.composing",
     "authmail_relay.rendering",
+    "authmail_relay.branding",
+    "authmail_relay.locales",
+    "authmail_relay.phrases",
+    "authmail_relay.overrides",
+    "authmail_relay.wrapper",
+    "authmail_relay.previews",
+    "authmail_relay.mail_settings",
     "authmail_relay.validation",
     "authmail_relay.html_text",
     "authmail_relay.smtp_config",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from authmail_relay.auth_mail import render_auth_mail
+from authmail_relay.branding import Branding
 from authmail_relay.exceptions import ConfigurationError, ValidationError
 from authmail_relay.html_text import html_to_text
 from authmail_relay.rendering import (
     VARIABLES,
+    RenderedMail,
     Template,
     TemplateSet,
+    TrustedHtml,
     expiry_text,
     load_builtin,
 )
@@ -95,6 +99,18 @@ def test_unknown_placeholder_is_a_configuration_error() -> None:
         builtin.with_overrides(text="{{ link }}")  # links belong to other kinds
 
 
+def _render_builtin(kind: Kind, values: dict[str, str]) -> RenderedMail:
+    """A built-in English mail rendered the way the notifiers and the service do it."""
+    secret = {"code": values["code"]} if kind is Kind.OTP else {"link": values["link"]}
+    return render_auth_mail(
+        load_builtin(kind),
+        user_name=values["user_name"],
+        branding=Branding(product_name=values["product_name"]),
+        expires_seconds=900,
+        secret=secret,
+    )
+
+
 @pytest.mark.parametrize("kind", [Kind.MAGIC_LINK, Kind.OTP, Kind.PASSWORD_RESET])
 def test_builtin_templates_load_and_render(kind: Kind) -> None:
     templates = load_builtin(kind)
@@ -103,12 +119,12 @@ def test_builtin_templates_load_and_render(kind: Kind) -> None:
     for template in (templates.subject, templates.html, templates.text):
         assert template is not None
         assert set(template.placeholders) <= VARIABLES[kind]
-    mail = templates.render(values)
+    mail = _render_builtin(kind, values)
     assert "\n" not in mail.subject
     assert "Acme" in mail.subject
     assert mail.html is not None
     assert mail.text is not None
-    assert '<html lang="en">' in mail.html
+    assert '<html lang="en" dir="ltr">' in mail.html
     assert "{{" not in mail.html + mail.text
     assert "15 minutes" in mail.html
     assert "15 minutes" in mail.text
@@ -124,14 +140,15 @@ def test_builtin_templates_load_and_render(kind: Kind) -> None:
 
 
 def test_otp_code_is_prominent() -> None:
-    html = load_builtin(Kind.OTP).render(OTP_VALUES).html
+    html = _render_builtin(Kind.OTP, OTP_VALUES).html
     assert html is not None
-    assert "font-size:32px" in html
+    assert "font-size:36px" in html
+    assert "letter-spacing:0.3em" in html
     assert ">482 913</p>" in html
 
 
 def test_link_mails_show_a_button_and_the_link_as_text() -> None:
-    html = load_builtin(Kind.MAGIC_LINK).render(LINK_VALUES).html
+    html = _render_builtin(Kind.MAGIC_LINK, LINK_VALUES).html
     assert html is not None
     escaped = LINK_VALUES["link"].replace("&", "&amp;")
     assert html.count(f'href="{escaped}"') == 2
@@ -159,7 +176,7 @@ def test_overrides() -> None:
     assert text_only.html is None
     assert text_only.render(LINK_VALUES).text == "Go: https://app.example/login?token=abc&x=1"
     subject = builtin.with_overrides(subject="  Welcome to {{ product_name }}\n")
-    assert subject.render(LINK_VALUES).subject == "Welcome to Acme"
+    assert subject.subject.render(LINK_VALUES) == "Welcome to Acme"
     assert subject.html is builtin.html
     with pytest.raises(ConfigurationError):
         builtin.with_overrides(subject="two\nlines")
@@ -213,3 +230,32 @@ def test_html_to_text() -> None:
         "  keep\n   this\n\n"
         "https://x.example mail us (help@x.example) js"
     )
+
+
+def test_trusted_html_only_under_fragment_names_in_html() -> None:
+    """Fragments go in raw only where declared; a plain string there is still escaped."""
+    page = Template.parse("<div>{{ footer_html }}|{{ user_name }}</div>", name="t", html=True)
+    raw = TrustedHtml("<p>Acme</p>")
+    assert page.render({"footer_html": raw, "user_name": "<b>"}) == (
+        "<div><p>Acme</p>|&lt;b&gt;</div>"
+    )
+    assert page.render({"footer_html": "<p>x</p>", "user_name": "a"}) == (
+        "<div>&lt;p&gt;x&lt;/p&gt;|a</div>"
+    )
+    with pytest.raises(TypeError):
+        page.render({"footer_html": raw, "user_name": raw})
+    text = Template.parse("{{ user_name }}", name="t")
+    with pytest.raises(TypeError):
+        text.render({"user_name": raw})
+
+
+def test_fragments_are_refused_in_subject_and_text_templates() -> None:
+    builtin = load_builtin(Kind.OTP)
+    with pytest.raises(ConfigurationError, match="only HTML templates"):
+        builtin.with_overrides(text="{{ code }} {{ footer_html }}")
+    with pytest.raises(ConfigurationError, match="only HTML templates"):
+        builtin.with_overrides(subject="{{ logo_html }}")
+    assert builtin.with_overrides(html="<p>{{ code }}</p>{{ footer_html }}").html is not None
+    # content_html belongs to the raw-mail wrapper, not to auth mails.
+    with pytest.raises(ConfigurationError, match="unknown placeholder"):
+        builtin.with_overrides(html="{{ content_html }}")
