@@ -1,0 +1,263 @@
+"""The dispatcher's side of the delivery table: claim under a lease, record, release.
+
+The same pattern as the message outbox (``docs/storage.md``): "now" is the database
+clock; a claim is one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`` (on
+SQLite the write transaction already holds the lock), so concurrent dispatchers never get
+the same delivery; every report is an update guarded by the lease token. A dispatcher
+that dies leaves its deliveries pending under a lease that runs out, and the next claim
+takes them over: nothing is lost.
+
+Order: a delivery is not claimed while an earlier one (by event id) for the same message
+and the same target is still pending, so one receiver hears about one message's events
+in the order they happened.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .db.schema import messages, webhook_attempts, webhook_deliveries, webhook_endpoints
+from .outbox_queries import write_transaction
+from .vocabulary import DeliveryStatus, EventType
+from .webhook_records import ClaimedDelivery, DeliveryAttempt
+from .webhook_retry import Decision, Delivered, GiveUp, RetryAt
+
+__all__ = ["MAX_ERROR_CHARS", "WebhookQueue"]
+
+#: Stored error texts are cut to this many characters.
+MAX_ERROR_CHARS = 500
+_PENDING = DeliveryStatus.PENDING.value
+
+
+class WebhookQueue:
+    """Delivery claims and reports over a migrated engine (not owned)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def claim(self, *, worker_id: str, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+        """Lease up to *limit* due deliveries for *lease_ms*, oldest due first.
+
+        Due: pending, ``next_attempt_at <= now``, not under a live lease, and no earlier
+        delivery for the same message and target still pending.
+        """
+        if limit <= 0:
+            return []
+        token = secrets.token_urlsafe(18)
+        async with write_transaction(self._engine, "claim webhook deliveries") as (conn, now):
+            rows = (
+                (await conn.execute(_claim_statement(now, limit, lease_ms, token, worker_id)))
+                .mappings()
+                .all()
+            )
+            if not rows:
+                return []
+            endpoint_ids = {row["endpoint_id"] for row in rows if row["endpoint_id"]}
+            message_ids = {row["message_id"] for row in rows if not row["endpoint_id"]}
+            endpoints = {
+                row["id"]: row
+                for row in (
+                    await conn.execute(
+                        select(webhook_endpoints).where(webhook_endpoints.c.id.in_(endpoint_ids))
+                    )
+                ).mappings()
+            }
+            own_hooks = {
+                row["id"]: row
+                for row in (
+                    await conn.execute(
+                        select(
+                            messages.c.id, messages.c.webhook_url, messages.c.webhook_secret
+                        ).where(messages.c.id.in_(message_ids))
+                    )
+                ).mappings()
+            }
+        return [
+            _claimed(row, now, token, worker_id, endpoints, own_hooks)
+            for row in sorted(rows, key=lambda r: (r["next_attempt_at"], r["id"]))
+        ]
+
+    async def record(
+        self, claim: ClaimedDelivery, attempt: DeliveryAttempt | None, decision: Decision
+    ) -> bool:
+        """Store what happened: the attempt row (if one was made) and the new state.
+
+        ``GiveUp(disable_endpoint=True)`` also disables the endpoint, in the same
+        transaction. Returns False, changing nothing, if the lease was lost.
+        """
+        async with write_transaction(self._engine, "record a webhook attempt") as (conn, now):
+            changes: dict[str, Any] = {
+                "lease_token": None,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "updated_at": now,
+            }
+            if attempt is not None:
+                changes["attempt_count"] = webhook_deliveries.c.attempt_count + 1
+                changes["last_status_code"] = attempt.status_code
+                changes["last_error"] = _cut(attempt.error)
+            if isinstance(decision, Delivered):
+                changes.update(status=DeliveryStatus.SUCCEEDED.value, finished_at=now)
+                changes["last_error"] = None
+            elif isinstance(decision, RetryAt):
+                changes["next_attempt_at"] = decision.at_ms
+            else:
+                changes.update(status=DeliveryStatus.FAILED.value, finished_at=now)
+                changes["last_error"] = _cut(decision.reason)
+            result = await conn.execute(
+                webhook_deliveries.update().where(_guard(claim)).values(changes)
+            )
+            if result.rowcount != 1:
+                return False
+            if attempt is not None:
+                await conn.execute(
+                    webhook_attempts.insert().values(
+                        delivery_id=claim.id,
+                        number=attempt.number,
+                        worker_id=attempt.worker_id,
+                        started_at=attempt.started_at,
+                        latency_ms=attempt.latency_ms,
+                        status_code=attempt.status_code,
+                        result=attempt.result,
+                        error=_cut(attempt.error),
+                        response=attempt.response,
+                    )
+                )
+            if isinstance(decision, GiveUp) and decision.disable_endpoint and claim.endpoint_id:
+                await conn.execute(
+                    webhook_endpoints.update()
+                    .where(webhook_endpoints.c.id == claim.endpoint_id)
+                    .values(enabled=False, disabled_reason=_cut(decision.reason), updated_at=now)
+                )
+        return True
+
+    async def release(self, claim: ClaimedDelivery) -> bool:
+        """Hand the delivery back unattempted, due at once (a stopping dispatcher)."""
+        async with write_transaction(self._engine, "release a webhook delivery") as (conn, now):
+            result = await conn.execute(
+                webhook_deliveries.update()
+                .where(_guard(claim))
+                .values(
+                    lease_token=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+        return result.rowcount == 1
+
+
+def _claim_statement(now: int, limit: int, lease_ms: int, token: str, worker_id: str) -> Any:
+    candidate = webhook_deliveries.alias("candidate")
+    earlier = webhook_deliveries.alias("earlier")
+    waits_for_earlier = (
+        exists()
+        .where(
+            earlier.c.message_id == candidate.c.message_id,
+            earlier.c.endpoint_id.is_not_distinct_from(candidate.c.endpoint_id),
+            earlier.c.event_id < candidate.c.event_id,
+            earlier.c.status == _PENDING,
+        )
+        .correlate(candidate)
+    )
+    picked = (
+        select(candidate.c.id)
+        .where(
+            candidate.c.status == _PENDING,
+            candidate.c.next_attempt_at <= now,
+            or_(candidate.c.lease_expires_at.is_(None), candidate.c.lease_expires_at < now),
+            ~waits_for_earlier,
+        )
+        .order_by(candidate.c.next_attempt_at, candidate.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        webhook_deliveries.update()
+        .where(webhook_deliveries.c.id.in_(picked))
+        .values(
+            lease_token=token,
+            lease_owner=worker_id,
+            lease_expires_at=now + lease_ms,
+            updated_at=now,
+        )
+        .returning(
+            webhook_deliveries.c.id,
+            webhook_deliveries.c.message_id,
+            webhook_deliveries.c.endpoint_id,
+            webhook_deliveries.c.event_type,
+            webhook_deliveries.c.payload,
+            webhook_deliveries.c.attempt_count,
+            webhook_deliveries.c.next_attempt_at,
+            webhook_deliveries.c.give_up_at,
+            webhook_deliveries.c.lease_expires_at,
+        )
+    )
+
+
+def _claimed(
+    row: Any,
+    now: int,
+    token: str,
+    worker_id: str,
+    endpoints: dict[str, Any],
+    own_hooks: dict[str, Any],
+) -> ClaimedDelivery:
+    """The claim with its target: URL and signing secrets, read in the claim transaction."""
+    url: str | None = None
+    signing: list[str] = []
+    legacy: str | None = None
+    problem: str | None = None
+    endpoint_id = row["endpoint_id"]
+    if endpoint_id is not None:
+        endpoint = endpoints.get(endpoint_id)
+        if endpoint is None or not endpoint["enabled"]:
+            problem = "the endpoint is disabled"
+        else:
+            url = endpoint["url"]
+            signing = [endpoint["secret"]]
+            expires = endpoint["previous_secret_expires_at"]
+            if endpoint["previous_secret"] and expires is not None and expires > now:
+                signing.append(endpoint["previous_secret"])
+    else:
+        hook = own_hooks.get(row["message_id"])
+        url = None if hook is None else hook["webhook_url"]
+        if url is None:
+            problem = "the message has no webhook URL"
+        else:
+            legacy = hook["webhook_secret"] if hook is not None else None
+            signing = [legacy] if legacy else []
+    return ClaimedDelivery(
+        id=row["id"],
+        message_id=row["message_id"],
+        endpoint_id=endpoint_id,
+        event_type=EventType(row["event_type"]),
+        payload=row["payload"],
+        attempt_number=row["attempt_count"] + 1,
+        give_up_at=row["give_up_at"],
+        lease_token=token,
+        lease_expires_at=row["lease_expires_at"],
+        claimed_at=now,
+        worker_id=worker_id,
+        url=url,
+        secrets=tuple(signing),
+        legacy_secret=legacy,
+        target_problem=problem,
+    )
+
+
+def _guard(claim: ClaimedDelivery) -> Any:
+    return and_(
+        webhook_deliveries.c.id == claim.id,
+        webhook_deliveries.c.status == _PENDING,
+        webhook_deliveries.c.lease_token == claim.lease_token,
+    )
+
+
+def _cut(text: str | None) -> str | None:
+    return None if text is None else text[:MAX_ERROR_CHARS]

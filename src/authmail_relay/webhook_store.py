@@ -1,0 +1,274 @@
+"""Registered webhook endpoints and the delivery log, for the API and the CLI.
+
+Endpoints: create (the relay makes the ``whsec_`` secret and returns it this once), read,
+list, update, delete, rotate the secret (the old one keeps being signed with until
+``secret_grace_ms`` has passed). Deliveries: list with filters, read one with its
+attempts, replay. URLs are stored as given: callers check them with
+:class:`~authmail_relay.ssrf.UrlGuard` first (the dispatcher checks them again at every
+attempt). Database failures are :class:`~authmail_relay.exceptions.StorageError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .db.engine import read_only, storage_errors
+from .db.schema import webhook_attempts, webhook_deliveries, webhook_endpoints
+from .exceptions import ConflictError, NotFoundError, ValidationError
+from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
+from .outbox_queries import db_now, write_transaction
+from .vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType
+from .webhook_records import (
+    Delivery,
+    DeliveryAttempt,
+    Endpoint,
+    EndpointSecret,
+    attempt_from_row,
+    delivery_from_row,
+    endpoint_from_row,
+    new_endpoint_id,
+)
+from .webhook_signing import new_endpoint_secret
+
+__all__ = ["DELIVERY_IN_FLIGHT", "MAX_DESCRIPTION_CHARS", "MAX_LIST_LIMIT", "WebhookStore"]
+
+#: ``ConflictError.error_code`` for replaying a delivery that is being attempted right now.
+DELIVERY_IN_FLIGHT = "delivery_in_flight"
+MAX_DESCRIPTION_CHARS = 500
+MAX_LIST_LIMIT = 200
+
+
+def check_event_types(event_types: Iterable[EventType | str]) -> list[str]:
+    """The filter as stored (sorted, unique); ValidationError for a type not reported."""
+    values: set[str] = set()
+    for event_type in event_types:
+        value = event_type.value if isinstance(event_type, EventType) else event_type
+        if value not in {t.value for t in WEBHOOK_EVENT_TYPES}:
+            raise ValidationError(
+                f"event_types: {str(value)[:60]!r} is not a webhook event type", field="event_types"
+            )
+        values.add(value)
+    return sorted(values)
+
+
+class WebhookStore:
+    """Endpoint and delivery records over a migrated engine (not owned)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        secret_grace_ms: int = 86_400_000,
+        max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
+        new_secret: Callable[[], str] = new_endpoint_secret,
+    ) -> None:
+        self._engine = engine
+        self._reader = read_only(engine)
+        self._grace_ms = secret_grace_ms
+        self._max_age_ms = max_age_ms
+        self._new_secret = new_secret
+
+    @contextlib.asynccontextmanager
+    async def _read(self, action: str) -> AsyncIterator[AsyncConnection]:
+        with storage_errors(action):
+            async with self._reader.connect() as connection:
+                yield connection
+
+    async def create_endpoint(
+        self,
+        *,
+        url: str,
+        event_types: Iterable[EventType | str] = (),
+        enabled: bool = True,
+        description: str = "",
+    ) -> EndpointSecret:
+        """Store a new endpoint with a fresh secret; the secret is returned only here."""
+        _check_description(description)
+        secret = self._new_secret()
+        endpoint_id = new_endpoint_id()
+        fields = {
+            "id": endpoint_id,
+            "url": url,
+            "description": description,
+            "event_types": json.dumps(check_event_types(event_types)),
+            "enabled": enabled,
+            "secret": secret,
+        }
+        async with write_transaction(self._engine, "store the webhook endpoint") as (conn, now):
+            await conn.execute(
+                webhook_endpoints.insert().values(**fields, created_at=now, updated_at=now)
+            )
+            endpoint = await _endpoint(conn, endpoint_id)
+        return EndpointSecret(endpoint, secret)
+
+    async def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        """The endpoint; NotFoundError if there is none."""
+        async with self._read("read the webhook endpoint") as connection:
+            return await _endpoint(connection, endpoint_id)
+
+    async def list_endpoints(self) -> list[Endpoint]:
+        """Every endpoint, oldest first."""
+        query = select(webhook_endpoints).order_by(webhook_endpoints.c.id)
+        async with self._read("list webhook endpoints") as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [endpoint_from_row(row) for row in rows]
+
+    async def update_endpoint(
+        self,
+        endpoint_id: str,
+        *,
+        url: str | None = None,
+        event_types: Iterable[EventType | str] | None = None,
+        enabled: bool | None = None,
+        description: str | None = None,
+    ) -> Endpoint:
+        """Change the fields given (None: keep). Enabling clears ``disabled_reason``."""
+        changes: dict[str, Any] = {}
+        if url is not None:
+            changes["url"] = url
+        if event_types is not None:
+            changes["event_types"] = json.dumps(check_event_types(event_types))
+        if description is not None:
+            _check_description(description)
+            changes["description"] = description
+        if enabled is not None:
+            changes.update(enabled=enabled, disabled_reason=None)
+        async with write_transaction(self._engine, "update the webhook endpoint") as (conn, now):
+            result = await conn.execute(
+                webhook_endpoints.update()
+                .where(webhook_endpoints.c.id == endpoint_id)
+                .values(**changes, updated_at=now)
+            )
+            if result.rowcount != 1:
+                raise NotFoundError(f"no webhook endpoint {endpoint_id!r}")
+            return await _endpoint(conn, endpoint_id)
+
+    async def delete_endpoint(self, endpoint_id: str) -> None:
+        """Remove the endpoint with its deliveries and their attempts."""
+        async with write_transaction(self._engine, "delete the webhook endpoint") as (conn, _):
+            result = await conn.execute(
+                webhook_endpoints.delete().where(webhook_endpoints.c.id == endpoint_id)
+            )
+            if result.rowcount != 1:
+                raise NotFoundError(f"no webhook endpoint {endpoint_id!r}")
+
+    async def rotate_secret(self, endpoint_id: str) -> EndpointSecret:
+        """A new secret; the current one stays valid (also signed with) for the grace period.
+
+        A secret that was already being phased out is dropped at once.
+        """
+        secret = self._new_secret()
+        async with write_transaction(self._engine, "rotate the webhook secret") as (conn, now):
+            result = await conn.execute(
+                webhook_endpoints.update()
+                .where(webhook_endpoints.c.id == endpoint_id)
+                .values(
+                    previous_secret=webhook_endpoints.c.secret,
+                    previous_secret_expires_at=now + self._grace_ms,
+                    secret=secret,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                raise NotFoundError(f"no webhook endpoint {endpoint_id!r}")
+            endpoint = await _endpoint(conn, endpoint_id)
+        return EndpointSecret(endpoint, secret)
+
+    async def list_deliveries(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        message_id: str | None = None,
+        status: DeliveryStatus | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[Delivery]:
+        """Up to *limit* (1 to 200) deliveries matching every filter given, newest first."""
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValidationError(f"limit must be between 1 and {MAX_LIST_LIMIT}", field="limit")
+        table = webhook_deliveries
+        query = select(table)
+        if endpoint_id is not None:
+            query = query.where(table.c.endpoint_id == endpoint_id)
+        if message_id is not None:
+            query = query.where(table.c.message_id == message_id)
+        if status is not None:
+            query = query.where(table.c.status == status.value)
+        if before_id is not None:
+            query = query.where(table.c.id < before_id)
+        query = query.order_by(table.c.id.desc()).limit(limit)
+        async with self._read("list webhook deliveries") as connection:
+            now = await db_now(connection)
+            rows = (await connection.execute(query)).mappings().all()
+        return [delivery_from_row(row, now) for row in rows]
+
+    async def get_delivery(self, delivery_id: str) -> tuple[Delivery, list[DeliveryAttempt]]:
+        """The delivery and its attempts, oldest first; NotFoundError if there is none."""
+        async with self._read("read the webhook delivery") as connection:
+            now = await db_now(connection)
+            delivery = await _delivery(connection, delivery_id, now)
+            rows = (
+                await connection.execute(
+                    select(webhook_attempts)
+                    .where(webhook_attempts.c.delivery_id == delivery_id)
+                    .order_by(webhook_attempts.c.id)
+                )
+            ).mappings()
+            return delivery, [attempt_from_row(row) for row in rows]
+
+    async def replay(self, delivery_id: str) -> Delivery:
+        """Make the delivery pending and due now, with a fresh maximum age.
+
+        Same ``webhook-id`` and body. ConflictError (``delivery_in_flight``) while a
+        dispatcher is attempting it; NotFoundError for an unknown id.
+        """
+        async with write_transaction(self._engine, "replay the webhook delivery") as (conn, now):
+            current = await _delivery(conn, delivery_id, now)
+            if current.in_flight:
+                raise ConflictError(
+                    "the delivery is being attempted right now", error_code=DELIVERY_IN_FLIGHT
+                )
+            await conn.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.id == delivery_id)
+                .values(
+                    status=DeliveryStatus.PENDING.value,
+                    next_attempt_at=now,
+                    give_up_at=now + self._max_age_ms,
+                    lease_token=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=None,
+                    updated_at=now,
+                )
+            )
+            return await _delivery(conn, delivery_id, now)
+
+
+def _check_description(description: str) -> None:
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise ValidationError(
+            f"description must be at most {MAX_DESCRIPTION_CHARS} characters", field="description"
+        )
+
+
+async def _endpoint(connection: AsyncConnection, endpoint_id: str) -> Endpoint:
+    query = select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+    row = (await connection.execute(query)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no webhook endpoint {endpoint_id!r}")
+    return endpoint_from_row(row)
+
+
+async def _delivery(connection: AsyncConnection, delivery_id: str, now: int) -> Delivery:
+    query = select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
+    row = (await connection.execute(query)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no webhook delivery {delivery_id!r}")
+    return delivery_from_row(row, now)
