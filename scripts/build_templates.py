@@ -42,6 +42,7 @@ a[x-apple-data-detectors] { color: inherit !important; text-decoration: none !im
 @media only screen and (max-width: 600px) {
   .am-outer { padding: 16px 8px !important; }
   .am-pad { padding: 28px 20px !important; }
+  .am-foot { padding: 16px 20px 0 !important; }
   .am-button { width: 100% !important; }
   .am-button a { display: block !important; text-align: center !important; }
   .am-code { font-size: 28px !important; letter-spacing: 0.2em !important; }
@@ -66,6 +67,7 @@ table { border-collapse: collapse; mso-table-lspace: 0pt; mso-table-rspace: 0pt;
 @media only screen and (max-width: 600px) {
   .am-outer { padding: 16px 8px !important; }
   .am-pad { padding: 28px 20px !important; }
+  .am-foot { padding: 16px 20px 0 !important; }
 }
 </style>"""
 
@@ -120,7 +122,7 @@ def _page(locale: str, title: str, body: str, *, preheader: str = "", wrapper: b
 </table>
 <table {_TABLE} width="100%" style="max-width:560px;">
 <tr>
-<td class="am-muted" style="padding:20px 40px 0;{muted}">
+<td class="am-foot am-muted" style="padding:20px 40px 0;{muted}">
 {support}{{{{ footer_html }}}}
 </td>
 </tr>
@@ -190,11 +192,12 @@ def _link_mail(locale: str, words: dict[str, str], fallback: str) -> str:
 
 def _otp_mail(locale: str, words: dict[str, str]) -> str:
     # The code is shown exactly as given: spacing is letter-spacing only, so selecting
-    # and copying it yields the bare code.
+    # and copying it yields the bare code. The left padding balances the spacing that
+    # follows the last character, so the code looks centred.
     code = f"""<table {_TABLE} width="100%" style="margin:8px 0 24px;">
 <tr>
 <td class="am-codebox" align="center" style="padding:20px 12px;background-color:#f3f4f6;border:1px solid #d1d5db;border-radius:8px;">
-<p class="am-code" style="margin:0;font-family:{_MONO};font-size:36px;line-height:1.2;font-weight:700;letter-spacing:0.3em;color:#111827;-webkit-user-select:all;user-select:all;">{{{{ code }}}}</p>
+<p class="am-code" style="margin:0;font-family:{_MONO};font-size:36px;line-height:1.2;font-weight:700;letter-spacing:0.3em;padding-left:0.3em;color:#111827;-webkit-user-select:all;user-select:all;">{{{{ code }}}}</p>
 </td>
 </tr>
 </table>"""
