@@ -210,10 +210,16 @@ class WebhookDispatcher:
         """One HTTP attempt within WEBHOOK_TIMEOUT_SECONDS, resolution included; never
         raises for the receiver's or the network's failures."""
         total = self.settings.webhook_timeout_seconds
-        clock = time.monotonic()
         try:
-            target = self.guard.check(url)
-            pinned = await self.guard.resolve(target)
+            return await asyncio.wait_for(self._exchange(claim, url, started_at_ms), total)
+        except asyncio.TimeoutError:
+            return AttemptResult(error=f"no answer within {total:g} s"), None
+
+    async def _exchange(
+        self, claim: ClaimedDelivery, url: str, started_at_ms: int
+    ) -> tuple[AttemptResult, str | None]:
+        try:
+            pinned = await self.guard.resolve(self.guard.check(url))
         except WebhookUrlError as exc:
             return AttemptResult(error=f"blocked: {exc.message}", blocked=True), None
         except WebhookDeliveryError as exc:
@@ -230,7 +236,7 @@ class WebhookDispatcher:
                 headers,
                 ssl_context=self._ssl_context,
                 connect_timeout=self.settings.webhook_connect_timeout_seconds,
-                total_timeout=max(0.05, total - (time.monotonic() - clock)),
+                total_timeout=self.settings.webhook_timeout_seconds,
                 network_backend=self._network_backend,
             )
         except WebhookDeliveryError as exc:

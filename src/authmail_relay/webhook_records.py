@@ -176,7 +176,7 @@ class ClaimedDelivery:
         return self.endpoint_id is None
 
 
-def endpoint_from_row(row: Mapping[str, Any]) -> Endpoint:
+def endpoint_from_row(row: Mapping[Any, Any]) -> Endpoint:
     return Endpoint(
         id=row["id"],
         url=row["url"],
@@ -190,7 +190,7 @@ def endpoint_from_row(row: Mapping[str, Any]) -> Endpoint:
     )
 
 
-def delivery_from_row(row: Mapping[str, Any], now: int) -> Delivery:
+def delivery_from_row(row: Mapping[Any, Any], now: int) -> Delivery:
     lease_end = row["lease_expires_at"]
     return Delivery(
         id=row["id"],
@@ -214,7 +214,7 @@ def delivery_from_row(row: Mapping[str, Any], now: int) -> Delivery:
     )
 
 
-def attempt_from_row(row: Mapping[str, Any]) -> DeliveryAttempt:
+def attempt_from_row(row: Mapping[Any, Any]) -> DeliveryAttempt:
     return DeliveryAttempt(
         number=row["number"],
         worker_id=row["worker_id"],

@@ -52,25 +52,27 @@ class HookReceiver:
         self.connections = 0
         self._ssl = ssl_context
         self._server: asyncio.Server | None = None
+        self._port = 0
         self._arrived = asyncio.Event()
+        self._closing = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> HookReceiver:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._ssl)
+        self._port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     async def stop(self) -> None:
         if self._server is not None:
+            # Hanging handlers return on their own (cancelling them makes asyncio log).
+            self._closing.set()
             self._server.close()
-            for task in list(self._handlers):
-                task.cancel()
             await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._port
 
     def url(self, host: str = "127.0.0.1", path: str = "/hooks") -> str:
         scheme = "https" if self._ssl else "http"
@@ -121,9 +123,11 @@ class HookReceiver:
         self._arrived.set()
         reply = self.script.pop(0) if self.script else self.default
         if reply.hang:
-            await asyncio.sleep(3600)
+            await self._closing.wait()
+            return
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), reply.delay)
         reason = _REASONS.get(reply.status, "Status")
         extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items())
         writer.write(
