@@ -222,6 +222,7 @@ class Worker:
             smtp_code=outcome.smtp_code,
             smtp_reply=outcome.smtp_reply,
             ambiguous=outcome.ambiguous,
+            refused=outcome.refused,
         )
         decision = decide(
             outcome,
