@@ -7,10 +7,11 @@ value that goes into a fragment is HTML-escaped even though it was validated, an
 fragments are built from branding (operator settings) only, never from request data.
 
 Colours: ``accent_color`` paints the button and the top rule of the card. The button
-text is white or black, whichever contrasts more with the accent; of the two, one
-always reaches at least 4.6:1, so every ``#rrggbb`` accent keeps WCAG AA (4.5:1) and
-none is rejected. Links in the body use the accent only when it reaches 4.5:1 on the
-white card; otherwise they use the body text colour (they are underlined either way).
+text is white when white reaches 4.5:1 on the accent, else black; one of the two
+always reaches at least 4.58:1 (√21, at the luminance where both are equal), so every
+``#rrggbb`` accent keeps WCAG AA and none is rejected. Links in the body use the
+accent only when it reaches 4.5:1 on the white card; otherwise they use the body text
+colour (they are underlined either way).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def link_color(accent: str) -> str:
 
 
 def _one_line(value: str, field: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{field} must be text")
     try:
         check_header_value(value, field=field)
     except ValidationError as exc:
@@ -86,10 +89,11 @@ def _one_line(value: str, field: str, limit: int) -> str:
 
 
 def _check_logo_url(value: str) -> str:
-    if len(value) > MAX_URL or _URL_FORBIDDEN.search(value):
+    if not isinstance(value, str) or len(value) > MAX_URL or _URL_FORBIDDEN.search(value):
         raise ConfigurationError("logo_url must be a URL without spaces, quotes or < >")
     try:
         parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
         raise ConfigurationError("logo_url is not a valid URL") from None
     if parts.scheme.lower() != "https" or not parts.hostname or "@" in parts.netloc:
@@ -125,6 +129,8 @@ class Branding:
         if not isinstance(self.accent_color, str) or not _HEX.fullmatch(self.accent_color):
             raise ConfigurationError("accent_color must be #rrggbb, e.g. #2563eb")
         if self.support_address is not None:
+            if not isinstance(self.support_address, str):
+                raise ConfigurationError("support_address must be text")
             try:
                 mailbox = parse_mailbox(self.support_address, field="support_address")
             except ValidationError as exc:

@@ -7,10 +7,12 @@ escaped with :func:`html.escape`, in subject and text templates it is inserted a
 composer rejects control characters in the subject).
 
 The one exception to escaping is a :class:`TrustedHtml` value under one of the
-:data:`FRAGMENT_NAMES` in an HTML template: those pieces (logo, support line, footer,
-the body of a wrapped raw mail) are built by this package from validated settings and
-inserted unchanged. A plain string under a fragment name is still escaped, and a
-``TrustedHtml`` anywhere else is refused, so caller data can never become markup.
+:data:`FRAGMENT_NAMES` in an HTML template, inserted unchanged. ``logo_html``,
+``support_html`` and ``footer_html`` are built by this package from validated branding
+(escaping every value in them); ``content_html`` exists only in the raw-mail wrapper and
+carries the caller's own message body. A plain string under a fragment name is still
+escaped and a ``TrustedHtml`` anywhere else is refused, so the values of an auth mail
+(name, link, code, product name) can never become markup.
 
 Templates are checked when they are loaded: a malformed ``{{``, a placeholder that is
 not one of the variables declared for the mail's kind, or a fragment name in a subject

@@ -67,6 +67,7 @@ def test_checked_normalises() -> None:
         {"logo_url": "https://user@cdn.example.com/logo.png"},
         {"logo_url": "https:///logo.png"},
         {"logo_url": "//cdn.example.com/logo.png"},
+        {"logo_url": "https://cdn.example.com:99999/logo.png"},
         {"support_address": "not an address"},
         {"support_address": "Help <help@acme.example>"},
         {"support_address": "a@b.example, c@d.example"},
@@ -79,6 +80,10 @@ def test_bad_values_are_configuration_errors(values: dict[str, str]) -> None:
 
 
 def test_direct_construction_is_validated_too() -> None:
+    with pytest.raises(ConfigurationError):
+        Branding(product_name=None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        Branding(support_address=42)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         Branding(logo_url='https://x.example/"')
     with pytest.raises(ConfigurationError):
