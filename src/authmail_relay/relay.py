@@ -28,11 +28,14 @@ from .message_content import build_draft, lifetime_seconds
 from .message_request import MessageRequest, validate_request
 from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
 from .settings import Settings
+from .ssrf import Resolver, UrlGuard
 from .vocabulary import MessageStatus
 
 #: How often a waiting /send request re-reads the message when no in-process worker
 #: will wake it (the worker runs in another process).
 OUTCOME_POLL_SECONDS = 0.25
+#: Longest a request waits for DNS when checking a webhook URL before storing it.
+WEBHOOK_CHECK_SECONDS = 2.0
 _SETTLED = frozenset({MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED})
 
 
@@ -66,6 +69,10 @@ class Relay:
     ``migrate`` controls schema upgrades on open: ``"auto"`` applies pending migrations
     on SQLite when ``AUTO_MIGRATE`` is on and otherwise only checks that the schema is
     current; ``"check"`` only checks; ``"skip"`` does neither.
+
+    A message's ``webhook_url`` is checked against the webhook address policy
+    (:mod:`authmail_relay.ssrf`) before it is stored; ``webhook_resolver`` replaces the
+    system resolver for that check (tests).
     """
 
     def __init__(
@@ -74,10 +81,18 @@ class Relay:
         *,
         migrate: str = "auto",
         clock: Callable[[], datetime] = utc_now,
+        webhook_resolver: Resolver | None = None,
     ) -> None:
         self.settings = settings
         self._migrate = migrate
         self._clock = clock
+        # Request-time resolution is a courtesy (the dispatcher checks again at every
+        # attempt), so it gets a short bound rather than the full attempt timeout.
+        self.webhook_urls = UrlGuard(
+            settings.webhook_allow_hosts,
+            resolver=webhook_resolver,
+            resolve_timeout=min(WEBHOOK_CHECK_SECONDS, settings.webhook_timeout_seconds),
+        )
         self._engine: AsyncEngine | None = None
         self._outbox: Outbox | None = None
         #: Set whenever a message is accepted, so an in-process worker wakes at once.
@@ -109,7 +124,9 @@ class Relay:
             await engine.dispose()
             raise
         self._engine = engine
-        self._outbox = Outbox(engine)
+        self._outbox = Outbox(
+            engine, webhook_max_age_ms=int(self.settings.webhook_max_age_seconds * 1000)
+        )
 
     async def _prepare_schema(self, engine: AsyncEngine) -> None:
         if self._migrate == "skip":
@@ -137,8 +154,13 @@ class Relay:
         return self._outbox
 
     def render(self, request: MessageRequest) -> Composed:
-        """Validate and render without storing (what a dry run shows)."""
+        """Validate and render without storing (what a dry run shows).
+
+        The webhook URL gets the checks that need no DNS.
+        """
         validate_request(request)
+        if request.webhook_url is not None:
+            self.webhook_urls.check(request.webhook_url)
         return compose(build_draft(request, self.settings), now=self._clock())
 
     async def submit(
@@ -151,6 +173,9 @@ class Relay:
         """
         outbox = self.outbox
         envelope = validate_request(request)
+        if request.webhook_url is not None:
+            # WebhookUrlError (a ValidationError) for a URL the relay will never call.
+            await self.webhook_urls.check_with_dns(request.webhook_url)
         draft = build_draft(request, self.settings)
         composed = compose(draft, now=self._clock())
         lifetime = lifetime_seconds(request, self.settings)
