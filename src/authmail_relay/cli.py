@@ -14,7 +14,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, cli_webhooks
 from .envfile import load_environment
 from .exceptions import ConfigurationError, RelayError, ValidationError
 from .vocabulary import MessageStatus, Priority
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=20)
     show = message_commands.add_parser("show", help="one message with its attempts and events")
     show.add_argument("id")
+
+    cli_webhooks.add_parser(commands)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

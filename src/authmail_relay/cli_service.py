@@ -22,6 +22,8 @@ from .redaction import mask_address
 from .relay import MessageDetails, Relay
 from .settings import Settings
 from .vocabulary import MessageStatus
+from .webhook_dispatcher import WebhookDispatcher
+from .webhook_queue import WebhookQueue
 from .worker import Worker
 
 
@@ -47,6 +49,10 @@ async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return await run_worker(settings, until_idle=args.until_idle)
     if args.command == "messages":
         return await messages(args, settings)
+    if args.command == "webhooks":
+        from .cli_webhooks import run as run_webhooks
+
+        return await run_webhooks(args, settings)
     if args.command == "db":
         return await db_upgrade(settings)
     if args.command == "dev":
@@ -101,12 +107,34 @@ async def send(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
-    """Deliver until SIGTERM/SIGINT (graceful) or, with ``until_idle``, until nothing is due."""
+    """Deliver until SIGTERM/SIGINT (graceful) or, with ``until_idle``, until nothing is due.
+
+    The webhook dispatcher runs next to the worker and stops with it; with
+    ``until_idle`` it runs after the worker, so the notifications of what the worker did
+    go out before the command exits.
+    """
     smtp = settings.require_smtp()
     async with Relay(settings) as relay:
         worker = Worker(relay.outbox, smtp, settings, wake=relay.new_work)
-        stop_on_signals(worker.stop)
-        await worker.run(until_idle=until_idle)
+        dispatcher = WebhookDispatcher(
+            WebhookQueue(relay.outbox.engine), settings, worker_id=worker.worker_id
+        )
+
+        def stop() -> None:
+            worker.stop()
+            dispatcher.stop()
+
+        stop_on_signals(stop)
+        if until_idle:
+            await worker.run(until_idle=True)
+            await dispatcher.run(until_idle=True)
+            return 0
+        tasks = [asyncio.ensure_future(worker.run()), asyncio.ensure_future(dispatcher.run())]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            stop()  # if one of them failed, the other stops too
+            await asyncio.gather(*tasks, return_exceptions=True)
     return 0
 
 

@@ -19,8 +19,10 @@ from .. import __version__
 from ..idempotency import IdempotencyStore
 from ..relay import Relay
 from ..settings import Settings
+from ..webhook_dispatcher import WebhookDispatcher
+from ..webhook_queue import WebhookQueue
 from ..worker import Worker
-from . import routes_dev, routes_health, routes_messages, routes_send
+from . import routes_dev, routes_health, routes_messages, routes_send, routes_webhooks
 from .middleware import BodyLimitMiddleware, RequestIdMiddleware
 from .problems import install_handlers
 from .security import FailureThrottle, KeyChecker
@@ -46,6 +48,7 @@ def create_app(
             await the_relay.open()
         app.state.idempotency = IdempotencyStore(the_relay.outbox.engine)
         worker_task: asyncio.Task[None] | None = None
+        dispatcher_task: asyncio.Task[None] | None = None
         if smtp is not None:
             worker = Worker(
                 the_relay.outbox,
@@ -56,12 +59,22 @@ def create_app(
             )
             app.state.worker = worker
             worker_task = asyncio.create_task(worker.run(), name="authmail-relay worker")
+            # Webhook deliveries go out from the process that runs the worker.
+            dispatcher = WebhookDispatcher(
+                WebhookQueue(the_relay.outbox.engine), settings, worker_id=worker.worker_id
+            )
+            app.state.webhook_dispatcher = dispatcher
+            dispatcher_task = asyncio.create_task(dispatcher.run(), name="authmail-relay webhooks")
         try:
             yield
         finally:
+            if dispatcher_task is not None:
+                app.state.webhook_dispatcher.stop()
             if worker_task is not None:
                 app.state.worker.stop()
                 await worker_task
+            if dispatcher_task is not None:
+                await dispatcher_task
             if owned_relay:
                 await the_relay.close()
 
@@ -80,10 +93,12 @@ def create_app(
     app.state.key_checker = KeyChecker(api_key, FailureThrottle(settings.auth_failure_limit))
     app.state.dev_inbox = dev_inbox
     app.state.worker = None
+    app.state.webhook_dispatcher = None
     install_handlers(app)
     app.include_router(routes_health.router)
     app.include_router(routes_send.router)
     app.include_router(routes_messages.router)
+    app.include_router(routes_webhooks.router)
     if dev_inbox is not None:
         app.include_router(routes_dev.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
