@@ -47,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--html", default="<p>Hello from <code>authmail-relay</code>.</p>")
     test.add_argument("--text", default=None, help="plain-text body (default: derived from --html)")
 
+    templates = commands.add_parser("templates", help="list and preview the auth-mail templates")
+    template_commands = templates.add_subparsers(
+        dest="templates_command", metavar="ACTION", required=True
+    )
+    template_commands.add_parser("list", help="kinds, locales and TEMPLATES_DIR overrides")
+    template_commands.add_parser("check", help="validate the settings and TEMPLATES_DIR")
+    preview = template_commands.add_parser("preview", help="render a kind with sample data")
+    preview.add_argument("kind", choices=["magic_link", "otp", "password_reset"])
+    preview.add_argument("--locale", default=None, help="e.g. de or pt-BR (default DEFAULT_LOCALE)")
+    preview.add_argument("--format", choices=["text", "html", "subject"], default="text")
+
     send = commands.add_parser("send", help="queue a message for the worker; prints its id")
     send.add_argument("--to", required=True, action="append", help="recipient (repeatable)")
     send.add_argument("--subject", required=True)
@@ -101,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .cli_test import run_test
 
             return run_test(env, to=args.to, subject=args.subject, html=args.html, text=args.text)
+        if args.command == "templates":
+            from .cli_templates import run_templates
+
+            return run_templates(args, env)
         try:
             from . import cli_service
         except ImportError as exc:

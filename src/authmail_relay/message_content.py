@@ -16,6 +16,7 @@ from .auth_mail import (
     render_auth_mail,
     secret_value,
 )
+from .branding import Branding
 from .composing import Draft, make_draft
 from .exceptions import ConfigurationError, ValidationError
 from .link_origins import origin_of
@@ -25,6 +26,7 @@ from .message_request import MessageRequest, as_list
 from .overrides import load_templates
 from .settings import Settings
 from .vocabulary import Kind
+from .wrapper import wrap_html
 
 DEFAULT_LOCALE = "en"
 #: The kinds whose mail carries a link.
@@ -48,14 +50,29 @@ def lifetime_seconds(request: MessageRequest, settings: Settings) -> float | Non
 
 
 def build_draft(request: MessageRequest, settings: Settings) -> Draft:
-    """Validate the request and produce the draft to compose (raises ValidationError)."""
-    from_addr = request.from_addr or default_sender(settings)
+    """Validate the request and produce the draft to compose (raises ValidationError).
+
+    Without a ``from`` the configured sender is used, with ``SENDER_NAME`` as its
+    display name. Raw mail with ``wrap`` gets its HTML framed in the branded layout.
+    """
+    mail_config = mail_settings(settings)
+    from_addr = request.from_addr or _default_from(settings, mail_config.branding)
     if request.kind is Kind.RAW:
+        html = request.html
+        if request.wrap and html is not None:
+            html = wrap_html(
+                html,
+                branding=mail_config.branding,
+                locale=request.locale,
+                subject=request.subject,
+                overrides=mail_config.templates_dir,
+                default_locale=mail_config.default_locale,
+            )
         return make_draft(
             from_addr=from_addr,
             to=as_list(request.to),
             subject=request.subject,
-            html=request.html,
+            html=html,
             text=request.text,
             cc=as_list(request.cc),
             bcc=as_list(request.bcc),
@@ -66,7 +83,6 @@ def build_draft(request: MessageRequest, settings: Settings) -> Draft:
         raise ValidationError("auth mail goes to exactly one recipient (no cc or bcc)", field="to")
     secret = _secret(request, settings)
     lifetime = lifetime_seconds(request, settings)
-    mail_config = mail_settings(settings)
     locale = template_locale(request.locale, mail_config.default_locale)
     mail = render_auth_mail(
         load_templates(request.kind, locale, overrides=mail_config.templates_dir),
@@ -87,6 +103,11 @@ def build_draft(request: MessageRequest, settings: Settings) -> Draft:
         headers=dict(request.headers),
         auto_submitted=True,
     )
+
+
+def _default_from(settings: Settings, branding: Branding) -> str:
+    sender = default_sender(settings)
+    return branding.from_address(sender) if sender else ""
 
 
 def template_locale(requested: str | None, default: str = DEFAULT_LOCALE) -> str:

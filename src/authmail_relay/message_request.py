@@ -57,6 +57,8 @@ class MessageRequest:
     token: str | None = None
     base_url: str | None = None
     locale: str | None = None
+    #: Raw mail only: frame ``html`` in the branded layout of the built-in mails.
+    wrap: bool = False
     #: Per-request webhook (delivered by the webhooks feature); stored with the message.
     webhook_url: str | None = None
     webhook_secret: str | None = None

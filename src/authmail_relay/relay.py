@@ -24,6 +24,7 @@ from .db.migrate import is_current, upgrade
 from .exceptions import ConfigurationError, RelayNotOpenError
 from .idempotency import IdempotencyLink
 from .ids import new_message_id
+from .mail_settings import mail_settings
 from .message_content import build_draft, lifetime_seconds
 from .message_request import MessageRequest, validate_request
 from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
@@ -115,6 +116,7 @@ class Relay:
         """Connect to the database and make sure its schema is usable."""
         if self._engine is not None:
             return
+        mail_settings(self.settings)  # branding, locale and template overrides: fail fast
         engine = create_engine(
             self.settings.database_url, busy_timeout_ms=self.settings.db_busy_timeout_ms
         )

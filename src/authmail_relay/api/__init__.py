@@ -22,7 +22,14 @@ from ..settings import Settings
 from ..webhook_dispatcher import WebhookDispatcher
 from ..webhook_queue import WebhookQueue
 from ..worker import Worker
-from . import routes_dev, routes_health, routes_messages, routes_send, routes_webhooks
+from . import (
+    routes_dev,
+    routes_health,
+    routes_messages,
+    routes_send,
+    routes_templates,
+    routes_webhooks,
+)
 from .middleware import BodyLimitMiddleware, RequestIdMiddleware
 from .problems import install_handlers
 from .security import FailureThrottle, KeyChecker
@@ -99,6 +106,7 @@ def create_app(
     app.include_router(routes_send.router)
     app.include_router(routes_messages.router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_templates.router)
     if dev_inbox is not None:
         app.include_router(routes_dev.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -68,6 +68,7 @@ class SendRequest(_Extensions):
     text_body: str | None = Field(None, max_length=BODY_LIMIT)
     cc: list[Address] | None = Field(None, max_length=MAX_RECIPIENT_FIELD)
     bcc: list[Address] | None = Field(None, max_length=MAX_RECIPIENT_FIELD)
+    wrap: bool = Field(False, description="Frame html_body in the branded layout.")
 
     def to_request(self) -> MessageRequest:
         return MessageRequest(
@@ -77,6 +78,7 @@ class SendRequest(_Extensions):
             text=self.text_body,
             cc=self.cc or (),
             bcc=self.bcc or (),
+            wrap=self.wrap,
             **self._common(),
         )
 
@@ -135,11 +137,13 @@ class MessageCreate(_Extensions):
     code: str | None = Field(None, max_length=64)
     token: str | None = Field(None, max_length=4096)
     base_url: str | None = Field(None, max_length=2048)
+    wrap: bool = Field(False, description="Raw mail: frame html_body in the branded layout.")
 
     def to_request(self) -> MessageRequest:
         return MessageRequest(
             to=self.to,
             kind=Kind(self.kind),
+            wrap=self.wrap,
             subject=self.subject or "",
             html=self.html_body,
             text=self.text_body,
