@@ -1,0 +1,132 @@
+"""``authmail-relay webhooks …`` as subprocesses, with `worker --until-idle` delivering."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
+standardwebhooks = pytest.importorskip("standardwebhooks", reason="needs the [dev] extra")
+from standardwebhooks.webhooks import Webhook
+
+from tests.support.smtpd import DEFAULT_FROM, SmtpServer
+from tests.support.webhooks import running_receiver
+
+pytestmark = pytest.mark.slow
+
+
+async def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """The CLI in a child process, without blocking the loop the receiver runs on."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "DATABASE_", "WEBHOOK_"))
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "authmail_relay",
+        "--env-file",
+        os.devnull,
+        *args,
+        env=clean | env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def _field(output: str, name: str) -> str:
+    return next(
+        line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith(name)
+    )
+
+
+async def test_webhooks_commands(smtp_sink: SmtpServer, tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'relay.db'}",
+        "SMTP_HOST": smtp_sink.host,
+        "SMTP_PORT": str(smtp_sink.port),
+        "SMTP_TLS": "none",
+        "SMTP_FROM": DEFAULT_FROM,
+        "WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+        "POLL_INTERVAL_SECONDS": "0.1",
+    }
+    async with running_receiver() as receiver:
+        code, out, err = await _run(
+            ["webhooks", "create", "--url", receiver.url(), "--event", "message.sent"],
+            env,
+            tmp_path,
+        )
+        assert code == 0, err
+        endpoint_id, secret = _field(out, "id"), _field(out, "secret")
+        assert endpoint_id.startswith("whep_")
+        assert secret.startswith("whsec_")
+
+        code, out, err = await _run(["webhooks", "list"], env, tmp_path)
+        assert code == 0, err
+        assert endpoint_id in out
+        assert secret not in out
+
+        code, out, err = await _run(
+            ["send", "--to", "ada@example.com", "--subject", "Hi", "--html", "<p>Hi</p>"],
+            env,
+            tmp_path,
+        )
+        assert code == 0, err
+        message_id = out.strip()
+        code, _, err = await _run(["worker", "--until-idle"], env, tmp_path)
+        assert code == 0, err
+        [request] = receiver.requests
+        payload = Webhook(secret).verify(request.body, request.headers)
+        assert (payload["type"], payload["data"]["id"]) == ("message.sent", message_id)
+
+        code, out, err = await _run(
+            ["webhooks", "deliveries", "--message", message_id], env, tmp_path
+        )
+        assert code == 0, err
+        delivery_id = request.headers["webhook-id"]
+        assert delivery_id in out
+        assert "succeeded" in out
+
+        code, out, err = await _run(["webhooks", "replay", delivery_id], env, tmp_path)
+        assert code == 0, err
+        code, _, err = await _run(["worker", "--until-idle"], env, tmp_path)
+        assert code == 0, err
+        assert [r.headers["webhook-id"] for r in receiver.requests] == [delivery_id] * 2
+
+        code, out, err = await _run(["webhooks", "rotate", endpoint_id], env, tmp_path)
+        assert code == 0, err
+        assert _field(out, "secret") != secret
+        assert "old secret" in out
+
+        code, out, err = await _run(["webhooks", "update", endpoint_id, "--disable"], env, tmp_path)
+        assert code == 0, err
+        assert _field(out, "enabled") == "no"
+
+        code, out, err = await _run(["webhooks", "delete", endpoint_id], env, tmp_path)
+        assert code == 0, err
+        code, _, err = await _run(["webhooks", "delete", endpoint_id], env, tmp_path)
+        assert code == 1
+        assert "no webhook endpoint" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["webhooks", "create", "--url", "http://10.0.0.1/"], "10.0.0.1, a private address"),
+        (["webhooks", "create", "--url", "ftp://x.example/"], "http or https"),
+        (["webhooks", "create", "--url", "https://x.example/", "--event", "nope"], "invalid"),
+        (["webhooks", "replay", "whd_01JNOPE0000000000000000000"], "no webhook delivery"),
+    ],
+)
+async def test_refusals_exit_non_zero(tmp_path: Path, args: list[str], message: str) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'relay.db'}"}
+    code, _, err = await _run(args, env, tmp_path)
+    assert code in (1, 2)
+    assert message in err
