@@ -142,7 +142,7 @@ def _embedded_v4(address: IPv6Address) -> tuple[IPv4Address | None, str]:
 class WebhookTarget:
     """A syntactically acceptable webhook URL, taken apart.
 
-    ``host`` is lower-case ASCII (IDNA for international names), without brackets or a
+    ``host`` is lower-case ASCII (``xn--`` for international names), without brackets or a
     trailing dot; ``address`` is set when the host is an IP literal.
     """
 
@@ -191,7 +191,12 @@ def parse_webhook_url(url: str, *, field: str = "webhook_url") -> WebhookTarget:
     except ValueError:
         address = None
     if address is None:
+        if not host.isascii():
+            # IDNA 2003 (Python's codec) and IDNA 2008 (the HTTP client's) map some names
+            # differently; the checked name and the connected one must be the same.
+            raise refuse("has a non-ASCII host name: give its xn-- (IDNA) form")
         try:
+            # The codec also checks label lengths and empty labels.
             host = host.encode("idna").decode("ascii").lower()
         except UnicodeError:
             raise refuse("has a host name that is not valid") from None

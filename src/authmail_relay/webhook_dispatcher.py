@@ -154,6 +154,10 @@ class WebhookDispatcher:
         except StorageError as exc:
             # The lease runs out and another attempt is made: nothing is lost.
             log.error("could not record webhook delivery %s: %s", claim.id, exc)
+        except Exception:
+            # A bug must not end the dispatcher; the lease runs out and the delivery is
+            # attempted again.
+            log.exception("webhook delivery %s failed unexpectedly", claim.id)
 
     def _now_ms(self, claim: ClaimedDelivery, started: float) -> int:
         return claim.claimed_at + int((time.monotonic() - started) * 1000)

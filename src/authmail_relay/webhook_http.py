@@ -212,13 +212,13 @@ async def post(
         return await asyncio.wait_for(exchange(), total_timeout)
     except (asyncio.TimeoutError, httpx.TimeoutException):
         raise WebhookDeliveryError(f"no answer within {total_timeout:g} s") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise WebhookDeliveryError(_describe(exc)) from exc
     except (ssl.SSLError, OSError) as exc:
         raise WebhookDeliveryError(f"connection failed: {type(exc).__name__}") from exc
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: httpx.HTTPError | httpx.InvalidURL) -> str:
     """A one-line reason naming the failure, without the URL (it may hold tokens)."""
     cause: BaseException = exc.__cause__ or exc
     text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .ids import new_message_id
@@ -101,7 +101,7 @@ class EndpointSecret:
     """An endpoint with its signing secret: shown once, when created or rotated."""
 
     endpoint: Endpoint
-    secret: str
+    secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,9 @@ class ClaimedDelivery:
     claimed_at: int
     worker_id: str
     url: str | None
-    secrets: tuple[str, ...]
-    legacy_secret: str | None
+    # Kept out of repr, so a claim in a log line or a test failure shows no secret.
+    secrets: tuple[str, ...] = field(repr=False)
+    legacy_secret: str | None = field(repr=False)
     target_problem: str | None = None
 
     @property
