@@ -256,6 +256,11 @@ def _check_description(description: str) -> None:
         raise ValidationError(
             f"description must be at most {MAX_DESCRIPTION_CHARS} characters", field="description"
         )
+    # One line of text; PostgreSQL cannot store NUL in text at all.
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in description):
+        raise ValidationError(
+            "description must not contain control characters", field="description"
+        )
 
 
 async def _endpoint(connection: AsyncConnection, endpoint_id: str) -> Endpoint:

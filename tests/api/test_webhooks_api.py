@@ -133,6 +133,14 @@ async def test_a_blocked_url_cannot_be_patched_in(api: Api) -> None:
     )
 
 
+async def test_descriptions_are_one_line_of_text(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/webhooks", json={"url": "https://h.example.com/", "description": "a\x00b"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "description"
+
+
 @pytest.mark.parametrize("event_types", [["message.queued"], ["whatever"]])
 async def test_only_webhook_event_types(api: Api, event_types: list[str]) -> None:
     response = await api.client.post(
@@ -251,6 +259,9 @@ async def test_listing_validation(api: Api) -> None:
         {"limit": "0"},
         {"limit": "201"},
         {"cursor": "msg_01JNOPE0000000000000000000"},
+        {"endpoint_id": "nope"},
+        {"message_id": "whd_01JNOPE0000000000000000000"},
+        {"message_id": "msg_\x00"},
     ]
     for params in bad:
         response = await api.client.get("/v1/webhooks/deliveries", params=params)

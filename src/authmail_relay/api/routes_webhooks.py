@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from ..exceptions import NotFoundError, ValidationError
+from ..ids import is_message_id
 from ..vocabulary import DeliveryStatus
 from ..webhook_records import is_delivery_id, is_endpoint_id
 from ..webhook_store import WebhookStore
@@ -109,6 +110,10 @@ async def list_deliveries(
 ) -> DeliveryList:
     if cursor is not None and not is_delivery_id(cursor):
         raise ValidationError("cursor is not one this API returned", field="cursor")
+    if endpoint_id is not None and not is_endpoint_id(endpoint_id):
+        raise ValidationError("endpoint_id is not an endpoint id", field="endpoint_id")
+    if message_id is not None and not is_message_id(message_id):
+        raise ValidationError("message_id is not a message id", field="message_id")
     deliveries = await store.list_deliveries(
         endpoint_id=endpoint_id,
         message_id=message_id,
