@@ -57,7 +57,7 @@ class _Later(datetime):
     """``datetime`` ten minutes from now, to see the library refuse a stale timestamp."""
 
     @classmethod
-    def now(cls, tz: Any = None) -> _Later:  # type: ignore[override]
+    def now(cls, tz: Any = None) -> _Later:
         moment = datetime.now(tz) + timedelta(minutes=10)
         return cls.fromtimestamp(moment.timestamp(), tz)
 
