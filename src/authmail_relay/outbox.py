@@ -15,6 +15,7 @@ See ``docs/storage.md`` for the guarantees in full.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -64,10 +65,18 @@ class Outbox(OutboxActions):
     processes may use the same database concurrently.
     """
 
-    async def claim(self, *, worker_id: str, limit: int, lease_ms: int) -> list[Claim]:
+    async def claim(
+        self,
+        *,
+        worker_id: str,
+        limit: int,
+        lease_ms: int,
+        priorities: Collection[Priority] | None = None,
+    ) -> list[Claim]:
         """Lease up to *limit* due messages to *worker_id* for *lease_ms* milliseconds.
 
-        Returns them in claim order: priority (high, normal, low), then due time, then id.
+        Only messages of the given ``priorities`` when that is not None. Returns them in
+        claim order: priority (high, normal, low), then due time, then id.
         A message under an expired lease is due too and comes back with
         ``reclaimed=True``. Each claimed message gets a ``message.sending`` event in the
         same transaction. Concurrent claimers never receive the same message.
@@ -79,7 +88,12 @@ class Outbox(OutboxActions):
         token = secrets.token_urlsafe(18)
         async with self._write("claim messages") as (connection, now):
             statement = claim_statement(
-                now=now, limit=limit, lease_ms=lease_ms, token=token, worker_id=worker_id
+                now=now,
+                limit=limit,
+                lease_ms=lease_ms,
+                token=token,
+                worker_id=worker_id,
+                priorities=priorities,
             )
             rows = (await connection.execute(statement)).mappings().all()
             await self._add_events(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import string
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 from sqlalchemy import (
@@ -24,9 +24,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .db.engine import storage_errors
-from .db.schema import messages
+from .db.schema import PRIORITY_RANK, messages
 from .outbox_records import dump_json
-from .vocabulary import EventType, MessageStatus
+from .vocabulary import EventType, MessageStatus, Priority
 
 __all__ = [
     "MESSAGE_COLUMNS",
@@ -88,7 +88,15 @@ def select_messages() -> Select[Any]:
     return select(*MESSAGE_COLUMNS)
 
 
-def claim_statement(*, now: int, limit: int, lease_ms: int, token: str, worker_id: str) -> Update:
+def claim_statement(
+    *,
+    now: int,
+    limit: int,
+    lease_ms: int,
+    token: str,
+    worker_id: str,
+    priorities: Collection[Priority] | None = None,
+) -> Update:
     """One UPDATE that leases up to *limit* due messages and returns them.
 
     Due means queued or deferred with ``next_attempt_at <= now``, or sending under a lease
@@ -98,6 +106,7 @@ def claim_statement(*, now: int, limit: int, lease_ms: int, token: str, worker_i
     waiting on each other; on SQLite the transaction already holds the write lock. The
     assignments read the row's values from before the update, which is how
     ``lease_reclaimed`` records whether the previous lease was taken over.
+    ``priorities`` limits the claim to those lanes (the worker keeps a slot for ``high``).
     """
     candidate = messages.alias("candidate")
     due = or_(
@@ -110,6 +119,8 @@ def claim_statement(*, now: int, limit: int, lease_ms: int, token: str, worker_i
             candidate.c.lease_expires_at < now,
         ),
     )
+    if priorities is not None:
+        due = and_(due, candidate.c.priority_rank.in_(sorted(PRIORITY_RANK[p] for p in priorities)))
     picked = (
         select(candidate.c.id)
         .where(due)

@@ -31,8 +31,14 @@ from .settings import Settings
 from .smtp_config import SmtpConfig
 from .smtp_outcome import Outcome
 from .smtp_session import SmtpSession
+from .vocabulary import Priority
 
 log = logging.getLogger("authmail_relay.worker")
+
+#: Slots only high-priority (auth) mail may use, when the worker has more than that many.
+HIGH_PRIORITY_RESERVED_SLOTS = 1
+_HIGH_LANE = frozenset({Priority.HIGH})
+_OTHER_LANES = frozenset({Priority.NORMAL, Priority.LOW})
 
 
 @dataclass
@@ -80,6 +86,8 @@ class Worker:
         self._rand = rand
         self._idle_sessions: list[SmtpSession] = []
         self._in_flight: set[asyncio.Task[None]] = set()
+        #: The in-flight sends of normal- and low-priority messages.
+        self._general: set[asyncio.Task[None]] = set()
         self._on_finished = on_finished or (lambda _message_id: None)
         #: Monotonic time of the last loop turn; readiness checks call a stale one dead.
         self.last_beat = time.monotonic()
@@ -97,15 +105,17 @@ class Worker:
         try:
             while not self._stop.is_set():
                 self.last_beat = time.monotonic()
-                free = self.settings.worker_concurrency - len(self._in_flight)
-                claims = await self._claim(free) if free > 0 else []
+                claims = await self._claim_lanes()
                 for claim in claims:
                     task = asyncio.create_task(self._deliver(claim, _Timing(claim.claimed_at)))
                     self._in_flight.add(task)
                     task.add_done_callback(self._in_flight.discard)
+                    if claim.priority is not Priority.HIGH:
+                        self._general.add(task)
+                        task.add_done_callback(self._general.discard)
                 if claims:
                     continue
-                if until_idle and not self._in_flight and free > 0:
+                if until_idle and not self._in_flight:
                     break
                 await self._idle_wait()
         finally:
@@ -113,10 +123,30 @@ class Worker:
             await self._shutdown()
         log.info("worker %s stopped", self.worker_id)
 
-    async def _claim(self, limit: int) -> list[Claim]:
+    async def _claim_lanes(self) -> list[Claim]:
+        """Fill free slots: high priority first, into any slot; normal and low only into
+        the slots not reserved for high priority, so a backlog of other mail can never
+        make a one-time code wait for a slot."""
+        concurrency = self.settings.worker_concurrency
+        free = concurrency - len(self._in_flight)
+        if free <= 0:
+            return []
+        high = await self._claim(free, _HIGH_LANE)
+        reserved = HIGH_PRIORITY_RESERVED_SLOTS if concurrency > HIGH_PRIORITY_RESERVED_SLOTS else 0
+        general_free = min(free - len(high), concurrency - reserved - len(self._general))
+        if general_free <= 0:
+            return high
+        return high + await self._claim(general_free, _OTHER_LANES)
+
+    async def _claim(self, limit: int, lanes: frozenset[Priority]) -> list[Claim]:
+        if limit <= 0:
+            return []
         try:
             return await self.outbox.claim(
-                worker_id=self.worker_id, limit=limit, lease_ms=self.settings.lease_ms
+                worker_id=self.worker_id,
+                limit=limit,
+                lease_ms=self.settings.lease_ms,
+                priorities=lanes,
             )
         except StorageError as exc:
             log.error("claim failed: %s", exc)

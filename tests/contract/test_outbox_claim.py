@@ -170,3 +170,16 @@ async def _sleep_until(outbox: Outbox, at_ms: int) -> None:
 
 def _attempt(now: int) -> AttemptRecord:
     return AttemptRecord(started_at=now, finished_at=now, upstream="smtp.example.com:587")
+
+
+async def test_claim_can_be_limited_to_lanes(outbox: Outbox) -> None:
+    """A lane filter claims only those priorities and leaves the rest queued."""
+    for priority in (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.NORMAL):
+        await outbox.enqueue(new_message(priority=priority))
+    high = await outbox.claim(worker_id="w", limit=10, lease_ms=60_000, priorities={Priority.HIGH})
+    assert [claim.priority for claim in high] == [Priority.HIGH]
+    rest = await outbox.claim(
+        worker_id="w", limit=10, lease_ms=60_000, priorities={Priority.NORMAL, Priority.LOW}
+    )
+    assert [claim.priority for claim in rest] == [Priority.NORMAL, Priority.NORMAL, Priority.LOW]
+    assert await outbox.claim(worker_id="w", limit=10, lease_ms=60_000) == []

@@ -17,7 +17,7 @@ from authmail_relay.message_request import MessageRequest
 from authmail_relay.outbox import NewMessage, Outbox
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
-from authmail_relay.vocabulary import ErrorCode, EventType, MessageStatus
+from authmail_relay.vocabulary import ErrorCode, EventType, Kind, MessageStatus
 from authmail_relay.worker import Worker
 from tests.support.smtpd import SmtpServer
 
@@ -215,3 +215,30 @@ async def test_stop_releases_unfinished_messages(rig: Rig) -> None:
     assert details.message.status is MessageStatus.QUEUED
     assert details.events[-1].type is EventType.REQUEUED
     assert details.attempts == []
+
+
+async def test_backlog_never_holds_back_an_auth_message(rig: Rig) -> None:
+    """With every general slot busy on slow raw mail, an OTP still starts at once."""
+    rig.sink.handler.delay_at("final_dot", 0.8)
+    rig.settings = replace(rig.settings, worker_concurrency=2)
+    backlog = [await rig.submit(subject=f"bulk {n}") for n in range(4)]
+    worker = rig.worker()
+    running = asyncio.create_task(worker.run())
+    try:
+        for _ in range(100):
+            if await rig.status(backlog[0]) is MessageStatus.SENDING:
+                break
+            await asyncio.sleep(0.01)
+        otp = await rig.submit(kind=Kind.OTP, code="123456", subject="")
+        for _ in range(100):
+            if await rig.status(otp) is not MessageStatus.QUEUED:
+                break
+            await asyncio.sleep(0.01)
+        statuses = [await rig.status(message_id) for message_id in backlog]
+        # The OTP was taken while the first bulk mail was still in flight and the rest waited.
+        assert await rig.status(otp) in (MessageStatus.SENDING, MessageStatus.SENT)
+        assert statuses.count(MessageStatus.SENDING) == 1
+        assert MessageStatus.SENT not in statuses
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)
