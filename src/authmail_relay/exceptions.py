@@ -18,6 +18,9 @@
     │                               the driver's exception is chained as ``__cause__``
     ├── RelayNotOpenError           a ``Relay`` was used outside ``async with``
     ├── AuthenticationError         missing or wrong API key (HTTP 401)
+    ├── PermissionDeniedError       a valid key that may not do this (HTTP 403);
+    │                               ``error_code`` says why (``forbidden``,
+    │                               ``sender_not_allowed``)
     ├── RateLimitedError            too many requests; ``retry_after`` seconds (HTTP 429)
     ├── DeliveryError               the upstream refused the mail for good (HTTP 502 on
     │                               ``/send*``); ``error_code`` and ``message_id``
@@ -92,6 +95,16 @@ class RelayNotOpenError(RelayError):
 
 class AuthenticationError(RelayError):
     """Missing or invalid API key."""
+
+
+class PermissionDeniedError(RelayError):
+    """The API key may not do this."""
+
+    def __init__(self, message: str | None = None, *, error_code: str = "forbidden") -> None:
+        super().__init__(message)
+        #: A stable, machine-readable reason: ``forbidden`` (missing scope) or
+        #: ``sender_not_allowed`` (the From address is not allowed for the key).
+        self.error_code = error_code
 
 
 class RateLimitedError(RelayError):

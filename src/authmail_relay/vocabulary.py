@@ -173,3 +173,17 @@ class DeliveryStatus(_Vocabulary):
     #: Given up: retries exhausted, a permanent refusal, a blocked address or a disabled
     #: endpoint. A replay makes it pending again.
     FAILED = "failed"
+
+
+class Scope(_Vocabulary):
+    """What an API key may do; every authenticated route needs exactly one of these."""
+
+    #: Create messages (``/send*``, ``POST /v1/messages``, batches, dry runs) and act on
+    #: them afterwards (cancel, consume).
+    SEND = "send"
+    #: Read messages, templates, webhook deliveries and domains.
+    READ = "read"
+    #: Reserved for the approval of held messages (not used by any route yet).
+    APPROVE = "approve"
+    #: Manage API keys and webhook endpoints.
+    ADMIN = "admin"

@@ -21,6 +21,7 @@ from ..exceptions import (
     ConfigurationError,
     ConflictError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
     RelayError,
     StorageError,
@@ -100,6 +101,8 @@ def problem_for(exc: RelayError, request_id: str | None) -> JSONResponse:
     if isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": 'Bearer realm="authmail-relay"'}
         return problem(401, "unauthorized", exc.message, request_id=request_id, headers=headers)
+    if isinstance(exc, PermissionDeniedError):
+        return problem(403, exc.error_code, exc.message, request_id=request_id)
     if isinstance(exc, RateLimitedError):
         headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
         return problem(429, "rate_limited", exc.message, request_id=request_id, headers=headers)

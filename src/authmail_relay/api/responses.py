@@ -14,6 +14,8 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Malformed request: invalid JSON, a bad X-Dry-Run or Idempotency-Key header.",
         401: "Missing or invalid API key.",
+        403: "The API key lacks the route's scope (forbidden), or may not send from this "
+        "address (sender_not_allowed).",
         404: "No such message.",
         409: "A request with the same Idempotency-Key is in progress, or the message's state "
         "does not allow this.",
@@ -26,6 +28,6 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 #: Statuses every authenticated route can produce.
-AUTHENTICATED = (401, 413, 429, 503)
+AUTHENTICATED = (401, 403, 413, 429, 503)
 #: And those of routes that create messages.
 CREATING = (*AUTHENTICATED, 400, 409, 422)

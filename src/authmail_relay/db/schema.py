@@ -41,6 +41,7 @@ from ..vocabulary import Priority
 __all__ = [
     "PRIORITY_RANK",
     "SMTP_REPLY_MAX_CHARS",
+    "api_keys",
     "attempts",
     "events",
     "idempotency_keys",
@@ -291,4 +292,28 @@ webhook_attempts = Table(
     Column("response", Text, nullable=True),
     Index(None, "delivery_id", "id"),
     sqlite_autoincrement=True,
+)
+
+#: Stored API keys (since 0004); see :mod:`authmail_relay.api_keys_store`.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    # 12 lower-case base32 characters: the public part of "amr_<id>_<secret>".
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    # Hex SHA-256 of the secret; the secret itself is never stored.
+    Column("secret_hash", Text, nullable=False),
+    # JSON lists: scope names, normalised sender rules, link origins.
+    Column("scopes", Text, nullable=False),
+    Column("allowed_senders", Text, nullable=False, server_default=text("'[]'")),
+    Column("allowed_origins", Text, nullable=False, server_default=text("'[]'")),
+    # Stored and shown; not enforced yet.
+    Column("rate_limit_per_minute", Integer, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    # Updated at most once a minute.
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    # The id of the key this one replaced, for a rotation.
+    Column("rotated_from", Text, nullable=True),
 )

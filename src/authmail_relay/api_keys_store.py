@@ -1,0 +1,218 @@
+"""Stored API keys: create, read, list, revoke, rotate and authenticate.
+
+The full key (``amr_<id>_<secret>``) is returned only by :meth:`ApiKeyStore.create` and
+:meth:`ApiKeyStore.rotate`; records (:class:`ApiKey`) never carry the secret or its hash.
+Authentication reads the row on every request (no cache), so a revocation takes effect
+on the very next request in every process. Times are epoch milliseconds on the database
+clock. Database failures are :class:`~authmail_relay.exceptions.StorageError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import RowMapping, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .api_keys import (
+    new_key,
+    normalise_origins,
+    normalise_sender_rules,
+    parse_key,
+    parse_scopes,
+    verify_secret,
+)
+from .db.engine import read_only, storage_errors
+from .db.schema import api_keys
+from .exceptions import ConflictError, NotFoundError, ValidationError
+from .outbox_queries import db_now, write_transaction
+from .vocabulary import Scope
+
+__all__ = ["LAST_USED_GRANULARITY_MS", "ApiKey", "ApiKeyStore", "CreatedKey"]
+
+#: ``last_used_at`` is written at most this often per key.
+LAST_USED_GRANULARITY_MS = 60_000
+MAX_NAME_CHARS = 200
+MAX_EXPIRY_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key's settings and life cycle (never its secret)."""
+
+    id: str
+    name: str
+    scopes: frozenset[Scope]
+    allowed_senders: tuple[str, ...]
+    allowed_origins: tuple[str, ...]
+    rate_limit_per_minute: int | None
+    created_at: int
+    expires_at: int | None
+    last_used_at: int | None
+    revoked_at: int | None
+    rotated_from: str | None
+
+    def usable_at(self, now_ms: int) -> bool:
+        """Neither revoked nor expired at ``now_ms``."""
+        return self.revoked_at is None and (self.expires_at is None or now_ms < self.expires_at)
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A key just made, with its full ``token``: shown once, never stored."""
+
+    key: ApiKey
+    token: str
+
+    def __repr__(self) -> str:
+        return f"CreatedKey(key={self.key!r})"
+
+
+def _record(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        scopes=frozenset(Scope(value) for value in json.loads(row["scopes"])),
+        allowed_senders=tuple(json.loads(row["allowed_senders"])),
+        allowed_origins=tuple(json.loads(row["allowed_origins"])),
+        rate_limit_per_minute=row["rate_limit_per_minute"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+        rotated_from=row["rotated_from"],
+    )
+
+
+async def _row(connection: AsyncConnection, key_id: str) -> RowMapping:
+    query = select(api_keys).where(api_keys.c.id == key_id)
+    row = (await connection.execute(query)).mappings().first()
+    if row is None:
+        raise NotFoundError("no such API key")
+    return row
+
+
+class ApiKeyStore:
+    """API key records over a migrated engine (not owned)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._reader = read_only(engine)
+
+    async def create(
+        self,
+        *,
+        name: str,
+        scopes: Iterable[str | Scope],
+        allowed_senders: Iterable[str] = (),
+        allowed_origins: Iterable[str] = (),
+        expires_in_days: float | None = None,
+        rate_limit_per_minute: int | None = None,
+    ) -> CreatedKey:
+        """Store a new key; ValidationError for bad settings. The token is returned only here."""
+        name = name.strip()
+        if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
+            raise ValidationError(f"name: 1 to {MAX_NAME_CHARS} printable characters", field="name")
+        if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
+            raise ValidationError(
+                f"expires_in_days: more than 0, at most {MAX_EXPIRY_DAYS}", field="expires_in_days"
+            )
+        if rate_limit_per_minute is not None and not 0 < rate_limit_per_minute <= 1_000_000:
+            raise ValidationError(
+                "rate_limit_per_minute: 1 to 1000000", field="rate_limit_per_minute"
+            )
+        fields: dict[str, Any] = {
+            "name": name,
+            "scopes": json.dumps(sorted(s.value for s in parse_scopes(scopes))),
+            "allowed_senders": json.dumps(normalise_sender_rules(allowed_senders)),
+            "allowed_origins": json.dumps(normalise_origins(allowed_origins)),
+            "rate_limit_per_minute": rate_limit_per_minute,
+        }
+        expires_ms = None if expires_in_days is None else round(expires_in_days * 86_400_000)
+        return await self._insert(fields, expires_ms, rotated_from=None)
+
+    async def _insert(
+        self, fields: dict[str, Any], expires_in_ms: int | None, *, rotated_from: str | None
+    ) -> CreatedKey:
+        made = new_key()
+        async with write_transaction(self._engine, "store the API key") as (conn, now):
+            await conn.execute(
+                api_keys.insert().values(
+                    **fields,
+                    id=made.id,
+                    secret_hash=made.secret_hash,
+                    created_at=now,
+                    expires_at=None if expires_in_ms is None else now + expires_in_ms,
+                    rotated_from=rotated_from,
+                )
+            )
+            record = _record(await _row(conn, made.id))
+        return CreatedKey(record, made.token)
+
+    async def get(self, key_id: str) -> ApiKey:
+        """The key; NotFoundError if there is none."""
+        with storage_errors("read the API key"):
+            async with self._reader.connect() as connection:
+                return _record(await _row(connection, key_id))
+
+    async def list(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        with storage_errors("list API keys"):
+            async with self._reader.connect() as connection:
+                rows = (await connection.execute(query)).mappings().all()
+        return [_record(row) for row in rows]
+
+    async def revoke(self, key_id: str) -> ApiKey:
+        """Revoke the key now (idempotent: a revoked key keeps its first revocation time)."""
+        async with write_transaction(self._engine, "revoke the API key") as (conn, now):
+            await _row(conn, key_id)
+            await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            return _record(await _row(conn, key_id))
+
+    async def rotate(self, key_id: str) -> CreatedKey:
+        """A new key with the same settings and remaining lifetime; the old one keeps
+        working until revoked. ConflictError (``key_revoked``) for a revoked key."""
+        async with write_transaction(self._engine, "read the API key") as (conn, now):
+            old = await _row(conn, key_id)
+        if old["revoked_at"] is not None:
+            raise ConflictError("a revoked key cannot be rotated", error_code="key_revoked")
+        copied = ("name", "scopes", "allowed_senders", "allowed_origins", "rate_limit_per_minute")
+        expires_at = old["expires_at"]
+        remaining = None if expires_at is None else max(1, expires_at - now)
+        return await self._insert({c: old[c] for c in copied}, remaining, rotated_from=key_id)
+
+    async def authenticate(self, presented: str) -> ApiKey | None:
+        """The usable key behind ``presented`` (any text), or None. Compares the secret's
+        digest in constant time; updates ``last_used_at`` at most once a minute."""
+        parsed = parse_key(presented)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        with storage_errors("check the API key"):
+            async with self._reader.connect() as connection:
+                row = (
+                    (await connection.execute(select(api_keys).where(api_keys.c.id == key_id)))
+                    .mappings()
+                    .first()
+                )
+                now = await db_now(connection)
+        if row is None or not verify_secret(secret, row["secret_hash"]):
+            return None
+        record = _record(row)
+        if not record.usable_at(now):
+            return None
+        last = record.last_used_at
+        if last is None or now - last >= LAST_USED_GRANULARITY_MS:
+            async with write_transaction(self._engine, "note the API key's use") as (conn, _):
+                await conn.execute(
+                    update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now)
+                )
+        return record
