@@ -17,6 +17,7 @@ from typing import Any
 from .auth_mail import check_base_url
 from .exceptions import ConfigurationError
 from .link_origins import origin_of
+from .nameservers import check_nameservers
 from .smtp_config import SmtpConfig, parse_bool
 
 
@@ -387,6 +388,28 @@ SETTINGS: tuple[Setting, ...] = (
         "webhook_secret_grace_seconds",
         _positive_float,
     ),
+    # DKIM and domains (docs/dkim.md).
+    Setting(
+        "DKIM_KEYS_DIR",
+        "./dkim-keys",
+        "Folder of DKIM private keys (<domain>/<selector>.<rsa|ed25519>.key); mail from a "
+        "domain with keys there is signed.",
+        "dkim_keys_dir",
+    ),
+    Setting(
+        "DNS_RESOLVER",
+        "",
+        "Name servers `domains check` asks, IP[:PORT] comma-separated; empty: the system's.",
+        "dns_resolver",
+        check_nameservers,
+    ),
+    Setting(
+        "DNS_TIMEOUT_SECONDS",
+        "5",
+        "How long one `domains check` lookup may take before it counts as failed.",
+        "dns_timeout_seconds",
+        _positive_float,
+    ),
 )
 
 
@@ -437,6 +460,9 @@ class Settings:
     webhook_max_age_seconds: float = 86400.0
     webhook_client_error_attempts: int = 3
     webhook_secret_grace_seconds: float = 86400.0
+    dkim_keys_dir: str = "./dkim-keys"
+    dns_resolver: str = ""
+    dns_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
