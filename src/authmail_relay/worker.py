@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .dkim_signing import DkimSigner, SigningError
+from .dkim_store import KeyStore
 from .exceptions import StorageError
 from .outbox import AttemptRecord, Claim, Outbox
 from .retry import Expire, GiveUp, Retry, RetryPolicy, Sent, decide
@@ -71,6 +73,7 @@ class Worker:
         session_factory: Callable[[SmtpConfig], SmtpSession] = SmtpSession,
         rand: Callable[[], float] = random.random,
         on_finished: Callable[[str], None] | None = None,
+        signer: DkimSigner | None = None,
     ) -> None:
         self.outbox = outbox
         self.smtp = smtp
@@ -92,6 +95,10 @@ class Worker:
         #: Monotonic time of the last loop turn; readiness checks call a stale one dead.
         self.last_beat = time.monotonic()
         self.running = False
+        #: DKIM keys, read once (ConfigurationError here names a bad key file).
+        self.signer = (
+            signer if signer is not None else DkimSigner(KeyStore(settings.dkim_keys_dir).keys())
+        )
 
     def stop(self) -> None:
         """Ask the worker to stop claiming and shut down gracefully."""
@@ -225,7 +232,7 @@ class Worker:
         outcome = await session.send(
             claim.sender,
             claim.recipients,
-            claim.raw,
+            self._signed(claim),
             smtputf8=not (claim.sender.isascii() and all(r.isascii() for r in claim.recipients)),
             before_mail=before_mail,
         )
@@ -238,6 +245,15 @@ class Worker:
                 log.warning("%s: lease lost before sending; another worker owns it", claim.id)
             return
         await self._record(claim, outcome, started, timing.now_ms())
+
+    def _signed(self, claim: Claim) -> bytes:
+        """The bytes to send: signed now, so a key rotation also applies to retries.
+        A signing failure sends the message unsigned rather than not at all."""
+        try:
+            return self.signer.sign(claim.raw)
+        except SigningError as exc:
+            log.error("%s: %s; sending unsigned", claim.id, exc.message)
+            return claim.raw
 
     def _lease_margin_ms(self) -> int:
         # Enough for MAIL, RCPT, DATA and the final dot each to take a full timeout.
