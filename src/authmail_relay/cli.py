@@ -14,7 +14,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from . import __version__, cli_webhooks
+from . import __version__, cli_dkim, cli_webhooks
 from .envfile import load_environment
 from .exceptions import ConfigurationError, RelayError, ValidationError
 from .vocabulary import MessageStatus, Priority
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
 
     cli_webhooks.add_parser(commands)
+    cli_dkim.add_parser(commands)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

@@ -53,6 +53,10 @@ async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         from .cli_webhooks import run as run_webhooks
 
         return await run_webhooks(args, settings)
+    if args.command in ("dkim", "domains"):
+        from .cli_dkim import run as run_dkim
+
+        return await run_dkim(args, settings)
     if args.command == "db":
         return await db_upgrade(settings)
     if args.command == "dev":

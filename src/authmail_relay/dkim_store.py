@@ -46,17 +46,22 @@ class KeyStore:
         """Files already holding ``selector`` of ``domain``, in any algorithm."""
         return [p for a in ALGORITHMS if (p := self.path_for(domain, selector, a)).exists()]
 
+    def check_free(self, domain: str, selectors: list[str]) -> None:
+        """ConflictError if any of ``selectors`` of ``domain`` already has a key."""
+        for selector in selectors:
+            if taken := self.existing(domain, selector):
+                raise ConflictError(
+                    f"selector {selector} of {domain} already exists ({taken[0]}); "
+                    "use --force to replace it, or choose another --selector",
+                    error_code="dkim_selector_exists",
+                )
+
     def save(self, keys: list[DkimKey], *, force: bool = False) -> list[Path]:
         """Write ``keys``; unless ``force``, refuse (ConflictError, nothing written) when
         any of their selectors already exists."""
         if not force:
             for key in keys:
-                if taken := self.existing(key.domain, key.selector):
-                    raise ConflictError(
-                        f"selector {key.selector} of {key.domain} already exists ({taken[0]}); "
-                        "use --force to replace it, or choose another --selector",
-                        error_code="dkim_selector_exists",
-                    )
+                self.check_free(key.domain, [key.selector])
         paths = []
         for key in keys:
             folder = self.root / key.domain
