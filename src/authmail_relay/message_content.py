@@ -133,7 +133,7 @@ def link_spec(request: MessageRequest, settings: Settings) -> LinkSpec:
     origin is that one's or listed in ``ALLOWED_LINK_ORIGINS`` (a request can never point
     a link at a site the operator did not allow)."""
     configured = settings.magic_link_base_url
-    allowed = set(settings.allowed_link_origins)
+    allowed = set(settings.allowed_link_origins) | set(request.extra_link_origins)
     if configured:
         allowed.add(origin_of(configured))
     if not allowed:

@@ -64,6 +64,11 @@ class MessageRequest:
     webhook_secret: str | None = None
     #: Fingerprint of the API key that made the request (set by the HTTP adapter).
     api_key_id: str | None = None
+    #: The caller's normalised sender rules besides the default sender (set by the HTTP
+    #: adapter, see :mod:`authmail_relay.sender_policy`); None: the sender is not checked.
+    allowed_senders: Sequence[str] | None = None
+    #: Link origins (``scheme://host:port``) the caller's key adds to ALLOWED_LINK_ORIGINS.
+    extra_link_origins: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from .mail_settings import mail_settings
 from .message_content import build_draft, lifetime_seconds
 from .message_request import MessageRequest, validate_request
 from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
+from .sender_policy import check_sender
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
 from .vocabulary import MessageStatus
@@ -163,7 +164,9 @@ class Relay:
         validate_request(request)
         if request.webhook_url is not None:
             self.webhook_urls.check(request.webhook_url)
-        return compose(build_draft(request, self.settings), now=self._clock())
+        draft = build_draft(request, self.settings)
+        check_sender(draft, request, self.settings)
+        return compose(draft, now=self._clock())
 
     async def submit(
         self, request: MessageRequest, *, idempotency: IdempotencyLink | None = None
@@ -179,6 +182,7 @@ class Relay:
             # WebhookUrlError (a ValidationError) for a URL the relay will never call.
             await self.webhook_urls.check_with_dns(request.webhook_url)
         draft = build_draft(request, self.settings)
+        check_sender(draft, request, self.settings)
         composed = compose(draft, now=self._clock())
         lifetime = lifetime_seconds(request, self.settings)
         record = await outbox.enqueue(

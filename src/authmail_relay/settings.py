@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .api_keys import normalise_sender_rules
 from .auth_mail import check_base_url
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, ValidationError
 from .link_origins import origin_of
 from .nameservers import check_nameservers
 from .smtp_config import SmtpConfig, parse_bool
@@ -84,6 +85,14 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
         except ConfigurationError as exc:
             raise ConfigurationError(f"{name}: {exc.message}") from None
     return tuple(origins)
+
+
+def _sender_rules(name: str, raw: str) -> tuple[str, ...]:
+    items = [part for part in raw.split(",") if part.strip()]
+    try:
+        return tuple(normalise_sender_rules(items, field=name))
+    except ValidationError as exc:
+        raise ConfigurationError(exc.message) from None
 
 
 def _link_path(name: str, raw: str) -> str:
@@ -410,6 +419,15 @@ SETTINGS: tuple[Setting, ...] = (
         "dns_timeout_seconds",
         _positive_float,
     ),
+    # API keys and senders (docs/security.md).
+    Setting(
+        "ALLOWED_SENDERS",
+        "",
+        "Comma-separated From addresses and domains (*.example.com for subdomains) the "
+        "API_KEY may send from besides SMTP_FROM; empty: SMTP_FROM only.",
+        "allowed_senders",
+        _sender_rules,
+    ),
 )
 
 
@@ -463,6 +481,7 @@ class Settings:
     dkim_keys_dir: str = "./dkim-keys"
     dns_resolver: str = ""
     dns_timeout_seconds: float = 5.0
+    allowed_senders: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from .. import __version__
+from ..api_keys_store import ApiKeyStore
 from ..idempotency import IdempotencyStore
 from ..relay import Relay
 from ..settings import Settings
@@ -24,7 +25,9 @@ from ..webhook_queue import WebhookQueue
 from ..worker import Worker
 from . import (
     routes_dev,
+    routes_domains,
     routes_health,
+    routes_keys,
     routes_messages,
     routes_send,
     routes_templates,
@@ -54,6 +57,8 @@ def create_app(
         if owned_relay:
             await the_relay.open()
         app.state.idempotency = IdempotencyStore(the_relay.outbox.engine)
+        app.state.api_keys = ApiKeyStore(the_relay.outbox.engine)
+        app.state.key_checker.store = app.state.api_keys
         worker_task: asyncio.Task[None] | None = None
         dispatcher_task: asyncio.Task[None] | None = None
         if smtp is not None:
@@ -97,7 +102,11 @@ def create_app(
     )
     app.state.settings = settings
     app.state.relay = the_relay
-    app.state.key_checker = KeyChecker(api_key, FailureThrottle(settings.auth_failure_limit))
+    app.state.key_checker = KeyChecker(
+        api_key,
+        FailureThrottle(settings.auth_failure_limit),
+        allowed_senders=settings.allowed_senders,
+    )
     app.state.dev_inbox = dev_inbox
     app.state.worker = None
     app.state.webhook_dispatcher = None
@@ -107,6 +116,8 @@ def create_app(
     app.include_router(routes_messages.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_templates.router)
+    app.include_router(routes_domains.router)
+    app.include_router(routes_keys.router)
     if dev_inbox is not None:
         app.include_router(routes_dev.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from ..exceptions import PermissionDeniedError
 from ..idempotency import IdempotencyStore
 from ..relay import Relay
 from ..settings import Settings
+from ..vocabulary import Scope
 from .security import Caller, KeyChecker, client_address
 
 
@@ -28,16 +30,37 @@ def get_idempotency(request: Request) -> IdempotencyStore:
     return store
 
 
-def authenticated(request: Request) -> Caller:
+async def authenticated(request: Request) -> Caller:
     """The caller behind a valid Bearer key (401/429 otherwise)."""
     checker: KeyChecker = request.app.state.key_checker
-    return checker.check(request.headers.get("authorization"), client_address(request))
+    return await checker.check(request.headers.get("authorization"), client_address(request))
+
+
+class ScopeRequirement:
+    """The dependency of a route that needs ``scope``: the caller (401), else 403
+    ``forbidden`` when its key lacks the scope. ``scope`` is read by the scope-matrix test."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    async def __call__(self, caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+        if self.scope not in caller.scopes:
+            raise PermissionDeniedError(f"this API key lacks the {self.scope.value} scope")
+        return caller
+
+
+def require(scope: Scope) -> ScopeRequirement:
+    """``Depends(require(Scope.SEND))``: the caller, if its key has ``scope``."""
+    return ScopeRequirement(scope)
 
 
 RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
 CallerDep = Annotated[Caller, Depends(authenticated)]
+SendCaller = Annotated[Caller, Depends(require(Scope.SEND))]
+ReadCaller = Annotated[Caller, Depends(require(Scope.READ))]
+AdminCaller = Annotated[Caller, Depends(require(Scope.ADMIN))]
 
 
 @dataclass(frozen=True)

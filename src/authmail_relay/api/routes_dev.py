@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ..exceptions import NotFoundError
-from .deps import CallerDep
+from .deps import ReadCaller
 from .responses import AUTHENTICATED, problems
 
 router = APIRouter(prefix="/dev/inbox", tags=["dev"])
@@ -41,13 +41,13 @@ def _summary(path: Path, message: EmailMessage) -> dict[str, Any]:
 
 
 @router.get("", responses=problems(*AUTHENTICATED), summary="Captured mail, newest first")
-async def list_inbox(request: Request, caller: CallerDep) -> dict[str, list[dict[str, Any]]]:
+async def list_inbox(request: Request, caller: ReadCaller) -> dict[str, list[dict[str, Any]]]:
     paths = sorted(_inbox(request).glob("*.eml"), key=lambda p: int(p.stem), reverse=True)
     return {"data": [_summary(path, _parse(path)) for path in paths[:200]]}
 
 
 @router.get("/{mail_id}", responses=problems(*AUTHENTICATED, 404), summary="One captured mail")
-async def read_mail(mail_id: str, request: Request, caller: CallerDep) -> dict[str, Any]:
+async def read_mail(mail_id: str, request: Request, caller: ReadCaller) -> dict[str, Any]:
     path = _inbox(request) / f"{mail_id}.eml"
     if not mail_id.isdigit() or not path.is_file():
         raise NotFoundError("no such captured mail")

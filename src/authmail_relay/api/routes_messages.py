@@ -21,7 +21,7 @@ from ..ids import is_message_id
 from ..relay import Relay
 from ..validation import parse_mailbox
 from ..vocabulary import MessageStatus
-from .deps import CallerDep, RelayDep, ServicesDep, documented_headers
+from .deps import ReadCaller, RelayDep, SendCaller, ServicesDep, documented_headers
 from .dry_run import dry_run_response, wants_dry_run
 from .idempotent import Reply, run_idempotent
 from .problems import problem_for, request_id_of
@@ -56,7 +56,7 @@ MAX_PAGE = 200
     summary="Queue a message",
 )
 async def create_message(
-    body: MessageCreate, request: Request, caller: CallerDep, services: ServicesDep
+    body: MessageCreate, request: Request, caller: SendCaller, services: ServicesDep
 ) -> Response:
     relay = services.relay
     message = stamped(body.to_request(), request, caller)
@@ -95,7 +95,7 @@ async def create_message(
     summary="Queue up to 100 messages; each gets its own result",
 )
 async def create_batch(
-    body: BatchCreate, request: Request, caller: CallerDep, services: ServicesDep
+    body: BatchCreate, request: Request, caller: SendCaller, services: ServicesDep
 ) -> Response:
     dry_run = wants_dry_run(request)
 
@@ -151,7 +151,7 @@ async def _batch_item(
     "", response_model=MessageList, responses=problems(*AUTHENTICATED, 422), summary="List messages"
 )
 async def list_messages(
-    caller: CallerDep,
+    caller: ReadCaller,
     relay: RelayDep,
     status: Annotated[MessageStatus | None, Query(description="Only this status.")] = None,
     tag: Annotated[
@@ -188,7 +188,7 @@ async def list_messages(
     responses=problems(*AUTHENTICATED, 404),
     summary="One message",
 )
-async def get_message(message_id: str, caller: CallerDep, relay: RelayDep) -> MessageView:
+async def get_message(message_id: str, caller: ReadCaller, relay: RelayDep) -> MessageView:
     details = await relay.get_message(message_id)
     return message_view(details.message, details.events, details.attempts)
 
@@ -199,7 +199,7 @@ async def get_message(message_id: str, caller: CallerDep, relay: RelayDep) -> Me
     responses=problems(*AUTHENTICATED, 404, 409),
     summary="Withdraw a queued or deferred message",
 )
-async def cancel_message(message_id: str, caller: CallerDep, relay: RelayDep) -> MessageView:
+async def cancel_message(message_id: str, caller: SendCaller, relay: RelayDep) -> MessageView:
     return message_view(await relay.cancel(message_id))
 
 
@@ -209,7 +209,7 @@ async def cancel_message(message_id: str, caller: CallerDep, relay: RelayDep) ->
     responses=problems(*AUTHENTICATED, 404, 409),
     summary="Record that the link or code in a sent message was used",
 )
-async def consume_message(message_id: str, caller: CallerDep, relay: RelayDep) -> MessageView:
+async def consume_message(message_id: str, caller: SendCaller, relay: RelayDep) -> MessageView:
     return message_view(await relay.consume(message_id))
 
 

@@ -20,7 +20,7 @@ from ..idempotency import IdempotencyLink
 from ..message_request import MessageRequest
 from ..relay import Relay
 from ..vocabulary import Kind, MessageStatus
-from .deps import CallerDep, Services, ServicesDep, documented_headers
+from .deps import SendCaller, Services, ServicesDep, documented_headers
 from .dry_run import dry_run_response, wants_dry_run
 from .idempotent import Reply, run_idempotent
 from .problems import request_id_of
@@ -56,28 +56,28 @@ _ROUTE: dict[str, Any] = {
 
 @router.post("/send", summary="Send any mail", **_ROUTE)
 async def send(
-    body: SendRequest, request: Request, caller: CallerDep, services: ServicesDep
+    body: SendRequest, request: Request, caller: SendCaller, services: ServicesDep
 ) -> Response:
     return await _send(request, caller, services, body, body.to_request())
 
 
 @router.post("/send/otp", summary="Send a one-time code", **_ROUTE)
 async def send_otp(
-    body: OtpRequest, request: Request, caller: CallerDep, services: ServicesDep
+    body: OtpRequest, request: Request, caller: SendCaller, services: ServicesDep
 ) -> Response:
     return await _send(request, caller, services, body, body.to_request())
 
 
 @router.post("/send/magic-link", summary="Send a sign-in link", **_ROUTE)
 async def send_magic_link(
-    body: LinkRequest, request: Request, caller: CallerDep, services: ServicesDep
+    body: LinkRequest, request: Request, caller: SendCaller, services: ServicesDep
 ) -> Response:
     return await _send(request, caller, services, body, body.to_request(Kind.MAGIC_LINK))
 
 
 @router.post("/send/password-reset", summary="Send a password-reset link", **_ROUTE)
 async def send_password_reset(
-    body: LinkRequest, request: Request, caller: CallerDep, services: ServicesDep
+    body: LinkRequest, request: Request, caller: SendCaller, services: ServicesDep
 ) -> Response:
     return await _send(request, caller, services, body, body.to_request(Kind.PASSWORD_RESET))
 
@@ -113,7 +113,13 @@ async def _send(
 
 def stamped(message: MessageRequest, request: Request, caller: Caller) -> MessageRequest:
     """The request with who asked and under which request id."""
-    return replace(message, request_id=request_id_of(request), api_key_id=caller.key_id)
+    return replace(
+        message,
+        request_id=request_id_of(request),
+        api_key_id=caller.key_id,
+        allowed_senders=caller.allowed_senders,
+        extra_link_origins=caller.allowed_origins,
+    )
 
 
 async def _outcome(relay: Relay, message_id: str, wait_seconds: float) -> Reply:

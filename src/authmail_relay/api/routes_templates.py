@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ..locales import list_locales
 from ..mail_settings import mail_settings
 from ..template_catalog import catalog, render_preview
-from .deps import CallerDep, SettingsDep
+from .deps import ReadCaller, SettingsDep
 from .responses import AUTHENTICATED, problems
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
@@ -42,7 +42,7 @@ class Preview(BaseModel):
 @router.get(
     "", response_model=TemplateCatalog, responses=problems(*AUTHENTICATED), summary="Templates"
 )
-async def list_templates(caller: CallerDep, settings: SettingsDep) -> TemplateCatalog:
+async def list_templates(caller: ReadCaller, settings: SettingsDep) -> TemplateCatalog:
     mail = mail_settings(settings)
     kinds = [
         KindView(kind=k.kind, locales=k.locales, overridden=k.overridden) for k in catalog(mail)
@@ -64,7 +64,7 @@ async def list_templates(caller: CallerDep, settings: SettingsDep) -> TemplateCa
 )
 async def preview_template(
     kind: Literal["magic_link", "otp", "password_reset"],
-    caller: CallerDep,
+    caller: ReadCaller,
     settings: SettingsDep,
     locale: Annotated[str | None, Query(max_length=35, description="e.g. de, pt-BR")] = None,
     format: Annotated[Literal["json", "html", "text"], Query()] = "json",

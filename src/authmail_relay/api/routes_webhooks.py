@@ -17,7 +17,7 @@ from ..ids import is_message_id
 from ..vocabulary import DeliveryStatus
 from ..webhook_records import is_delivery_id, is_endpoint_id
 from ..webhook_store import WebhookStore
-from .deps import CallerDep, RelayDep, SettingsDep
+from .deps import AdminCaller, ReadCaller, RelayDep, SettingsDep
 from .responses import AUTHENTICATED, problems
 from .webhook_schemas import (
     DeliveryDetail,
@@ -71,7 +71,7 @@ def _delivery_id(value: str) -> str:
     summary="Register an endpoint (its secret is shown in this answer only)",
 )
 async def create_endpoint(
-    body: EndpointCreate, caller: CallerDep, relay: RelayDep, store: StoreDep
+    body: EndpointCreate, caller: AdminCaller, relay: RelayDep, store: StoreDep
 ) -> EndpointCreated:
     await relay.webhook_urls.check_with_dns(body.url, field="url")
     created = await store.create_endpoint(
@@ -86,7 +86,7 @@ async def create_endpoint(
 @router.get(
     "", response_model=EndpointList, responses=problems(*AUTHENTICATED), summary="List endpoints"
 )
-async def list_endpoints(caller: CallerDep, store: StoreDep) -> EndpointList:
+async def list_endpoints(caller: AdminCaller, store: StoreDep) -> EndpointList:
     return EndpointList(data=[endpoint_view(e) for e in await store.list_endpoints()])
 
 
@@ -98,7 +98,7 @@ async def list_endpoints(caller: CallerDep, store: StoreDep) -> EndpointList:
     summary="Recent deliveries, newest first",
 )
 async def list_deliveries(
-    caller: CallerDep,
+    caller: ReadCaller,
     store: StoreDep,
     endpoint_id: Annotated[str | None, Query(max_length=40)] = None,
     message_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -131,7 +131,7 @@ async def list_deliveries(
     responses=problems(*AUTHENTICATED, 404),
     summary="One delivery with its body and attempts",
 )
-async def get_delivery(delivery_id: str, caller: CallerDep, store: StoreDep) -> DeliveryDetail:
+async def get_delivery(delivery_id: str, caller: ReadCaller, store: StoreDep) -> DeliveryDetail:
     delivery, attempts = await store.get_delivery(_delivery_id(delivery_id))
     return delivery_detail(delivery, attempts)
 
@@ -143,7 +143,7 @@ async def get_delivery(delivery_id: str, caller: CallerDep, store: StoreDep) -> 
     responses=problems(*AUTHENTICATED, 404, 409),
     summary="Send a delivery again (same webhook-id and body), due now",
 )
-async def replay_delivery(delivery_id: str, caller: CallerDep, store: StoreDep) -> DeliveryView:
+async def replay_delivery(delivery_id: str, caller: AdminCaller, store: StoreDep) -> DeliveryView:
     return delivery_view(await store.replay(_delivery_id(delivery_id)))
 
 
@@ -153,7 +153,7 @@ async def replay_delivery(delivery_id: str, caller: CallerDep, store: StoreDep) 
     responses=problems(*AUTHENTICATED, 404),
     summary="One endpoint",
 )
-async def get_endpoint(endpoint_id: str, caller: CallerDep, store: StoreDep) -> EndpointView:
+async def get_endpoint(endpoint_id: str, caller: AdminCaller, store: StoreDep) -> EndpointView:
     return endpoint_view(await store.get_endpoint(_endpoint_id(endpoint_id)))
 
 
@@ -164,7 +164,7 @@ async def get_endpoint(endpoint_id: str, caller: CallerDep, store: StoreDep) -> 
     summary="Change an endpoint's URL, event types, description or enabled flag",
 )
 async def update_endpoint(
-    endpoint_id: str, body: EndpointUpdate, caller: CallerDep, relay: RelayDep, store: StoreDep
+    endpoint_id: str, body: EndpointUpdate, caller: AdminCaller, relay: RelayDep, store: StoreDep
 ) -> EndpointView:
     checked_id = _endpoint_id(endpoint_id)
     if body.url is not None:
@@ -186,7 +186,7 @@ async def update_endpoint(
     responses=problems(*AUTHENTICATED, 404),
     summary="Delete an endpoint with its deliveries",
 )
-async def delete_endpoint(endpoint_id: str, caller: CallerDep, store: StoreDep) -> Response:
+async def delete_endpoint(endpoint_id: str, caller: AdminCaller, store: StoreDep) -> Response:
     await store.delete_endpoint(_endpoint_id(endpoint_id))
     return Response(status_code=204)
 
@@ -197,6 +197,6 @@ async def delete_endpoint(endpoint_id: str, caller: CallerDep, store: StoreDep) 
     responses=problems(*AUTHENTICATED, 404),
     summary="New secret; the old one stays valid for WEBHOOK_SECRET_GRACE_SECONDS",
 )
-async def rotate_secret(endpoint_id: str, caller: CallerDep, store: StoreDep) -> EndpointCreated:
+async def rotate_secret(endpoint_id: str, caller: AdminCaller, store: StoreDep) -> EndpointCreated:
     rotated = await store.rotate_secret(_endpoint_id(endpoint_id))
     return endpoint_created(rotated.endpoint, rotated.secret)

@@ -1,0 +1,90 @@
+"""``/v1/keys``: stored API keys (admin scope).
+
+The full key is returned by create and rotate only; reads show the settings and life
+cycle. A revocation takes effect on the next request (keys are not cached).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from ..api_keys_store import ApiKeyStore
+from ..exceptions import NotFoundError
+from .deps import AdminCaller
+from .key_schemas import KeyCreate, KeyCreated, KeyList, KeyView, key_created, key_view
+from .responses import AUTHENTICATED, problems
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+_KEY_ID = re.compile(r"[a-z2-7]{12}")
+
+
+def get_store(request: Request) -> ApiKeyStore:
+    store: ApiKeyStore = request.app.state.api_keys
+    return store
+
+
+StoreDep = Annotated[ApiKeyStore, Depends(get_store)]
+
+
+def _key_id(value: str) -> str:
+    if not _KEY_ID.fullmatch(value):
+        raise NotFoundError(f"no API key {value[:40]!r}")
+    return value
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=KeyCreated,
+    responses=problems(*AUTHENTICATED, 400, 422),
+    summary="Create a key (the full key is shown in this answer only)",
+)
+async def create_key(body: KeyCreate, caller: AdminCaller, store: StoreDep) -> KeyCreated:
+    created = await store.create(
+        name=body.name,
+        scopes=body.scopes,
+        allowed_senders=body.allowed_senders,
+        allowed_origins=body.allowed_origins,
+        expires_in_days=body.expires_in_days,
+        rate_limit_per_minute=body.rate_limit_per_minute,
+    )
+    return key_created(created)
+
+
+@router.get("", response_model=KeyList, responses=problems(*AUTHENTICATED), summary="Every key")
+async def list_keys(caller: AdminCaller, store: StoreDep) -> KeyList:
+    return KeyList(data=[key_view(key) for key in await store.list()])
+
+
+@router.get(
+    "/{key_id}",
+    response_model=KeyView,
+    responses=problems(*AUTHENTICATED, 404),
+    summary="One key",
+)
+async def get_key(key_id: str, caller: AdminCaller, store: StoreDep) -> KeyView:
+    return key_view(await store.get(_key_id(key_id)))
+
+
+@router.post(
+    "/{key_id}/revoke",
+    response_model=KeyView,
+    responses=problems(*AUTHENTICATED, 404),
+    summary="Revoke a key at once",
+)
+async def revoke_key(key_id: str, caller: AdminCaller, store: StoreDep) -> KeyView:
+    return key_view(await store.revoke(_key_id(key_id)))
+
+
+@router.post(
+    "/{key_id}/rotate",
+    status_code=201,
+    response_model=KeyCreated,
+    responses=problems(*AUTHENTICATED, 404, 409),
+    summary="A new key with the same settings; the old one works until revoked",
+)
+async def rotate_key(key_id: str, caller: AdminCaller, store: StoreDep) -> KeyCreated:
+    return key_created(await store.rotate(_key_id(key_id)))
