@@ -14,7 +14,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from . import __version__, cli_dkim, cli_webhooks
+from . import __version__, cli_dkim, cli_keys, cli_webhooks
 from .envfile import load_environment
 from .exceptions import ConfigurationError, RelayError, ValidationError
 from .vocabulary import MessageStatus, Priority
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_webhooks.add_parser(commands)
     cli_dkim.add_parser(commands)
+    cli_keys.add_parser(commands)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

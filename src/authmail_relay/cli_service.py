@@ -53,6 +53,10 @@ async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         from .cli_webhooks import run as run_webhooks
 
         return await run_webhooks(args, settings)
+    if args.command == "keys":
+        from .cli_keys import run as run_keys
+
+        return await run_keys(args, settings)
     if args.command in ("dkim", "domains"):
         from .cli_dkim import run as run_dkim
 
