@@ -59,7 +59,6 @@ async def running_api(
         sock.setblocking(False)
         port = sock.getsockname()[1]
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():

@@ -1,0 +1,81 @@
+"""``/v1/domains/{domain}``: is a sending domain's DNS ready (DKIM, SPF, DMARC)?
+
+The same check as ``authmail-relay domains check``: DKIM records compared with the keys
+in ``DKIM_KEYS_DIR``, SPF and DMARC parsed, advice for each. DNS trouble is part of the
+answer (``lookup_failed``), never an error status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from ..domain_check import check_with_settings
+from .deps import CallerDep, SettingsDep
+from .responses import AUTHENTICATED, problems
+
+router = APIRouter(prefix="/v1/domains", tags=["domains"])
+
+
+class DkimSelectorView(BaseModel):
+    """One local key and what DNS publishes at its selector."""
+
+    selector: str
+    algorithm: str
+    name: str = Field(description="The TXT record's name, e.g. s1._domainkey.example.com.")
+    status: str = Field(
+        description="match, mismatch, revoked, missing, invalid or lookup_failed"
+    )
+    published: str | None
+    expected: str = Field(description="The record value to publish for this key.")
+    advice: list[str]
+
+
+class SpfView(BaseModel):
+    status: str = Field(description="present, missing, invalid or lookup_failed")
+    record: str | None
+    all: str | None = Field(description="The final all term: -all, ~all, ?all or +all.")
+    mechanisms: list[str]
+    advice: list[str]
+
+
+class DmarcView(BaseModel):
+    status: str = Field(description="present, missing, invalid or lookup_failed")
+    record: str | None
+    policy: str | None
+    subdomain_policy: str | None
+    pct: int | None
+    rua: list[str]
+    ruf: list[str]
+    adkim: str | None
+    aspf: str | None
+    advice: list[str]
+
+
+class DomainReportView(BaseModel):
+    """``ok`` when every local key is published, SPF exists and DMARC enforces."""
+
+    domain: str
+    ok: bool
+    dkim: list[DkimSelectorView]
+    spf: SpfView
+    dmarc: DmarcView
+    advice: list[str]
+
+
+@router.get(
+    "/{domain}",
+    response_model=DomainReportView,
+    responses=problems(*AUTHENTICATED, 422),
+    summary="Check a sending domain's DKIM, SPF and DMARC records",
+)
+async def check_domain_route(
+    domain: Annotated[str, Path(max_length=253, description="e.g. example.com")],
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> DomainReportView:
+    report = await check_with_settings(domain, settings)
+    return DomainReportView.model_validate({**dataclasses.asdict(report), "ok": report.ok})
