@@ -146,14 +146,15 @@ async def test_unknown_message_is_404(api: Api) -> None:
 
 
 async def test_health_and_readiness(api: Api) -> None:
-    """/health needs no I/O or key; /ready checks the database, schema and worker."""
+    """/health needs no I/O or key; /ready checks the database, schema, worker and
+    webhook dispatcher."""
     async with api.anonymous() as client:
         assert (await client.get("/health")).json() == {"status": "ok"}
         ready = await client.get("/ready")
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "migrations": "ok", "worker": "ok"},
+        "checks": {"database": "ok", "migrations": "ok", "worker": "ok", "webhooks": "ok"},
     }
 
 

@@ -26,7 +26,8 @@ async def health() -> Health:
     "/ready",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A check failed; see checks."}},
-    summary="Readiness: database reachable, schema current, embedded worker alive",
+    summary="Readiness: database reachable, schema current, embedded worker and webhook "
+    "dispatcher alive",
 )
 async def ready(request: Request, relay: RelayDep) -> JSONResponse:
     checks: dict[str, str] = {}
@@ -36,11 +37,15 @@ async def ready(request: Request, relay: RelayDep) -> JSONResponse:
         checks["migrations"] = "ok" if await is_current(relay.outbox.engine) else "pending"
     except RelayError:
         checks["database"] = "unreachable"
+    stale_after = relay.settings.poll_interval_seconds + HEARTBEAT_GRACE_SECONDS
     worker = request.app.state.worker
     if worker is not None:
-        stale_after = relay.settings.poll_interval_seconds + HEARTBEAT_GRACE_SECONDS
         fresh = worker.running and time.monotonic() - worker.last_beat < stale_after
         checks["worker"] = "ok" if fresh else "stalled"
+    dispatcher = getattr(request.app.state, "webhook_dispatcher", None)
+    if dispatcher is not None:
+        fresh = time.monotonic() - dispatcher.last_beat < stale_after
+        checks["webhooks"] = "ok" if fresh else "stalled"
     ok = all(value == "ok" for value in checks.values())
     body = Readiness(status="ready" if ok else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
