@@ -33,6 +33,7 @@ from .exceptions import (
     HeaderInjectionError,
     InvalidAddressError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
     RelayError,
     StorageError,
@@ -229,6 +230,8 @@ class ClientBase:
         error: RelayError
         if status == 401:
             error = AuthenticationError(text)
+        elif status == 403:
+            error = PermissionDeniedError(text, error_code=code)
         elif status == 429:
             wait = retry_after(response.headers)
             error = RateLimitedError(text, retry_after=1.0 if wait is None else wait)

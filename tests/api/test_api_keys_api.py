@@ -55,6 +55,7 @@ MATRIX: dict[tuple[str, str], Scope | None] = {
     ("GET", "/v1/keys/{key_id}"): ADMIN,
     ("POST", "/v1/keys/{key_id}/revoke"): ADMIN,
     ("POST", "/v1/keys/{key_id}/rotate"): ADMIN,
+    ("GET", "/v1/domains/{domain}"): READ,
     ("GET", "/dev/inbox"): READ,
     ("GET", "/dev/inbox/{mail_id}"): READ,
 }
@@ -69,23 +70,37 @@ def _scopes_of(dependant: Dependant) -> set[Scope]:
     return found
 
 
-def _flat_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
-    """Every APIRoute with its full path (routers may be included as wrappers)."""
-    found: list[tuple[str, APIRoute]] = []
+Flat = list[tuple[str, APIRoute, set[Scope]]]
+
+
+def _flat_routes(
+    routes: list[Any], prefix: str = "", inherited: frozenset[Scope] = frozenset()
+) -> Flat:
+    """Every APIRoute with its full path and the scopes its include added (routers may be
+    included as wrappers that carry the include's prefix and dependencies)."""
+    found: Flat = []
     for route in routes:
         if isinstance(route, APIRoute):
-            found.append((prefix + route.path, route))
+            found.append((prefix + route.path, route, set(inherited)))
         elif hasattr(route, "original_router"):
-            extra = getattr(getattr(route, "include_context", None), "prefix", "")
-            found += _flat_routes(route.original_router.routes, prefix + extra)
+            context = getattr(route, "include_context", None)
+            extra = getattr(context, "prefix", "")
+            added = {
+                dep.dependency.scope
+                for dep in getattr(context, "dependencies", ())
+                if isinstance(dep.dependency, ScopeRequirement)
+            }
+            found += _flat_routes(
+                route.original_router.routes, prefix + extra, inherited | frozenset(added)
+            )
     return found
 
 
 def _app_routes(api: Api) -> dict[tuple[str, str], Scope | None]:
     app: Any = api.server.config.app
     routes: dict[tuple[str, str], Scope | None] = {}
-    for path, route in _flat_routes(app.routes):
-        scopes = _scopes_of(route.dependant)
+    for path, route, inherited in _flat_routes(app.routes):
+        scopes = _scopes_of(route.dependant) | inherited
         assert len(scopes) <= 1, f"{path} needs several scopes"
         for method in route.methods or ():
             routes[(method, path)] = next(iter(scopes), None)
@@ -107,7 +122,7 @@ async def client_for(api: Api, key: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _concrete(path: str) -> str:
-    values = {"kind": "otp", "mail_id": "1", "key_id": "aaaaaaaaaaaa"}
+    values = {"kind": "otp", "mail_id": "1", "key_id": "aaaaaaaaaaaa", "domain": "example.invalid"}
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), path)
 
 
@@ -233,3 +248,15 @@ async def test_the_secret_is_shown_once_and_never_stored_or_logged(
                     assert secret not in repr(tuple(row)), table.name
     finally:
         await engine.dispose()
+
+
+async def test_sdk_raises_permission_denied_with_the_error_code(api: Api) -> None:
+    from authmail_relay.client import AsyncAuthmailClient
+    from authmail_relay.exceptions import PermissionDeniedError
+
+    read_only = (await create_key(api, scopes=["read"]))["key"]
+    async with AsyncAuthmailClient(api.url, read_only) as client:
+        assert (await client.list_messages()).messages == ()
+        with pytest.raises(PermissionDeniedError) as caught:
+            await client.cancel("msg_01JAAAAAAAAAAAAAAAAAAAAAAA")
+    assert caught.value.error_code == "forbidden"

@@ -13,13 +13,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .. import __version__
 from ..api_keys_store import ApiKeyStore
 from ..idempotency import IdempotencyStore
 from ..relay import Relay
 from ..settings import Settings
+from ..vocabulary import Scope
 from ..webhook_dispatcher import WebhookDispatcher
 from ..webhook_queue import WebhookQueue
 from ..worker import Worker
@@ -33,6 +34,7 @@ from . import (
     routes_templates,
     routes_webhooks,
 )
+from .deps import require
 from .middleware import BodyLimitMiddleware, RequestIdMiddleware
 from .problems import install_handlers
 from .security import FailureThrottle, KeyChecker
@@ -116,7 +118,8 @@ def create_app(
     app.include_router(routes_messages.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_templates.router)
-    app.include_router(routes_domains.router)
+    # GET /v1/domains/… reads: the read scope (see docs/security.md).
+    app.include_router(routes_domains.router, dependencies=[Depends(require(Scope.READ))])
     app.include_router(routes_keys.router)
     if dev_inbox is not None:
         app.include_router(routes_dev.router)
