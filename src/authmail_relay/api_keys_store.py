@@ -10,6 +10,7 @@ clock. Database failures are :class:`~authmail_relay.exceptions.StorageError`.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +28,13 @@ from .api_keys import (
 )
 from .db.engine import read_only, storage_errors
 from .db.schema import api_keys
-from .exceptions import ConflictError, NotFoundError, ValidationError
+from .exceptions import ConflictError, NotFoundError, StorageError, ValidationError
 from .outbox_queries import db_now, write_transaction
 from .vocabulary import Scope
 
 __all__ = ["LAST_USED_GRANULARITY_MS", "ApiKey", "ApiKeyStore", "CreatedKey"]
+
+log = logging.getLogger("authmail_relay.api_keys")
 
 #: ``last_used_at`` is written at most this often per key.
 LAST_USED_GRANULARITY_MS = 60_000
@@ -211,8 +214,16 @@ class ApiKeyStore:
             return None
         last = record.last_used_at
         if last is None or now - last >= LAST_USED_GRANULARITY_MS:
+            await self._note_use(key_id, now)
+        return record
+
+    async def _note_use(self, key_id: str, now: int) -> None:
+        # Best effort: a request is not refused because its key's last use could not be
+        # written (a busy SQLite writer, say); the next request tries again.
+        try:
             async with write_transaction(self._engine, "note the API key's use") as (conn, _):
                 await conn.execute(
                     update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now)
                 )
-        return record
+        except StorageError as exc:
+            log.warning("could not record the use of API key %s: %s", key_id, exc.message)
