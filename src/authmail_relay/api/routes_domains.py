@@ -26,9 +26,7 @@ class DkimSelectorView(BaseModel):
     selector: str
     algorithm: str
     name: str = Field(description="The TXT record's name, e.g. s1._domainkey.example.com.")
-    status: str = Field(
-        description="match, mismatch, revoked, missing, invalid or lookup_failed"
-    )
+    status: str = Field(description="match, mismatch, revoked, missing, invalid or lookup_failed")
     published: str | None
     expected: str = Field(description="The record value to publish for this key.")
     advice: list[str]
