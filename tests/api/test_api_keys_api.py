@@ -260,3 +260,31 @@ async def test_sdk_raises_permission_denied_with_the_error_code(api: Api) -> Non
         with pytest.raises(PermissionDeniedError) as caught:
             await client.cancel("msg_01JAAAAAAAAAAAAAAAAAAAAAAA")
     assert caught.value.error_code == "forbidden"
+
+
+async def test_key_shaped_garbage_is_a_401_and_counts_towards_the_throttle(
+    api_factory: Callable[..., contextlib.AbstractAsyncContextManager[Api]],
+) -> None:
+    async with api_factory(auth_failure_limit=6) as api:
+        created = await create_key(api, scopes=["read"])
+        wrong_secret = created["key"][:-4] + "aaaa"
+        if wrong_secret == created["key"]:
+            wrong_secret = created["key"][:-4] + "bbbb"
+        headers = [
+            f"Bearer {wrong_secret}",
+            "Bearer amr_aaaaaaaaaaaa_" + "a" * 52,
+            "Bearer amr_" + "\u00ff" * 60,
+            "Bearer " + created["key"] + "\u00e9",
+            "Basic " + created["key"],
+        ]
+        for value in headers:
+            raw = value.encode("latin-1")
+            async with api.anonymous(headers=[(b"Authorization", raw)]) as client:
+                answer = await client.get("/v1/messages")
+            assert answer.status_code == 401, (value, answer.text)
+        async with client_for(api, created["key"]) as client:
+            assert (await client.get("/v1/messages")).status_code == 200
+            # The sixth failure from this address: now even the right key waits.
+            async with api.anonymous() as nobody:
+                await nobody.get("/v1/messages")
+            assert (await client.get("/v1/messages")).status_code == 429
