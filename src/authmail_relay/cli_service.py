@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 from .db.engine import create_engine
+from .dkim_store import KeyStore
 from .db.migrate import current_revision, upgrade
 from .message_request import MessageRequest
 from .redaction import mask_address
@@ -83,6 +84,7 @@ async def serve(settings: Settings, *, host: str | None, port: int | None, run_w
     settings.require_api_key()
     if run_worker:
         settings.require_smtp()
+        KeyStore(settings.dkim_keys_dir).keys()  # a bad DKIM key file: one line, before start
     async with Relay(settings) as relay:
         app = create_app(settings, relay=relay, run_worker=run_worker)
         config = uvicorn.Config(
