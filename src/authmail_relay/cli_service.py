@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 from .db.engine import create_engine
-from .dkim_store import KeyStore
 from .db.migrate import current_revision, upgrade
+from .dkim_store import KeyStore
 from .message_request import MessageRequest
 from .redaction import mask_address
 from .relay import MessageDetails, Relay
