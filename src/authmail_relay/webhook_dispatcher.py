@@ -31,6 +31,7 @@ import httpx
 from .exceptions import StorageError, WebhookDeliveryError, WebhookUrlError
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
+from .task_pool import TaskPool
 from .webhook_http import post
 from .webhook_queue import WebhookQueue
 from .webhook_records import ClaimedDelivery, DeliveryAttempt
@@ -84,7 +85,7 @@ class WebhookDispatcher:
         self._rand = rand
         self._on_abandoned = on_abandoned or (lambda _delivery, _reason: None)
         self._stop = asyncio.Event()
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight = TaskPool()
         #: Monotonic time of the last loop turn.
         self.last_beat = time.monotonic()
 
@@ -101,9 +102,7 @@ class WebhookDispatcher:
                 free = self.settings.webhook_concurrency - len(self._in_flight)
                 claims = await self._claim(free) if free > 0 else []
                 for claim in claims:
-                    task = asyncio.create_task(self._deliver(claim, time.monotonic()))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
+                    self._in_flight.spawn(self._deliver(claim, time.monotonic()))
                 if claims:
                     continue
                 if until_idle and not self._in_flight:
@@ -124,25 +123,10 @@ class WebhookDispatcher:
 
     async def _idle_wait(self) -> None:
         """Sleep until a delivery finishes, a poll is due, or stop."""
-        stopping = asyncio.ensure_future(self._stop.wait())
-        try:
-            await asyncio.wait(
-                [stopping, *self._in_flight],
-                timeout=self.settings.poll_interval_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            stopping.cancel()
+        await self._in_flight.wait_any(self._stop, self.settings.poll_interval_seconds)
 
     async def _shutdown(self) -> None:
-        if not self._in_flight:
-            return
-        _, pending = await asyncio.wait(
-            set(self._in_flight), timeout=self.settings.shutdown_grace_seconds
-        )
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self._in_flight.drain(self.settings.shutdown_grace_seconds)
 
     async def _deliver(self, claim: ClaimedDelivery, started: float) -> None:
         try:

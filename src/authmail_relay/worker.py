@@ -33,6 +33,7 @@ from .settings import Settings
 from .smtp_config import SmtpConfig
 from .smtp_outcome import Outcome
 from .smtp_session import SmtpSession
+from .task_pool import TaskPool
 from .vocabulary import Priority
 
 log = logging.getLogger("authmail_relay.worker")
@@ -88,7 +89,7 @@ class Worker:
         self._session_factory = session_factory
         self._rand = rand
         self._idle_sessions: list[SmtpSession] = []
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight = TaskPool()
         #: The in-flight sends of normal- and low-priority messages.
         self._general: set[asyncio.Task[None]] = set()
         self._on_finished = on_finished or (lambda _message_id: None)
@@ -114,12 +115,10 @@ class Worker:
                 self.last_beat = time.monotonic()
                 claims = await self._claim_lanes()
                 for claim in claims:
-                    task = asyncio.create_task(self._deliver(claim, _Timing(claim.claimed_at)))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
-                    if claim.priority is not Priority.HIGH:
-                        self._general.add(task)
-                        task.add_done_callback(self._general.discard)
+                    general = None if claim.priority is Priority.HIGH else self._general
+                    self._in_flight.spawn(
+                        self._deliver(claim, _Timing(claim.claimed_at)), also=general
+                    )
                 if claims:
                     continue
                 if until_idle and not self._in_flight:
@@ -161,31 +160,18 @@ class Worker:
 
     async def _idle_wait(self) -> None:
         """Sleep until new work is signalled, a delivery finishes, a poll is due or stop."""
-        waiters = [asyncio.ensure_future(self._wake.wait()), *self._in_flight]
-        try:
-            await asyncio.wait(
-                waiters,
-                timeout=self.settings.poll_interval_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            waiters[0].cancel()
+        await self._in_flight.wait_any(self._wake, self.settings.poll_interval_seconds)
         if not self._stop.is_set():
             self._wake.clear()
 
     async def _shutdown(self) -> None:
-        if self._in_flight:
+        if len(self._in_flight):
             log.info(
                 "waiting up to %.0fs for %d send(s)",
                 self.settings.shutdown_grace_seconds,
                 len(self._in_flight),
             )
-            _, pending = await asyncio.wait(
-                set(self._in_flight), timeout=self.settings.shutdown_grace_seconds
-            )
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._in_flight.drain(self.settings.shutdown_grace_seconds)
         sessions, self._idle_sessions = self._idle_sessions, []
         for session in sessions:
             await session.close()
