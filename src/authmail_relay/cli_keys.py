@@ -105,7 +105,7 @@ def _describe(key: ApiKey) -> str:
         f"scopes:      {', '.join(_scopes(key))}",
         f"senders:     {', '.join(key.allowed_senders) or '(default sender only)'}",
         f"origins:     {', '.join(key.allowed_origins) or '-'}",
-        f"rate limit:  {key.rate_limit_per_minute or '-'} per minute (not enforced yet)",
+        f"rate limit:  {key.rate_limit_per_minute or '-'} per minute",
         f"created:     {format_ms(key.created_at)}",
         f"expires:     {format_ms(key.expires_at)}",
         f"last used:   {format_ms(key.last_used_at)}",

@@ -110,9 +110,22 @@ class PermissionDeniedError(RelayError):
 class RateLimitedError(RelayError):
     """Too many requests; try again later."""
 
-    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float = 1.0,
+        limit: str | None = None,
+        quota: int = 0,
+        window_seconds: int = 0,
+    ) -> None:
+        """``limit`` names the policy that refused (``recipient``, ``domain``; None for
+        the authentication throttle), with its ``quota`` per ``window_seconds``."""
         super().__init__(message)
         self.retry_after = retry_after
+        self.limit = limit
+        self.quota = quota
+        self.window_seconds = window_seconds
 
 
 class DeliveryError(RelayError):

@@ -33,6 +33,8 @@ from .outbox_records import (
     NewMessage,
     load_strings,
 )
+from .rate_limits import Limit
+from .rate_store import record, reserve
 from .vocabulary import ErrorCode, EventType, MessageStatus, Priority
 
 __all__ = [
@@ -72,6 +74,7 @@ class Outbox(OutboxActions):
         limit: int,
         lease_ms: int,
         priorities: Collection[Priority] | None = None,
+        send_cap: Limit | None = None,
     ) -> list[Claim]:
         """Lease up to *limit* due messages to *worker_id* for *lease_ms* milliseconds.
 
@@ -80,6 +83,10 @@ class Outbox(OutboxActions):
         A message under an expired lease is due too and comes back with
         ``reclaimed=True``. Each claimed message gets a ``message.sending`` event in the
         same transaction. Concurrent claimers never receive the same message.
+
+        With *send_cap* (the global sending rate), at most as many messages as its window
+        still has room for are claimed, and each claim is recorded in its bucket in the
+        same transaction; the rest stay due and wait for a later claim.
         """
         if lease_ms <= 0:
             raise ValueError("lease_ms must be positive")
@@ -87,6 +94,10 @@ class Outbox(OutboxActions):
             return []
         token = secrets.token_urlsafe(18)
         async with self._write("claim messages") as (connection, now):
+            if send_cap is not None:
+                limit = await reserve(connection, now, send_cap, limit)
+                if limit <= 0:
+                    return []
             statement = claim_statement(
                 now=now,
                 limit=limit,
@@ -96,6 +107,8 @@ class Outbox(OutboxActions):
                 priorities=priorities,
             )
             rows = (await connection.execute(statement)).mappings().all()
+            if send_cap is not None and send_cap.quota > 0:
+                await record(connection, now, send_cap.bucket, len(rows))
             await self._add_events(
                 connection,
                 now,

@@ -8,6 +8,7 @@ event together, with the time read from the database clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -21,6 +22,8 @@ from .outbox_events import NewEvent, write_events
 from .outbox_queries import event_data, select_messages, write_transaction
 from .outbox_reads import OutboxReader
 from .outbox_records import MessageRecord, NewMessage, dump_json, message_from_row
+from .rate_limits import Limit
+from .rate_store import check_and_record
 from .vocabulary import EventType, MessageStatus
 
 __all__ = ["NOT_CANCELLABLE", "NOT_CONSUMABLE", "OutboxActions"]
@@ -46,7 +49,11 @@ class OutboxActions(OutboxReader):
         await write_events(connection, now, new, webhook_max_age_ms=self._webhook_max_age_ms)
 
     async def enqueue(
-        self, message: NewMessage, *, idempotency: IdempotencyLink | None = None
+        self,
+        message: NewMessage,
+        *,
+        idempotency: IdempotencyLink | None = None,
+        limits: Sequence[Limit] = (),
     ) -> MessageRecord:
         """Store *message* as ``queued`` and write its ``message.queued`` event, atomically.
 
@@ -54,6 +61,10 @@ class OutboxActions(OutboxReader):
         at the new message in the same transaction. If the request no longer owns the key
         (its lock was taken over) or the key already points at a message, nothing is
         stored and ConflictError (``idempotency_key_in_use``) is raised.
+
+        *limits* (rate-limit buckets, see :mod:`authmail_relay.rate_store`) are checked
+        and recorded in the same transaction: if one refuses, RateLimitedError is raised
+        and nothing is stored.
         """
         if message.max_age_ms <= 0:
             raise ValidationError("max_age_ms must be positive", field="max_age_ms")
@@ -84,6 +95,7 @@ class OutboxActions(OutboxReader):
             if idempotency is not None:
                 # First, so a request that lost its key writes nothing at all.
                 await _link_message(connection, idempotency, message.id)
+            await check_and_record(connection, now, limits)
             fields["created_at"] = fields["updated_at"] = now
             # A send time in the past is "due now", so it does not jump the queue.
             fields["next_attempt_at"] = max(now, message.send_at_ms or now)
@@ -114,6 +126,12 @@ class OutboxActions(OutboxReader):
                 "consumed_at": None,
             }
         )
+
+    async def count_request(self, limits: Sequence[Limit]) -> None:
+        """Record one request in *limits*' buckets, in its own transaction, or raise
+        RateLimitedError (recording nothing) when one of them is full."""
+        async with self._write("count the request") as (connection, now):
+            await check_and_record(connection, now, limits)
 
     async def cancel(self, message_id: str) -> MessageRecord:
         """Withdraw a ``queued`` or ``deferred`` message: status ``cancelled`` (terminal).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
@@ -28,6 +28,7 @@ from .mail_settings import mail_settings
 from .message_content import build_draft, lifetime_seconds
 from .message_request import MessageRequest, validate_request
 from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
+from .rate_limits import AUTH_KINDS, Limit, domain_of, recipient_bucket_address
 from .sender_policy import check_sender
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
@@ -205,6 +206,7 @@ class Relay:
                 api_key_id=request.api_key_id,
             ),
             idempotency=idempotency,
+            limits=self._limits_for(request, composed.recipients),
         )
         self.new_work.set()
         return Accepted(
@@ -213,6 +215,44 @@ class Relay:
             message_id=record.message_id,
             created_at=record.created_at,
         )
+
+    async def count_key_request(self, key_id: str, per_minute: int) -> None:
+        """Count one request by API key *key_id* against *per_minute* requests per
+        sliding minute (0: unlimited, nothing is recorded); RateLimitedError (limit
+        ``key``) when the key is over it. Stored in the database, so the limit holds
+        across restarts and instances."""
+        if per_minute > 0:
+            await self.outbox.count_request([Limit("key", f"key:{key_id}", per_minute, 60_000)])
+
+    def _limits_for(self, request: MessageRequest, recipients: Sequence[str]) -> list[Limit]:
+        """The recipient and domain limits an auth mail counts against (none for raw).
+
+        Recipients are counted in their normalised form, across every API key.
+        """
+        if request.kind not in AUTH_KINDS:
+            return []
+        settings = self.settings
+        limits = []
+        for recipient in recipients:
+            address = recipient_bucket_address(recipient)
+            limits.append(
+                Limit(
+                    "recipient",
+                    f"recipient:{request.kind.value}:{address}",
+                    settings.recipient_max_per_window,
+                    int(settings.recipient_window_seconds * 1000),
+                    int(settings.recipient_min_interval_seconds * 1000),
+                )
+            )
+            limits.append(
+                Limit(
+                    "domain",
+                    f"domain:{domain_of(address)}",
+                    settings.domain_max_per_window,
+                    int(settings.domain_window_seconds * 1000),
+                )
+            )
+        return limits
 
     def notify_finished(self, message_id: str) -> None:
         """Called by an in-process worker when a message reached a final status."""

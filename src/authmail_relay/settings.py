@@ -53,6 +53,28 @@ def _positive_float(name: str, raw: str) -> float:
     return value
 
 
+def _count(name: str, raw: str) -> int:
+    """A whole number, zero or more (0 turns a limit off)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative, not {value}")
+    return value
+
+
+def _seconds_or_zero(name: str, raw: str) -> float:
+    """Seconds, zero or more (0 turns the rule off)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ConfigurationError(f"{name} must be a finite number, not negative: {raw}")
+    return value
+
+
 def _port(name: str, raw: str) -> int:
     value = _positive_int(name, raw)
     if value > 65535:
@@ -428,6 +450,65 @@ SETTINGS: tuple[Setting, ...] = (
         "allowed_senders",
         _sender_rules,
     ),
+    # Rate limits (docs/security.md#rate-limits).
+    Setting(
+        "SEND_RATE_PER_MINUTE",
+        "0",
+        "Most messages the workers hand to SMTP per SEND_RATE_WINDOW_SECONDS, all "
+        "together; more wait in the queue. 0: unlimited.",
+        "send_rate_per_minute",
+        _count,
+    ),
+    Setting(
+        "SEND_RATE_WINDOW_SECONDS",
+        "60",
+        "The window of SEND_RATE_PER_MINUTE.",
+        "send_rate_window_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "KEY_REQUESTS_PER_MINUTE",
+        "0",
+        "Requests per minute the env API_KEY (and stored keys without their own limit) "
+        "may make; 0: unlimited.",
+        "key_requests_per_minute",
+        _count,
+    ),
+    Setting(
+        "RECIPIENT_MAX_PER_WINDOW",
+        "5",
+        "Auth mails of one kind one address may receive per RECIPIENT_WINDOW_SECONDS; 0: off.",
+        "recipient_max_per_window",
+        _count,
+    ),
+    Setting(
+        "RECIPIENT_WINDOW_SECONDS",
+        "900",
+        "The window of RECIPIENT_MAX_PER_WINDOW.",
+        "recipient_window_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "RECIPIENT_MIN_INTERVAL_SECONDS",
+        "30",
+        "Least time between two auth mails of one kind to one address; 0: off.",
+        "recipient_min_interval_seconds",
+        _seconds_or_zero,
+    ),
+    Setting(
+        "DOMAIN_MAX_PER_WINDOW",
+        "100",
+        "Auth mails one recipient domain may receive per DOMAIN_WINDOW_SECONDS; 0: off.",
+        "domain_max_per_window",
+        _count,
+    ),
+    Setting(
+        "DOMAIN_WINDOW_SECONDS",
+        "900",
+        "The window of DOMAIN_MAX_PER_WINDOW.",
+        "domain_window_seconds",
+        _positive_float,
+    ),
 )
 
 
@@ -482,6 +563,14 @@ class Settings:
     dns_resolver: str = ""
     dns_timeout_seconds: float = 5.0
     allowed_senders: tuple[str, ...] = ()
+    recipient_max_per_window: int = 5
+    recipient_window_seconds: float = 900.0
+    recipient_min_interval_seconds: float = 30.0
+    domain_max_per_window: int = 100
+    domain_window_seconds: float = 900.0
+    key_requests_per_minute: int = 0
+    send_rate_per_minute: int = 0
+    send_rate_window_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

@@ -28,6 +28,7 @@ from .dkim_signing import DkimSigner, SigningError
 from .dkim_store import KeyStore
 from .exceptions import StorageError
 from .outbox import AttemptRecord, Claim, Outbox
+from .rate_limits import Limit
 from .retry import Expire, GiveUp, Retry, RetryPolicy, Sent, decide
 from .settings import Settings
 from .smtp_config import SmtpConfig
@@ -93,6 +94,18 @@ class Worker:
         #: The in-flight sends of normal- and low-priority messages.
         self._general: set[asyncio.Task[None]] = set()
         self._on_finished = on_finished or (lambda _message_id: None)
+        #: The global sending rate (SEND_RATE_PER_MINUTE), shared through the database by
+        #: every worker on it; None when unlimited.
+        self._send_cap = (
+            Limit(
+                "send",
+                "send:global",
+                settings.send_rate_per_minute,
+                int(settings.send_rate_window_seconds * 1000),
+            )
+            if settings.send_rate_per_minute > 0
+            else None
+        )
         #: Monotonic time of the last loop turn; readiness checks call a stale one dead.
         self.last_beat = time.monotonic()
         self.running = False
@@ -153,6 +166,7 @@ class Worker:
                 limit=limit,
                 lease_ms=self.settings.lease_ms,
                 priorities=lanes,
+                send_cap=self._send_cap,
             )
         except StorageError as exc:
             log.error("claim failed: %s", exc)

@@ -31,9 +31,19 @@ def get_idempotency(request: Request) -> IdempotencyStore:
 
 
 async def authenticated(request: Request) -> Caller:
-    """The caller behind a valid Bearer key (401/429 otherwise)."""
+    """The caller behind a valid Bearer key (401/429 otherwise).
+
+    Every authenticated request counts against its key's requests per minute (the stored
+    key's ``rate_limit_per_minute``, else ``KEY_REQUESTS_PER_MINUTE``; 0 is unlimited):
+    429 with limit ``key`` when it is used up.
+    """
     checker: KeyChecker = request.app.state.key_checker
-    return await checker.check(request.headers.get("authorization"), client_address(request))
+    caller = await checker.check(request.headers.get("authorization"), client_address(request))
+    per_minute = caller.requests_per_minute
+    if per_minute is None:
+        per_minute = get_settings(request).key_requests_per_minute
+    await get_relay(request).count_key_request(caller.key_id, per_minute)
+    return caller
 
 
 class ScopeRequirement:

@@ -40,7 +40,7 @@ class KeyCreate(BaseModel):
     )
     expires_in_days: float | None = Field(None, gt=0, le=3650)
     rate_limit_per_minute: int | None = Field(
-        None, ge=1, le=1_000_000, description="Stored and shown; not enforced yet."
+        None, ge=1, le=1_000_000, description="Requests per minute; empty: KEY_REQUESTS_PER_MINUTE."
     )
 
 

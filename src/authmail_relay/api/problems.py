@@ -27,6 +27,7 @@ from ..exceptions import (
     StorageError,
     ValidationError,
 )
+from ..rate_limits import ratelimit_header, ratelimit_policy_header, seconds_up
 from ..vocabulary import ErrorCode
 
 log = logging.getLogger("authmail_relay.api")
@@ -73,8 +74,9 @@ def problem(
     request_id: str | None = None,
     errors: Sequence[Mapping[str, str]] | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response; *extra* adds members to the body."""
     body: dict[str, Any] = {
         "type": f"urn:authmail-relay:problem:{error_code}",
         "title": _TITLES.get(status, "Error"),
@@ -85,6 +87,7 @@ def problem(
     }
     if errors is not None:
         body["errors"] = list(errors)
+    body.update(extra or {})
     return JSONResponse(
         body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
     )
@@ -104,8 +107,7 @@ def problem_for(exc: RelayError, request_id: str | None) -> JSONResponse:
     if isinstance(exc, PermissionDeniedError):
         return problem(403, exc.error_code, exc.message, request_id=request_id)
     if isinstance(exc, RateLimitedError):
-        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
-        return problem(429, "rate_limited", exc.message, request_id=request_id, headers=headers)
+        return _rate_limited(exc, request_id)
     if isinstance(exc, NotFoundError):
         return problem(404, "not_found", exc.message, request_id=request_id)
     if isinstance(exc, ConflictError):
@@ -119,6 +121,23 @@ def problem_for(exc: RelayError, request_id: str | None) -> JSONResponse:
         return problem(503, "not_configured", exc.message, request_id=request_id)
     log.error("unexpected relay error %s: %s", type(exc).__name__, exc.message)
     return problem(500, "internal_error", "unexpected error", request_id=request_id)
+
+
+def _rate_limited(exc: RateLimitedError, request_id: str | None) -> JSONResponse:
+    """429 with ``Retry-After`` and, for a named limit, the ``RateLimit-Policy`` and
+    ``RateLimit`` headers and the limit's name in the body (``limit``)."""
+    wait_ms = int(max(1.0, exc.retry_after) * 1000)
+    headers = {"Retry-After": str(seconds_up(wait_ms))}
+    extra: dict[str, Any] = {}
+    if exc.limit is not None:
+        headers["RateLimit-Policy"] = ratelimit_policy_header(
+            exc.limit, exc.quota, exc.window_seconds * 1000
+        )
+        headers["RateLimit"] = ratelimit_header(exc.limit, 0, wait_ms)
+        extra["limit"] = exc.limit
+    return problem(
+        429, "rate_limited", exc.message, request_id=request_id, headers=headers, extra=extra
+    )
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -21,7 +21,8 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         "does not allow this.",
         413: "The body is larger than MAX_BODY_BYTES.",
         422: "Invalid input, or an Idempotency-Key reused with a different body.",
-        429: "Too many failed authentications from this address (see Retry-After).",
+        429: "Rate limited: failed authentications, the key's requests per minute, or a "
+        "recipient or domain limit (see Retry-After, RateLimit-Policy and RateLimit).",
         503: "Storage unavailable (see Retry-After) or a required setting is missing.",
     }
     return {status: {**_PROBLEM, "description": descriptions[status]} for status in statuses}

@@ -53,6 +53,8 @@ class Caller:
     allowed_senders: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     stored: bool = False
+    #: The stored key's own requests-per-minute limit; None: KEY_REQUESTS_PER_MINUTE.
+    requests_per_minute: int | None = None
 
 
 class FailureThrottle:
@@ -123,6 +125,7 @@ class KeyChecker:
                         allowed_senders=key.allowed_senders,
                         allowed_origins=key.allowed_origins,
                         stored=True,
+                        requests_per_minute=key.rate_limit_per_minute,
                     )
         self.throttle.record_failure(address)
         raise AuthenticationError("invalid or missing API key")

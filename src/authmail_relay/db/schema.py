@@ -47,6 +47,7 @@ __all__ = [
     "idempotency_keys",
     "messages",
     "metadata",
+    "rate_events",
     "webhook_attempts",
     "webhook_deliveries",
     "webhook_endpoints",
@@ -307,7 +308,7 @@ api_keys = Table(
     Column("scopes", Text, nullable=False),
     Column("allowed_senders", Text, nullable=False, server_default=text("'[]'")),
     Column("allowed_origins", Text, nullable=False, server_default=text("'[]'")),
-    # Stored and shown; not enforced yet.
+    # Requests per minute (since 0005 enforced; NULL: KEY_REQUESTS_PER_MINUTE).
     Column("rate_limit_per_minute", Integer, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=True),
@@ -316,4 +317,17 @@ api_keys = Table(
     Column("revoked_at", BigInteger, nullable=True),
     # The id of the key this one replaced, for a rotation.
     Column("rotated_from", Text, nullable=True),
+)
+
+#: One row per counted event of a rate-limit bucket (since 0005); see
+#: :mod:`authmail_relay.rate_store`. Rows older than the bucket's window are purged.
+rate_events = Table(
+    "rate_events",
+    metadata,
+    _serial_id(),
+    # "recipient:<kind>:<address>" or "domain:<domain>".
+    Column("bucket", Text, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Index(None, "bucket", "at_ms"),
+    sqlite_autoincrement=True,
 )

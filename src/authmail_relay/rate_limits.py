@@ -1,0 +1,119 @@
+"""Rate-limit decisions and their HTTP headers, with no I/O.
+
+A :class:`Limit` is a named rule ("at most *quota* events per *window_ms*, at least
+*min_interval_ms* apart") over one bucket key. :func:`decide` looks at the times of the
+events already recorded in that bucket (from :mod:`authmail_relay.rate_store`) and the
+current time, and says whether one more event fits and, if not, how long to wait.
+
+Recipient buckets count auth mails to one mailbox across every API key; the address is
+normalised by :func:`recipient_bucket_address` so that spellings of the same mailbox
+(case, a trailing dot on the domain, Unicode or A-label domains) share one bucket.
+
+The headers follow draft-ietf-httpapi-ratelimit-headers (structured fields):
+``RateLimit-Policy: "<name>";q=<quota>;w=<window seconds>`` and
+``RateLimit: "<name>";r=<remaining>;t=<seconds until the bucket has room>``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .validation import parse_mailbox
+from .vocabulary import Kind
+
+__all__ = [
+    "AUTH_KINDS",
+    "Decision",
+    "Limit",
+    "decide",
+    "domain_of",
+    "ratelimit_header",
+    "ratelimit_policy_header",
+    "recipient_bucket_address",
+    "seconds_up",
+]
+
+#: The kinds the recipient and domain limits count (mails a stranger can trigger).
+AUTH_KINDS = frozenset({Kind.OTP, Kind.MAGIC_LINK, Kind.PASSWORD_RESET})
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One rule over one bucket.
+
+    ``name`` is the public policy name (``recipient``, ``domain``); ``bucket`` the storage
+    key. ``quota`` events per ``window_ms`` (``quota`` 0: no count limit) and at least
+    ``min_interval_ms`` between two events (0: none).
+    """
+
+    name: str
+    bucket: str
+    quota: int
+    window_ms: int
+    min_interval_ms: int = 0
+
+    @property
+    def keep_ms(self) -> int:
+        """How far back events matter; older ones may be purged."""
+        return max(self.window_ms, self.min_interval_ms)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether one more event fits, and if not how long until it does (milliseconds)."""
+
+    allowed: bool
+    retry_after_ms: int = 0
+    remaining: int = 0
+
+
+def decide(limit: Limit, event_times: Sequence[int], now_ms: int) -> Decision:
+    """Whether one more event in *limit*'s bucket fits at *now_ms*.
+
+    *event_times* are the recorded events of the bucket (any order; those older than
+    ``keep_ms`` are ignored). ``remaining`` is what is left after this event when it is
+    allowed; when refused, ``retry_after_ms`` (at least 1) is when the oldest counting
+    event leaves the window or the minimum interval has passed, whichever is later.
+    """
+    recent = sorted(t for t in event_times if t > now_ms - limit.keep_ms)
+    wait = 0
+    if limit.min_interval_ms > 0 and recent:
+        wait = max(wait, recent[-1] + limit.min_interval_ms - now_ms)
+    in_window = [t for t in recent if t > now_ms - limit.window_ms]
+    remaining = max(0, limit.quota - len(in_window) - 1) if limit.quota > 0 else 0
+    if limit.quota > 0 and len(in_window) >= limit.quota:
+        # The event that must leave the window before one more fits.
+        oldest = in_window[len(in_window) - limit.quota]
+        wait = max(wait, oldest + limit.window_ms - now_ms)
+    if wait > 0:
+        return Decision(False, retry_after_ms=max(1, wait), remaining=0)
+    return Decision(True, remaining=remaining)
+
+
+def recipient_bucket_address(address: str) -> str:
+    """The counting form of a recipient: parsed (IDN domain to A-labels, trailing dot
+    dropped, domain lower-cased) and then lower-cased whole. Raises InvalidAddressError
+    for an address that is not one plain mailbox."""
+    return parse_mailbox(address, field="to").address.lower()
+
+
+def domain_of(bucket_address: str) -> str:
+    """The domain of a normalised address."""
+    return bucket_address.rpartition("@")[2]
+
+
+def seconds_up(milliseconds: int) -> int:
+    """Whole seconds, rounded up, at least 1 (``Retry-After`` and ``t`` values)."""
+    return max(1, math.ceil(milliseconds / 1000))
+
+
+def ratelimit_policy_header(name: str, quota: int, window_ms: int) -> str:
+    """``RateLimit-Policy`` for one policy: ``"name";q=<quota>;w=<window seconds>``."""
+    return f'"{name}";q={quota};w={seconds_up(window_ms)}'
+
+
+def ratelimit_header(name: str, remaining: int, reset_ms: int) -> str:
+    """``RateLimit`` for one policy: ``"name";r=<remaining>;t=<seconds to wait>``."""
+    return f'"{name}";r={remaining};t={seconds_up(reset_ms)}'

@@ -1,0 +1,95 @@
+"""Rate-limit buckets in the database: check and record in the caller's transaction.
+
+:func:`check_and_record` runs inside a write transaction (the one that stores the
+message), so the check, the recorded event and the message commit or roll back together:
+a refused message leaves nothing behind, and a message that fails to store uses up no
+quota. Concurrent checks of one bucket are serialised: SQLite write transactions begin
+``IMMEDIATE`` (one writer at a time); on PostgreSQL a transaction-scoped advisory lock
+keyed by the bucket name is taken first. Events older than a bucket's window are deleted
+as the bucket is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .db.schema import rate_events
+from .exceptions import RateLimitedError
+from .rate_limits import Limit, decide, seconds_up
+
+__all__ = ["check_and_record", "record", "reserve"]
+
+
+async def _lock(connection: AsyncConnection, bucket: str) -> None:
+    """Serialise users of *bucket* until the transaction ends (PostgreSQL; SQLite write
+    transactions are serialised already)."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(bucket))))
+
+
+async def _recent(connection: AsyncConnection, now_ms: int, limit: Limit) -> list[int]:
+    """Purge *limit*'s bucket of events older than it keeps; the times of the rest."""
+    await connection.execute(
+        delete(rate_events).where(
+            rate_events.c.bucket == limit.bucket,
+            rate_events.c.at_ms <= now_ms - limit.keep_ms,
+        )
+    )
+    query = select(rate_events.c.at_ms).where(
+        rate_events.c.bucket == limit.bucket, rate_events.c.at_ms > now_ms - limit.keep_ms
+    )
+    return list((await connection.scalars(query)).all())
+
+
+async def reserve(connection: AsyncConnection, now_ms: int, limit: Limit, wanted: int) -> int:
+    """How many of *wanted* events fit in *limit*'s window now (0 to *wanted*); the
+    bucket stays locked until the caller's transaction ends, and the caller records the
+    ones it uses with :func:`record`. A limit without a quota grants everything."""
+    if limit.quota <= 0 or wanted <= 0:
+        return max(0, wanted)
+    await _lock(connection, limit.bucket)
+    times = await _recent(connection, now_ms, limit)
+    in_window = sum(1 for t in times if t > now_ms - limit.window_ms)
+    return max(0, min(wanted, limit.quota - in_window))
+
+
+async def record(connection: AsyncConnection, now_ms: int, bucket: str, count: int) -> None:
+    """Record *count* events in *bucket* at *now_ms*."""
+    if count > 0:
+        await connection.execute(
+            insert(rate_events), [{"bucket": bucket, "at_ms": now_ms} for _ in range(count)]
+        )
+
+
+async def check_and_record(
+    connection: AsyncConnection, now_ms: int, limits: Sequence[Limit]
+) -> None:
+    """Record one event in every bucket of *limits*, or raise RateLimitedError.
+
+    Every limit is checked before anything is recorded; the first that refuses raises
+    RateLimitedError naming it (``limit``, ``quota``, ``window_seconds``,
+    ``retry_after``), and the caller's transaction must then roll back. Limits with
+    neither a quota nor a minimum interval are skipped.
+    """
+    active = [limit for limit in limits if limit.quota > 0 or limit.min_interval_ms > 0]
+    if not active:
+        return
+    # Lock in a fixed order so two requests sharing buckets cannot deadlock.
+    for bucket in sorted({limit.bucket for limit in active}):
+        await _lock(connection, bucket)
+    for limit in active:
+        times = await _recent(connection, now_ms, limit)
+        decision = decide(limit, times, now_ms)
+        if not decision.allowed:
+            raise RateLimitedError(
+                f"over the {limit.name} rate limit; try again later",
+                retry_after=seconds_up(decision.retry_after_ms),
+                limit=limit.name,
+                quota=limit.quota,
+                window_seconds=seconds_up(limit.window_ms),
+            )
+    for bucket in sorted({limit.bucket for limit in active}):
+        await record(connection, now_ms, bucket, 1)

@@ -1,0 +1,73 @@
+"""Rate-limit buckets on SQLite and PostgreSQL: checked and recorded with the message, in
+one transaction, so refused or concurrent requests never overshoot the limit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from authmail_relay.db import create_engine
+from authmail_relay.exceptions import RateLimitedError
+from authmail_relay.outbox import Outbox
+from authmail_relay.rate_limits import Limit
+from tests.support.db import new_message
+
+
+def _limit(quota: int = 3, window_ms: int = 60_000, interval_ms: int = 0) -> Limit:
+    return Limit("recipient", "recipient:otp:a@example.com", quota, window_ms, interval_ms)
+
+
+async def test_the_limit_refuses_and_stores_nothing(outbox: Outbox) -> None:
+    for _ in range(3):
+        await outbox.enqueue(new_message(), limits=[_limit()])
+    refused = new_message()
+    with pytest.raises(RateLimitedError) as raised:
+        await outbox.enqueue(refused, limits=[_limit()])
+    assert raised.value.limit == "recipient"
+    assert raised.value.quota == 3
+    assert raised.value.window_seconds == 60
+    assert 1 <= raised.value.retry_after <= 60
+    assert len(await outbox.list_messages(limit=10)) == 3
+    # Another bucket is unaffected.
+    other = Limit("recipient", "recipient:otp:b@example.com", 3, 60_000)
+    await outbox.enqueue(new_message(), limits=[other])
+
+
+async def test_the_minimum_interval(outbox: Outbox) -> None:
+    await outbox.enqueue(new_message(), limits=[_limit(quota=0, interval_ms=300)])
+    with pytest.raises(RateLimitedError):
+        await outbox.enqueue(new_message(), limits=[_limit(quota=0, interval_ms=300)])
+    await asyncio.sleep(0.35)
+    await outbox.enqueue(new_message(), limits=[_limit(quota=0, interval_ms=300)])
+
+
+async def test_a_window_frees_up_and_old_events_are_purged(outbox: Outbox) -> None:
+    limit = _limit(quota=2, window_ms=200)
+    await outbox.enqueue(new_message(), limits=[limit])
+    await outbox.enqueue(new_message(), limits=[limit])
+    with pytest.raises(RateLimitedError):
+        await outbox.enqueue(new_message(), limits=[limit])
+    await asyncio.sleep(0.25)
+    await outbox.enqueue(new_message(), limits=[limit])
+
+
+async def test_concurrent_requests_never_overshoot(db_url: str, outbox: Outbox) -> None:
+    """20 simultaneous stores on separate connections: exactly the limit is stored."""
+    engines = [create_engine(db_url) for _ in range(4)]
+    try:
+        outboxes = [Outbox(engine) for engine in engines]
+
+        async def one(n: int) -> bool:
+            try:
+                await outboxes[n % 4].enqueue(new_message(), limits=[_limit(quota=5)])
+            except RateLimitedError:
+                return False
+            return True
+
+        results = await asyncio.gather(*(one(n) for n in range(20)))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert results.count(True) == 5
+    assert len(await outbox.list_messages(limit=50)) == 5
