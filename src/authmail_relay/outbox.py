@@ -108,7 +108,7 @@ class Outbox(OutboxActions):
             )
             rows = (await connection.execute(statement)).mappings().all()
             if send_cap is not None and send_cap.quota > 0:
-                await record(connection, now, send_cap.bucket, len(rows))
+                await record(connection, now, send_cap, len(rows))
             await self._add_events(
                 connection,
                 now,

@@ -5,8 +5,8 @@ message), so the check, the recorded event and the message commit or roll back t
 a refused message leaves nothing behind, and a message that fails to store uses up no
 quota. Concurrent checks of one bucket are serialised: SQLite write transactions begin
 ``IMMEDIATE`` (one writer at a time); on PostgreSQL a transaction-scoped advisory lock
-keyed by the bucket name is taken first. Events older than a bucket's window are deleted
-as the bucket is checked.
+keyed by the bucket name is taken first. Every check also deletes the events of any
+bucket that are past their ``expires_at`` (the end of their window when recorded).
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from .db.schema import rate_events
 from .exceptions import RateLimitedError
 from .rate_limits import Limit, decide, seconds_up
 
-__all__ = ["check_and_record", "record", "reserve"]
+__all__ = ["check_and_record", "purge_expired", "record", "reserve"]
+
+# The advisory-lock key of the global purge (an arbitrary constant; bucket locks use
+# hashtext of the bucket name, a 32-bit value, so a 64-bit key cannot collide with them).
+_PURGE_LOCK = 0x616D725F70757267
 
 
 async def _lock(connection: AsyncConnection, bucket: str) -> None:
@@ -31,13 +35,8 @@ async def _lock(connection: AsyncConnection, bucket: str) -> None:
 
 
 async def _recent(connection: AsyncConnection, now_ms: int, limit: Limit) -> list[int]:
-    """Purge *limit*'s bucket of events older than it keeps; the times of the rest."""
-    await connection.execute(
-        delete(rate_events).where(
-            rate_events.c.bucket == limit.bucket,
-            rate_events.c.at_ms <= now_ms - limit.keep_ms,
-        )
-    )
+    """The times of *limit*'s bucket's events that still matter to it. (Deleting is left
+    to :func:`purge_expired`, so only one transaction at a time deletes rows.)"""
     query = select(rate_events.c.at_ms).where(
         rate_events.c.bucket == limit.bucket, rate_events.c.at_ms > now_ms - limit.keep_ms
     )
@@ -51,17 +50,29 @@ async def reserve(connection: AsyncConnection, now_ms: int, limit: Limit, wanted
     if limit.quota <= 0 or wanted <= 0:
         return max(0, wanted)
     await _lock(connection, limit.bucket)
+    await purge_expired(connection, now_ms)
     times = await _recent(connection, now_ms, limit)
     in_window = sum(1 for t in times if t > now_ms - limit.window_ms)
     return max(0, min(wanted, limit.quota - in_window))
 
 
-async def record(connection: AsyncConnection, now_ms: int, bucket: str, count: int) -> None:
-    """Record *count* events in *bucket* at *now_ms*."""
+async def record(connection: AsyncConnection, now_ms: int, limit: Limit, count: int) -> None:
+    """Record *count* events in *limit*'s bucket at *now_ms*, each expiring when it
+    leaves the limit's window (``keep_ms``)."""
     if count > 0:
-        await connection.execute(
-            insert(rate_events), [{"bucket": bucket, "at_ms": now_ms} for _ in range(count)]
-        )
+        row = {"bucket": limit.bucket, "at_ms": now_ms, "expires_at": now_ms + limit.keep_ms}
+        await connection.execute(insert(rate_events), [dict(row) for _ in range(count)])
+
+
+async def purge_expired(connection: AsyncConnection, now_ms: int) -> None:
+    """Delete every event past its ``expires_at``, in any bucket. On PostgreSQL only one
+    transaction at a time purges (a non-blocking advisory lock; the others skip it), so
+    concurrent purges never wait on or deadlock with each other."""
+    if connection.dialect.name == "postgresql":
+        taken = await connection.scalar(select(func.pg_try_advisory_xact_lock(_PURGE_LOCK)))
+        if not taken:
+            return
+    await connection.execute(delete(rate_events).where(rate_events.c.expires_at <= now_ms))
 
 
 async def check_and_record(
@@ -80,6 +91,7 @@ async def check_and_record(
     # Lock in a fixed order so two requests sharing buckets cannot deadlock.
     for bucket in sorted({limit.bucket for limit in active}):
         await _lock(connection, bucket)
+    await purge_expired(connection, now_ms)
     for limit in active:
         times = await _recent(connection, now_ms, limit)
         decision = decide(limit, times, now_ms)
@@ -91,5 +103,8 @@ async def check_and_record(
                 quota=limit.quota,
                 window_seconds=seconds_up(limit.window_ms),
             )
-    for bucket in sorted({limit.bucket for limit in active}):
-        await record(connection, now_ms, bucket, 1)
+    recorded = set()
+    for limit in active:
+        if limit.bucket not in recorded:
+            recorded.add(limit.bucket)
+            await record(connection, now_ms, limit, 1)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 
 from authmail_relay.db import create_engine
+from authmail_relay.db.schema import rate_events
 from authmail_relay.exceptions import RateLimitedError
 from authmail_relay.outbox import Outbox
 from authmail_relay.rate_limits import Limit
@@ -71,3 +73,18 @@ async def test_concurrent_requests_never_overshoot(db_url: str, outbox: Outbox) 
             await engine.dispose()
     assert results.count(True) == 5
     assert len(await outbox.list_messages(limit=50)) == 5
+
+
+async def test_expired_events_of_any_bucket_are_purged(db_url: str, outbox: Outbox) -> None:
+    """A bucket that is never checked again does not keep its rows."""
+    short = Limit("recipient", "recipient:otp:gone@example.com", 5, 100)
+    await outbox.enqueue(new_message(), limits=[short])
+    await asyncio.sleep(0.15)
+    await outbox.enqueue(new_message(), limits=[_limit()])
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            buckets = (await connection.scalars(select(rate_events.c.bucket))).all()
+    finally:
+        await engine.dispose()
+    assert buckets == ["recipient:otp:a@example.com"]

@@ -328,6 +328,10 @@ rate_events = Table(
     # "recipient:<kind>:<address>" or "domain:<domain>".
     Column("bucket", Text, nullable=False),
     Column("at_ms", BigInteger, nullable=False),
+    # When the event stops mattering to its bucket (at_ms + the bucket's window); any
+    # check purges rows past it, so buckets that are never checked again do not linger.
+    Column("expires_at", BigInteger, nullable=False),
     Index(None, "bucket", "at_ms"),
+    Index(None, "expires_at"),
     sqlite_autoincrement=True,
 )

@@ -32,13 +32,16 @@ def upgrade() -> None:
         ),
         sa.Column("bucket", sa.Text(), nullable=False),
         sa.Column("at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("expires_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_rate_events"),
         sqlite_autoincrement=True,
     )
     op.create_index("ix_rate_events_bucket_at_ms", "rate_events", ["bucket", "at_ms"])
+    op.create_index("ix_rate_events_expires_at", "rate_events", ["expires_at"])
 
 
 def downgrade() -> None:
     """Undo 0005: forgets every counted event (limits start afresh)."""
+    op.drop_index("ix_rate_events_expires_at", table_name="rate_events")
     op.drop_index("ix_rate_events_bucket_at_ms", table_name="rate_events")
     op.drop_table("rate_events")
