@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
 from .db.engine import create_engine
@@ -148,11 +148,11 @@ async def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
     return 0
 
 
-def stop_on_signals(stop: object) -> None:
+def stop_on_signals(stop: Callable[[], None]) -> None:
     """Call ``stop()`` on SIGTERM and SIGINT (a second signal is handled the same way)."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop)  # type: ignore[arg-type]
+        loop.add_signal_handler(signum, stop)
 
 
 async def messages(args: argparse.Namespace, settings: Settings) -> int:

@@ -28,7 +28,6 @@ from .settings import Settings
 from .vocabulary import Kind
 from .wrapper import wrap_html
 
-DEFAULT_LOCALE = "en"
 #: The kinds whose mail carries a link.
 LINK_KINDS = frozenset({Kind.MAGIC_LINK, Kind.PASSWORD_RESET})
 
@@ -110,15 +109,9 @@ def _default_from(settings: Settings, branding: Branding) -> str:
     return branding.from_address(sender) if sender else ""
 
 
-def template_locale(requested: str | None, default: str = DEFAULT_LOCALE) -> str:
-    """The shipped locale to render in, by the fallback chain of
-    :func:`~authmail_relay.locales.resolve_locale` (``pt-br`` → ``pt-BR``, ``de-AT`` →
-    ``de``, unknown → ``default``).
-
-    A malformed tag is the caller's error (``ValidationError``, ``field="locale"``); a
-    well-formed one we have no templates for falls back rather than failing the mail.
-    """
-    return resolve_locale(requested, default)
+#: The shipped locale to render in (``pt-br`` → ``pt-BR``, ``de-AT`` → ``de``, unknown →
+#: the default; a malformed tag is a ``ValidationError``): the fallback chain itself.
+template_locale = resolve_locale
 
 
 def _secret(request: MessageRequest, settings: Settings) -> dict[str, str]:

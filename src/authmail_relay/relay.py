@@ -69,9 +69,8 @@ class MessageDetails:
 class Relay:
     """The one async core. Use ``async with Relay(settings) as relay:``.
 
-    ``migrate`` controls schema upgrades on open: ``"auto"`` applies pending migrations
-    on SQLite when ``AUTO_MIGRATE`` is on and otherwise only checks that the schema is
-    current; ``"check"`` only checks; ``"skip"`` does neither.
+    On open, pending migrations are applied on SQLite when ``AUTO_MIGRATE`` is on;
+    otherwise the schema must already be current (``authmail-relay db upgrade``).
 
     A message's ``webhook_url`` is checked against the webhook address policy
     (:mod:`authmail_relay.ssrf`) before it is stored; ``webhook_resolver`` replaces the
@@ -82,12 +81,10 @@ class Relay:
         self,
         settings: Settings,
         *,
-        migrate: str = "auto",
         clock: Callable[[], datetime] = utc_now,
         webhook_resolver: Resolver | None = None,
     ) -> None:
         self.settings = settings
-        self._migrate = migrate
         self._clock = clock
         # Request-time resolution is a courtesy (the dispatcher checks again at every
         # attempt), so it gets a short bound rather than the full attempt timeout.
@@ -133,10 +130,7 @@ class Relay:
         )
 
     async def _prepare_schema(self, engine: AsyncEngine) -> None:
-        if self._migrate == "skip":
-            return
-        sqlite = engine.dialect.name == "sqlite"
-        if self._migrate == "auto" and sqlite and self.settings.auto_migrate:
+        if engine.dialect.name == "sqlite" and self.settings.auto_migrate:
             await upgrade(engine)
             return
         if not await is_current(engine):
