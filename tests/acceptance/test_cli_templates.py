@@ -69,3 +69,33 @@ def test_bad_branding_fails_fast(tmp_path: Path) -> None:
     done = _run(["preview", "otp"], tmp_path, LOGO_URL="http://cdn.example.com/logo.png")
     assert done.returncode == 2
     assert "logo" in done.stderr.lower()
+
+
+def test_a_closed_pipe_is_not_a_crash(tmp_path: Path) -> None:
+    """`… | head` closing the pipe early ends the command quietly, without a traceback."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "authmail_relay",
+            "--env-file",
+            os.devnull,
+            "templates",
+            "preview",
+            "otp",
+            "--format",
+            "html",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()
+    process.wait(30)
+    errors = process.stderr.read()
+    process.stderr.close()
+    assert b"Traceback" not in errors
