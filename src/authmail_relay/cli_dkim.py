@@ -131,7 +131,10 @@ def render_report(report: DomainReport) -> str:
     if dmarc.policy:
         sub = f", sp={dmarc.subdomain_policy}" if dmarc.subdomain_policy else ""
         policy = f" (p={dmarc.policy}{sub})"
-    lines.append(f"DMARC:  {dmarc.status}{policy}" + (f": {dmarc.record}" if dmarc.record else ""))
+    where = f" at {dmarc.found_at}" if dmarc.inherited else ""
+    lines.append(
+        f"DMARC:  {dmarc.status}{where}{policy}" + (f": {dmarc.record}" if dmarc.record else "")
+    )
     lines.append("")
     if report.advice:
         lines.append("advice:")

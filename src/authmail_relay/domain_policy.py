@@ -8,10 +8,15 @@ Statuses:
   (empty ``p=``), ``missing``, ``invalid`` (not one DKIM record), ``lookup_failed``.
 * SPF and DMARC: ``present``, ``missing``, ``invalid`` (several records, or no policy),
   ``lookup_failed``.
+
+DMARC is judged on the record that applies to the domain, which the caller finds with a
+tree walk (:mod:`.domain_check`): the domain's own ``_dmarc`` record, else the nearest
+parent's, whose ``sp=`` (or, without one, ``p=``) then governs the domain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .dkim_keys import DkimKey, zone_line
@@ -43,6 +48,15 @@ class SpfFinding:
 
 @dataclass(frozen=True)
 class DmarcFinding:
+    """The DMARC record that applies to a domain, and what it means for it.
+
+    ``found_at`` is the name the record was found at (``_dmarc.<domain>``, or a parent's
+    ``_dmarc`` name when ``inherited``); ``policy`` and ``subdomain_policy`` are that
+    record's ``p=`` and ``sp=``; ``effective_policy`` is what receivers apply to mail
+    from the checked domain: ``p=`` of its own record, ``sp=`` (else ``p=``) of a
+    parent's. ``checked`` lists the names queried, nearest first.
+    """
+
     status: str
     record: str | None = None
     policy: str | None = None
@@ -53,6 +67,10 @@ class DmarcFinding:
     adkim: str | None = None
     aspf: str | None = None
     advice: list[str] = field(default_factory=list)
+    found_at: str | None = None
+    inherited: bool = False
+    effective_policy: str | None = None
+    checked: list[str] = field(default_factory=list)
 
 
 def parse_tags(record: str) -> dict[str, str]:
@@ -139,47 +157,101 @@ def judge_spf(domain: str, lookup: TxtLookup) -> SpfFinding:
     return SpfFinding("present", record, normalized_all, terms, advice)
 
 
-def judge_dmarc(domain: str, lookup: TxtLookup) -> DmarcFinding:
-    """The ``_dmarc`` record: policy, subdomain policy, reporting, and what to do next."""
+def dmarc_records(lookup: TxtLookup) -> list[str]:
+    """The ``v=DMARC1`` records among what a ``_dmarc`` query found (others are ignored,
+    as receivers ignore them)."""
+    return [r for r in lookup.records if parse_tags(r).get("v", "").upper() == "DMARC1"]
+
+
+def judge_dmarc(domain: str, lookup: TxtLookup, checked: Sequence[str] = ()) -> DmarcFinding:
+    """The DMARC finding for ``domain`` from ``lookup``, the last query of its tree walk.
+
+    ``lookup`` is where the walk stopped: the name holding the nearest ``v=DMARC1``
+    record, a query that failed (the applicable policy is then unknown:
+    ``lookup_failed``), or the last name asked when there was no record anywhere
+    (``missing``). ``checked`` lists every name the walk queried, nearest first.
+    """
+    own = f"_dmarc.{domain}"
+    names = list(checked) or [lookup.name]
     if lookup.status == "failed":
-        return DmarcFinding(
-            "lookup_failed", advice=[f"could not look up _dmarc.{domain}: {lookup.error}"]
-        )
-    records = [r for r in lookup.records if parse_tags(r).get("v", "").upper() == "DMARC1"]
+        advice = [f"could not look up {lookup.name}: {lookup.error}"]
+        if lookup.name != own:
+            advice.append(f"no record at {own}; the policy a parent domain sets is unknown")
+        return DmarcFinding("lookup_failed", advice=advice, checked=names)
+    records = dmarc_records(lookup)
     if not records:
-        suggestion = zone_line(f"_dmarc.{domain}.", f"v=DMARC1; p=none; rua=mailto:dmarc@{domain}")
-        return DmarcFinding("missing", advice=[f"publish this record: {suggestion}"])
+        suggestion = zone_line(f"{own}.", f"v=DMARC1; p=none; rua=mailto:dmarc@{domain}")
+        advice = [f"publish this record: {suggestion}"]
+        if len(names) > 1:
+            advice.insert(0, f"no DMARC record at {own} or a parent ({', '.join(names[1:])})")
+        return DmarcFinding("missing", advice=advice, checked=names)
+    inherited = lookup.name != own
     if len(records) > 1:
-        return DmarcFinding("invalid", records[0], advice=["several DMARC records: keep one"])
-    record = records[0]
+        return DmarcFinding(
+            "invalid",
+            records[0],
+            advice=[f"several DMARC records at {lookup.name}: keep one"],
+            found_at=lookup.name,
+            inherited=inherited,
+            checked=names,
+        )
+    return _judge_record(domain, records[0], lookup.name, inherited, names)
+
+
+def _judge_record(
+    domain: str, record: str, name: str, inherited: bool, checked: list[str]
+) -> DmarcFinding:
+    """One ``v=DMARC1`` record found at ``name`` (a parent's when ``inherited``)."""
     tags = parse_tags(record)
     policy = tags.get("p", "").lower() or None
     sub = tags.get("sp", "").lower() or None
-    rua = [u.strip() for u in tags.get("rua", "").split(",") if u.strip()]
-    ruf = [u.strip() for u in tags.get("ruf", "").split(",") if u.strip()]
     pct_text = tags.get("pct")
     pct = int(pct_text) if pct_text and pct_text.isdigit() else None
-    values = {
-        "policy": policy,
-        "subdomain_policy": sub,
-        "pct": pct,
-        "rua": rua,
-        "ruf": ruf,
-        "adkim": tags.get("adkim", "").lower() or None,
-        "aspf": tags.get("aspf", "").lower() or None,
-    }
+    rua = [u.strip() for u in tags.get("rua", "").split(",") if u.strip()]
+    # A parent's record governs its subdomains through sp=, falling back to p=.
+    label, effective = ("sp", sub) if inherited and sub is not None else ("p", policy)
+
+    def finding(status: str, advice: list[str]) -> DmarcFinding:
+        return DmarcFinding(
+            status,
+            record,
+            policy=policy,
+            subdomain_policy=sub,
+            pct=pct,
+            rua=rua,
+            ruf=[u.strip() for u in tags.get("ruf", "").split(",") if u.strip()],
+            adkim=tags.get("adkim", "").lower() or None,
+            aspf=tags.get("aspf", "").lower() or None,
+            advice=advice,
+            found_at=name,
+            inherited=inherited,
+            effective_policy=effective if status == "present" else None,
+            checked=checked,
+        )
+
     if policy not in _DMARC_POLICIES:
-        advice = ["p= must be none, quarantine or reject; receivers ignore this record"]
-        return DmarcFinding("invalid", record, advice=advice, **values)  # type: ignore[arg-type]
+        return finding(
+            "invalid", ["p= must be none, quarantine or reject; receivers ignore this record"]
+        )
+    if inherited and effective not in _DMARC_POLICIES:
+        return finding("invalid", [f"sp={sub} is not none, quarantine or reject"])
+    owner = name.removeprefix("_dmarc.")
     advice = []
-    if policy == "none":
-        advice.append("DMARC p=none monitors only; move to quarantine when reports are clean")
-    elif policy == "quarantine":
-        advice.append("p=quarantine: move to reject once reports show only your own mail")
-    if sub is not None and sub not in _DMARC_POLICIES:
+    if inherited:
+        rule = f"its sp={sub}" if sub is not None else f"its p={policy} (it has no sp=)"
+        advice.append(f"no record at _dmarc.{domain}: receivers apply the record at {name}, {rule}")
+        if tags.get("psd", "").lower() == "y":
+            advice.append(f"{owner} says it is a public suffix (psd=y): publish your own record")
+    if effective == "none":
+        advice.append(
+            f"DMARC {label}=none monitors only; move to quarantine when reports are clean"
+        )
+    elif effective == "quarantine":
+        advice.append(f"{label}=quarantine: move to reject once reports show only your own mail")
+    if not inherited and sub is not None and sub not in _DMARC_POLICIES:
         advice.append(f"sp={sub} is not none, quarantine or reject")
     if not rua:
-        advice.append(f"add rua=mailto:dmarc@{domain} to receive aggregate reports")
+        advice.append(f"add rua=mailto:dmarc@{owner} to {name} to receive aggregate reports")
     if pct is not None and pct < 100:
         advice.append(f"pct={pct}: the policy applies to only {pct}% of failing mail")
-    return DmarcFinding("present", record, advice=advice, **values)  # type: ignore[arg-type]
+    return finding("present", advice)

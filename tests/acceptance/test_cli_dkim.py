@@ -210,3 +210,13 @@ async def test_a_bad_resolver_setting_is_a_usage_error(tmp_path: Path) -> None:
 def test_key_repr_hides_the_private_key() -> None:
     key = DkimKey("acme.example", "s", "ed25519", b"secret-bytes", "pub")
     assert "secret-bytes" not in repr(key)
+
+
+async def test_domains_check_shows_a_parent_dmarc_record(tmp_path: Path) -> None:
+    records = {f"_dmarc.{DOMAIN}": ["v=DMARC1; p=reject; sp=none"]}
+    async with dns_server(records) as server:
+        env = {"DNS_RESOLVER": server.address, "DNS_TIMEOUT_SECONDS": "2"}
+        code, out, err = await _run(["domains", "check", f"mail.{DOMAIN}"], tmp_path, **env)
+    assert code == 1, err  # the inherited sp=none does not enforce
+    assert f"DMARC:  present at _dmarc.{DOMAIN} (p=reject, sp=none)" in out
+    assert f"receivers apply the record at _dmarc.{DOMAIN}, its sp=none" in out

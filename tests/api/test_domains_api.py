@@ -64,3 +64,22 @@ async def test_needs_a_valid_key_and_a_valid_name(api_factory: Factory) -> None:
             response = await api.client.get(f"/v1/domains/{bad}")
             assert response.status_code == 422, (bad, response.text)
             assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_parent_dmarc_record_is_reported_with_where_it_was_found(
+    api_factory: Factory,
+) -> None:
+    records = {f"_dmarc.{DOMAIN}": ["v=DMARC1; p=reject; sp=quarantine"]}
+    async with (
+        dns_server(records) as server,
+        api_factory(dns_resolver=server.address, run_worker=False) as api,
+    ):
+        response = await api.client.get(f"/v1/domains/mail.{DOMAIN}")
+    assert response.status_code == 200, response.text
+    dmarc = response.json()["dmarc"]
+    assert dmarc["status"] == "present"
+    assert dmarc["found_at"] == f"_dmarc.{DOMAIN}"
+    assert dmarc["inherited"] is True
+    assert (dmarc["policy"], dmarc["subdomain_policy"]) == ("reject", "quarantine")
+    assert dmarc["effective_policy"] == "quarantine"
+    assert dmarc["checked"] == [f"_dmarc.mail.{DOMAIN}", f"_dmarc.{DOMAIN}"]

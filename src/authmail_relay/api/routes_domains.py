@@ -41,8 +41,22 @@ class SpfView(BaseModel):
 
 
 class DmarcView(BaseModel):
-    status: str = Field(description="present, missing, invalid or lookup_failed")
+    """The DMARC record that applies: the domain's own, else the nearest parent's."""
+
+    status: str = Field(
+        description="present, missing (no record at the domain or a parent), invalid or "
+        "lookup_failed (the applicable policy is unknown)"
+    )
     record: str | None
+    found_at: str | None = Field(
+        description="The name the record was found at, e.g. _dmarc.example.com."
+    )
+    inherited: bool = Field(description="True when the record is a parent domain's.")
+    effective_policy: str | None = Field(
+        description="What receivers apply to this domain: p= of its own record, or sp= "
+        "(else p=) of a parent's."
+    )
+    checked: list[str] = Field(description="The names queried, nearest first.")
     policy: str | None
     subdomain_policy: str | None
     pct: int | None
