@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .db.engine import storage_errors
 from .db.schema import PRIORITY_RANK, messages
+from .db.write_gate import write_gate
 from .outbox_records import dump_json
 from .vocabulary import EventType, MessageStatus, Priority
 
@@ -80,7 +81,7 @@ async def write_transaction(
     StorageError ("could not *action*: …"); any other exception passes through unchanged.
     """
     with storage_errors(action):
-        async with engine.begin() as connection:
+        async with write_gate(engine), engine.begin() as connection:
             yield connection, await db_now(connection)
 
 
