@@ -23,6 +23,7 @@ from .redaction import mask_address
 from .relay import MessageDetails, Relay
 from .settings import Settings
 from .vocabulary import MessageStatus
+from .wakeups import WakeupListener
 from .webhook_dispatcher import WebhookDispatcher
 from .webhook_queue import WebhookQueue
 from .worker import Worker
@@ -124,7 +125,7 @@ async def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
     go out before the command exits.
     """
     smtp = settings.require_smtp()
-    async with Relay(settings) as relay:
+    async with Relay(settings) as relay, WakeupListener(settings.database_url, relay.new_work):
         worker = Worker(relay.outbox, smtp, settings, wake=relay.new_work)
         dispatcher = WebhookDispatcher(
             WebhookQueue(relay.outbox.engine), settings, worker_id=worker.worker_id

@@ -36,6 +36,7 @@ from .outbox_records import (
 from .rate_limits import Limit
 from .rate_store import record, reserve
 from .vocabulary import ErrorCode, EventType, MessageStatus, Priority
+from .wakeups import announce_due
 
 __all__ = [
     "AttemptRecord",
@@ -256,6 +257,7 @@ class Outbox(OutboxActions):
             await self._add_events(
                 connection, now, NewEvent(claim.id, EventType.REQUEUED, MessageStatus.QUEUED, data)
             )
+            await announce_due(connection, claim.priority.value)  # due at once, for anyone
         return True
 
     async def _finish(

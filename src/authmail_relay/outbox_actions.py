@@ -25,6 +25,7 @@ from .outbox_records import MessageRecord, NewMessage, dump_json, message_from_r
 from .rate_limits import Limit
 from .rate_store import check_and_record
 from .vocabulary import EventType, MessageStatus
+from .wakeups import announce_due
 
 __all__ = ["NOT_CANCELLABLE", "NOT_CONSUMABLE", "OutboxActions"]
 
@@ -112,6 +113,9 @@ class OutboxActions(OutboxReader):
             await self._add_events(
                 connection, now, NewEvent(message.id, EventType.QUEUED, MessageStatus.QUEUED, data)
             )
+            if fields["next_attempt_at"] <= now:
+                # Workers in other processes hear of it on commit (PostgreSQL only).
+                await announce_due(connection, message.priority.value)
         return message_from_row(
             {
                 **fields,

@@ -21,6 +21,7 @@ from ..idempotency import IdempotencyStore
 from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import Scope
+from ..wakeups import WakeupListener
 from ..webhook_dispatcher import WebhookDispatcher
 from ..webhook_queue import WebhookQueue
 from ..worker import Worker
@@ -63,6 +64,8 @@ def create_app(
         app.state.key_checker.store = app.state.api_keys
         worker_task: asyncio.Task[None] | None = None
         dispatcher_task: asyncio.Task[None] | None = None
+        # Messages stored by other processes wake the worker too (PostgreSQL only).
+        wakeups = WakeupListener(settings.database_url, the_relay.new_work)
         if smtp is not None:
             worker = Worker(
                 the_relay.outbox,
@@ -79,6 +82,7 @@ def create_app(
             )
             app.state.webhook_dispatcher = dispatcher
             dispatcher_task = asyncio.create_task(dispatcher.run(), name="authmail-relay webhooks")
+            await wakeups.start()
         try:
             yield
         finally:
@@ -89,6 +93,7 @@ def create_app(
                 await worker_task
             if dispatcher_task is not None:
                 await dispatcher_task
+            await wakeups.close()
             if owned_relay:
                 await the_relay.close()
 

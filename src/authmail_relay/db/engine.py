@@ -34,6 +34,7 @@ from ..exceptions import ConfigurationError, StorageError
 __all__ = [
     "READ_ONLY_OPTION",
     "SUPPORTED_SCHEMES",
+    "asyncpg_connect_args",
     "create_engine",
     "is_sqlite",
     "normalize_url",
@@ -116,6 +117,28 @@ def sqlite_path(url: str | URL) -> str | None:
     if str(parsed.query.get("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
         database = database[len("file:") :].split("?", 1)[0]
     return database
+
+
+def asyncpg_connect_args(
+    url: str | URL, *, connect_timeout_s: float = 10.0
+) -> dict[str, Any] | None:
+    """Keyword arguments for ``asyncpg.connect`` that reach the database of *url*, or
+    ``None`` for SQLite.
+
+    They are the ones SQLAlchemy's asyncpg dialect derives from the URL for the engine's
+    own connections (host, port, user, password, database and query parameters such as
+    ``ssl`` or a socket ``host``), so a connection made outside the pool goes exactly
+    where the pool's do. The result holds the password: never log it.
+    """
+    parsed = normalize_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        return None
+    _, options = parsed.get_dialect()().create_connect_args(parsed)
+    # Options of SQLAlchemy's connection adapter, not of asyncpg.connect.
+    for adapter_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+        options.pop(adapter_only, None)
+    options["timeout"] = connect_timeout_s
+    return dict(options)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
