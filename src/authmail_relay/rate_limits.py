@@ -11,7 +11,9 @@ normalised by :func:`recipient_bucket_address` so that spellings of the same mai
 
 The headers follow draft-ietf-httpapi-ratelimit-headers (structured fields):
 ``RateLimit-Policy: "<name>";q=<quota>;w=<window seconds>`` and
-``RateLimit: "<name>";r=<remaining>;t=<seconds until the bucket has room>``.
+``RateLimit: "<name>";r=<remaining>;t=<seconds until the bucket has room>``. On an
+answer the limit allowed, ``t`` is when the oldest counted event leaves the window (one
+unit of quota comes back); with ``r=0`` that is exactly when the next event fits.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ __all__ = [
     "Limit",
     "decide",
     "domain_of",
+    "key_request_limit",
     "ratelimit_header",
+    "ratelimit_headers",
     "ratelimit_policy_header",
     "recipient_bucket_address",
     "seconds_up",
@@ -62,11 +66,16 @@ class Limit:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether one more event fits, and if not how long until it does (milliseconds)."""
+    """Whether one more event fits, and if not how long until it does (milliseconds).
+
+    When allowed, ``remaining`` events still fit after this one and ``reset_ms`` is how
+    long until the oldest event counted in the window (this one, if it is alone) leaves it.
+    """
 
     allowed: bool
     retry_after_ms: int = 0
     remaining: int = 0
+    reset_ms: int = 0
 
 
 def decide(limit: Limit, event_times: Sequence[int], now_ms: int) -> Decision:
@@ -74,7 +83,8 @@ def decide(limit: Limit, event_times: Sequence[int], now_ms: int) -> Decision:
 
     *event_times* are the recorded events of the bucket (any order; those older than
     ``keep_ms`` are ignored). ``remaining`` is what is left after this event when it is
-    allowed; when refused, ``retry_after_ms`` (at least 1) is when the oldest counting
+    allowed, and ``reset_ms`` when the oldest event in the window (counting this one)
+    leaves it; when refused, ``retry_after_ms`` (at least 1) is when the oldest counting
     event leaves the window or the minimum interval has passed, whichever is later.
     """
     recent = sorted(t for t in event_times if t > now_ms - limit.keep_ms)
@@ -89,7 +99,14 @@ def decide(limit: Limit, event_times: Sequence[int], now_ms: int) -> Decision:
         wait = max(wait, oldest + limit.window_ms - now_ms)
     if wait > 0:
         return Decision(False, retry_after_ms=max(1, wait), remaining=0)
-    return Decision(True, remaining=remaining)
+    oldest_kept = in_window[0] if in_window else now_ms
+    return Decision(True, remaining=remaining, reset_ms=oldest_kept + limit.window_ms - now_ms)
+
+
+def key_request_limit(key_id: str, per_minute: int) -> Limit:
+    """The ``key`` limit: *per_minute* requests per sliding minute by API key *key_id*
+    (0: unlimited)."""
+    return Limit("key", f"key:{key_id}", per_minute, 60_000)
 
 
 def recipient_bucket_address(address: str) -> str:
@@ -117,3 +134,11 @@ def ratelimit_policy_header(name: str, quota: int, window_ms: int) -> str:
 def ratelimit_header(name: str, remaining: int, reset_ms: int) -> str:
     """``RateLimit`` for one policy: ``"name";r=<remaining>;t=<seconds to wait>``."""
     return f'"{name}";r={remaining};t={seconds_up(reset_ms)}'
+
+
+def ratelimit_headers(limit: Limit, decision: Decision) -> dict[str, str]:
+    """``RateLimit-Policy`` and ``RateLimit`` for an event *limit* allowed (*decision*)."""
+    return {
+        "RateLimit-Policy": ratelimit_policy_header(limit.name, limit.quota, limit.window_ms),
+        "RateLimit": ratelimit_header(limit.name, decision.remaining, decision.reset_ms),
+    }

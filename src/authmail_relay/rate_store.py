@@ -7,6 +7,8 @@ quota. Concurrent checks of one bucket are serialised: SQLite write transactions
 ``IMMEDIATE`` (one writer at a time); on PostgreSQL a transaction-scoped advisory lock
 keyed by the bucket name is taken first. Every check also deletes the events of any
 bucket that are past their ``expires_at`` (the end of their window when recorded).
+:func:`count` is the same check in a transaction of its own, for events that store
+nothing else.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .db.schema import rate_events
 from .exceptions import RateLimitedError
-from .rate_limits import Limit, decide, seconds_up
+from .outbox_queries import write_transaction
+from .rate_limits import Decision, Limit, decide, seconds_up
 
-__all__ = ["check_and_record", "purge_expired", "record", "reserve"]
+__all__ = ["check_and_record", "count", "purge_expired", "record", "reserve"]
 
 # The advisory-lock key of the global purge (an arbitrary constant; bucket locks use
 # hashtext of the bucket name, a 32-bit value, so a 64-bit key cannot collide with them).
@@ -77,24 +80,27 @@ async def purge_expired(connection: AsyncConnection, now_ms: int) -> None:
 
 async def check_and_record(
     connection: AsyncConnection, now_ms: int, limits: Sequence[Limit]
-) -> None:
+) -> list[tuple[Limit, Decision]]:
     """Record one event in every bucket of *limits*, or raise RateLimitedError.
 
     Every limit is checked before anything is recorded; the first that refuses raises
     RateLimitedError naming it (``limit``, ``quota``, ``window_seconds``,
     ``retry_after``), and the caller's transaction must then roll back. Limits with
-    neither a quota nor a minimum interval are skipped.
+    neither a quota nor a minimum interval are skipped. Returns each checked limit with
+    its (allowing) decision: what remains of it after this event.
     """
     active = [limit for limit in limits if limit.quota > 0 or limit.min_interval_ms > 0]
     if not active:
-        return
+        return []
     # Lock in a fixed order so two requests sharing buckets cannot deadlock.
     for bucket in sorted({limit.bucket for limit in active}):
         await _lock(connection, bucket)
     await purge_expired(connection, now_ms)
+    decisions = []
     for limit in active:
         times = await _recent(connection, now_ms, limit)
         decision = decide(limit, times, now_ms)
+        decisions.append((limit, decision))
         if not decision.allowed:
             raise RateLimitedError(
                 f"over the {limit.name} rate limit; try again later",
@@ -108,3 +114,12 @@ async def check_and_record(
         if limit.bucket not in recorded:
             recorded.add(limit.bucket)
             await record(connection, now_ms, limit, 1)
+    return decisions
+
+
+async def count(engine: AsyncEngine, limits: Sequence[Limit]) -> list[tuple[Limit, Decision]]:
+    """:func:`check_and_record` in a write transaction of its own, for events that store
+    nothing else (a request counted against its key): the decisions, or RateLimitedError
+    with nothing recorded; StorageError when the database cannot commit."""
+    async with write_transaction(engine, "count the request") as (connection, now_ms):
+        return await check_and_record(connection, now_ms, limits)

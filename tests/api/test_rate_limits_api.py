@@ -9,8 +9,11 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
+from fastapi.routing import APIRoute
 
+from authmail_relay.api.routing import CountedRoute
 from tests.api.conftest import Api
+from tests.api.test_api_keys_api import _flat_routes
 
 Factory = Callable[..., AbstractAsyncContextManager[Api]]
 ON = {"recipient_max_per_window": 5, "recipient_window_seconds": 900}
@@ -137,3 +140,83 @@ async def test_requests_per_minute_per_key(api_factory: Factory) -> None:
         for _ in range(3):
             assert (await api.client.get("/v1/messages")).status_code == 200
         _assert_limited(await api.client.get("/v1/messages"), "key")
+
+
+def _key_headers(answer: httpx.Response) -> tuple[str | None, str | None]:
+    return answer.headers.get("RateLimit-Policy"), answer.headers.get("RateLimit")
+
+
+async def test_successful_answers_tell_what_is_left_of_the_key_limit(api_factory: Factory) -> None:
+    """Each counted 2xx carries the key's policy and a falling remaining count; the 429
+    that follows still names the limit."""
+    async with api_factory(key_requests_per_minute=3) as api:
+        seen = []
+        for _ in range(3):
+            answer = await api.client.get("/v1/messages")
+            assert answer.status_code == 200, answer.text
+            seen.append(_key_headers(answer))
+        assert [policy for policy, _ in seen] == ['"key";q=3;w=60'] * 3
+        remaining = [state.split(";")[:2] for _, state in seen if state is not None]
+        assert remaining == [['"key"', "r=2"], ['"key"', "r=1"], ['"key"', "r=0"]]
+        # t: seconds until the first of these requests leaves the minute.
+        assert all(0 < int(state.rpartition(";t=")[2]) <= 60 for _, state in seen if state)
+        refused = await api.client.get("/v1/messages")
+        _assert_limited(refused, "key")
+        assert refused.headers["RateLimit-Policy"] == '"key";q=3;w=60'
+
+
+async def test_every_kind_of_success_carries_them(api_factory: Factory) -> None:
+    """Model answers, JSONResponse answers, plain text and idempotent replays alike; an
+    error other than 429 does not."""
+    async with api_factory(key_requests_per_minute=10) as api:
+        raw = {"to": "ada@example.org", "subject": "Hi", "html_body": "<p>Hello</p>"}
+        first = await api.client.post("/send", json=raw, headers={"Idempotency-Key": "k1"})
+        replay = await api.client.post("/send", json=raw, headers={"Idempotency-Key": "k1"})
+        created = await api.client.post("/v1/messages", json=raw)
+        text = await api.client.get("/v1/templates/otp/preview", params={"format": "text"})
+        missing = await api.client.get("/v1/messages/msg_nonexistent")
+        assert [a.status_code for a in (first, replay, created, text, missing)] == [
+            200,
+            200,
+            202,
+            200,
+            404,
+        ]
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        states = [_key_headers(a)[1] or "" for a in (first, replay, created, text)]
+        assert [state.split(";")[1] for state in states] == ["r=9", "r=8", "r=7", "r=6"]
+        assert all(0 < int(state.rpartition(";t=")[2]) <= 60 for state in states)
+        assert _key_headers(missing) == (None, None)
+
+
+async def test_a_stored_keys_own_limit_is_in_its_headers(api_factory: Factory) -> None:
+    async with api_factory() as api:
+        answer = await api.client.post(
+            "/v1/keys", json={"name": "paced", "scopes": ["read"], "rate_limit_per_minute": 5}
+        )
+        assert _key_headers(answer) == (None, None)  # the env key is unlimited
+        paced = {"Authorization": f"Bearer {answer.json()['key']}"}
+        listed = await api.client.get("/v1/messages", headers=paced)
+        assert _key_headers(listed) == ('"key";q=5;w=60', '"key";r=4;t=60')
+
+
+async def test_no_headers_when_the_key_is_not_limited(api_factory: Factory) -> None:
+    """Off: nothing is counted and nothing is said, even with the recipient limits on
+    (those are not the caller's to pace)."""
+    async with api_factory(recipient_max_per_window=5) as api:
+        for answer in (
+            await api.client.get("/v1/messages"),
+            await _otp(api.client, "ada@example.org"),
+            await api.client.get("/health"),
+        ):
+            assert answer.status_code == 200, answer.text
+            assert _key_headers(answer) == (None, None)
+
+
+async def test_every_route_adds_the_headers(api: Api) -> None:
+    """A router without the route class would silently answer without them."""
+    app: Any = api.server.config.app
+    routes = [route for _, route, _ in _flat_routes(app.routes)]
+    assert routes
+    assert all(isinstance(route, APIRoute) for route in routes)
+    assert [route.path for route in routes if not isinstance(route, CountedRoute)] == []

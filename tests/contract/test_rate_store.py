@@ -8,11 +8,12 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
+from authmail_relay import rate_store
 from authmail_relay.db import create_engine
 from authmail_relay.db.schema import rate_events
 from authmail_relay.exceptions import RateLimitedError
 from authmail_relay.outbox import Outbox
-from authmail_relay.rate_limits import Limit
+from authmail_relay.rate_limits import Limit, key_request_limit
 from tests.support.db import new_message
 
 
@@ -88,3 +89,44 @@ async def test_expired_events_of_any_bucket_are_purged(db_url: str, outbox: Outb
     finally:
         await engine.dispose()
     assert buckets == ["recipient:otp:a@example.com"]
+
+
+async def test_counting_a_request_reports_what_is_left(outbox: Outbox) -> None:
+    """``count`` (a transaction of its own): the decisions while allowed, then
+    RateLimitedError with nothing recorded."""
+    limit = key_request_limit("k1", 3)
+    left = []
+    for _ in range(3):
+        [(counted, decision)] = await rate_store.count(outbox.engine, [limit])
+        assert counted == limit
+        assert 0 < decision.reset_ms <= 60_000
+        left.append(decision.remaining)
+    assert left == [2, 1, 0]
+    with pytest.raises(RateLimitedError) as raised:
+        await rate_store.count(outbox.engine, [limit])
+    assert (raised.value.limit, raised.value.quota) == ("key", 3)
+    assert await rate_store.count(outbox.engine, [key_request_limit("k1", 0)]) == []
+    [(_, other)] = await rate_store.count(outbox.engine, [key_request_limit("k2", 3)])
+    assert other.remaining == 2
+
+
+async def test_concurrent_counts_never_overshoot_or_repeat(db_url: str, outbox: Outbox) -> None:
+    """Twelve simultaneous requests of one key on separate connections: exactly the limit
+    passes, and each is told a different remaining count."""
+    engines = [create_engine(db_url) for _ in range(4)]
+    limit = key_request_limit("busy", 5)
+    try:
+
+        async def one(n: int) -> int | None:
+            try:
+                [(_, decision)] = await rate_store.count(engines[n % 4], [limit])
+            except RateLimitedError:
+                return None
+            return decision.remaining
+
+        results = await asyncio.gather(*(one(n) for n in range(12)))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert sorted(r for r in results if r is not None) == [0, 1, 2, 3, 4]
+    assert results.count(None) == 7

@@ -9,7 +9,9 @@ from authmail_relay.rate_limits import (
     Limit,
     decide,
     domain_of,
+    key_request_limit,
     ratelimit_header,
+    ratelimit_headers,
     ratelimit_policy_header,
     recipient_bucket_address,
 )
@@ -80,3 +82,20 @@ def test_headers_use_the_structured_field_form() -> None:
     assert ratelimit_policy_header("recipient", 5, 900_000) == '"recipient";q=5;w=900'
     assert ratelimit_header("recipient", 0, 41_200) == '"recipient";r=0;t=42'
     assert ratelimit_header("domain", 0, 1) == '"domain";r=0;t=1'
+
+
+def test_an_allowed_event_says_when_quota_comes_back() -> None:
+    per_minute = Limit("key", "k", quota=3, window_ms=60_000)
+    assert decide(per_minute, [], 1_000_000).reset_ms == 60_000  # this event's own minute
+    decision = decide(per_minute, [950_000, 990_000], 1_000_000)
+    assert (decision.remaining, decision.reset_ms) == (0, 10_000)  # 950_000 leaves first
+
+
+def test_success_headers() -> None:
+    per_minute = key_request_limit("abc", 3)
+    assert per_minute == Limit("key", "key:abc", 3, 60_000)
+    decision = decide(per_minute, [990_500], 1_000_000)
+    assert ratelimit_headers(per_minute, decision) == {
+        "RateLimit-Policy": '"key";q=3;w=60',
+        "RateLimit": '"key";r=1;t=51',
+    }

@@ -7,11 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from .. import rate_store
 from ..exceptions import PermissionDeniedError
 from ..idempotency import IdempotencyStore
+from ..rate_limits import key_request_limit, ratelimit_headers
 from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import Scope
+from .routing import set_rate_limit_headers
 from .security import Caller, KeyChecker, client_address
 
 
@@ -35,14 +38,20 @@ async def authenticated(request: Request) -> Caller:
 
     Every authenticated request counts against its key's requests per minute (the stored
     key's ``rate_limit_per_minute``, else ``KEY_REQUESTS_PER_MINUTE``; 0 is unlimited):
-    429 with limit ``key`` when it is used up.
+    429 with limit ``key`` when it is used up. A counted request's ``RateLimit`` headers
+    are left for :class:`.routing.CountedRoute` to put on a successful answer.
     """
     checker: KeyChecker = request.app.state.key_checker
     caller = await checker.check(request.headers.get("authorization"), client_address(request))
     per_minute = caller.requests_per_minute
     if per_minute is None:
         per_minute = get_settings(request).key_requests_per_minute
-    await get_relay(request).count_key_request(caller.key_id, per_minute)
+    if per_minute > 0:
+        limit = key_request_limit(caller.key_id, per_minute)
+        # Counted here rather than through Relay.count_key_request, which does not return
+        # what is left; the limit and the bucket are the same.
+        for counted, decision in await rate_store.count(get_relay(request).outbox.engine, [limit]):
+            set_rate_limit_headers(request, ratelimit_headers(counted, decision))
     return caller
 
 

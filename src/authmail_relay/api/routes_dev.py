@@ -13,8 +13,9 @@ from fastapi import APIRouter, Request
 from ..exceptions import NotFoundError
 from .deps import ReadCaller
 from .responses import AUTHENTICATED, problems
+from .routing import CountedRoute
 
-router = APIRouter(prefix="/dev/inbox", tags=["dev"])
+router = APIRouter(prefix="/dev/inbox", tags=["dev"], route_class=CountedRoute)
 
 
 def _inbox(request: Request) -> Path:

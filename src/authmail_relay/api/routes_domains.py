@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from ..domain_check import check_with_settings
 from .deps import CallerDep, SettingsDep
 from .responses import AUTHENTICATED, problems
+from .routing import CountedRoute
 
-router = APIRouter(prefix="/v1/domains", tags=["domains"])
+router = APIRouter(prefix="/v1/domains", tags=["domains"], route_class=CountedRoute)
 
 
 class DkimSelectorView(BaseModel):

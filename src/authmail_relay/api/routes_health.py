@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from ..db import is_current
 from ..exceptions import RelayError
 from .deps import RelayDep
+from .routing import CountedRoute
 from .schemas import Health, Readiness
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=CountedRoute)
 #: A worker whose loop has not turned for this long (plus its poll interval) is stuck.
 HEARTBEAT_GRACE_SECONDS = 10.0
 

@@ -16,8 +16,9 @@ from ..exceptions import NotFoundError
 from .deps import AdminCaller
 from .key_schemas import KeyCreate, KeyCreated, KeyList, KeyView, key_created, key_view
 from .responses import AUTHENTICATED, problems
+from .routing import CountedRoute
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=CountedRoute)
 _KEY_ID = re.compile(r"[a-z2-7]{12}")
 
 

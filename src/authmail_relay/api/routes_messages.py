@@ -27,6 +27,7 @@ from .idempotent import Reply, run_idempotent
 from .problems import problem_for, request_id_of
 from .responses import AUTHENTICATED, CREATING, problems
 from .routes_send import stamped
+from .routing import CountedRoute
 from .schemas import (
     Accepted,
     BatchCreate,
@@ -40,7 +41,7 @@ from .schemas import (
 from .security import Caller
 from .views import accepted_view, iso, message_view
 
-router = APIRouter(prefix="/v1/messages", tags=["messages"])
+router = APIRouter(prefix="/v1/messages", tags=["messages"], route_class=CountedRoute)
 MAX_PAGE = 200
 
 

@@ -25,6 +25,7 @@ from .dry_run import dry_run_response, wants_dry_run
 from .idempotent import Reply, run_idempotent
 from .problems import request_id_of
 from .responses import CREATING, problems
+from .routing import CountedRoute
 from .schemas import (
     DeliveryFailed,
     DryRunResponse,
@@ -35,7 +36,7 @@ from .schemas import (
 )
 from .security import Caller
 
-router = APIRouter(tags=["send (compatible)"])
+router = APIRouter(tags=["send (compatible)"], route_class=CountedRoute)
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {

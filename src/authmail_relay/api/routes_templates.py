@@ -13,8 +13,9 @@ from ..mail_settings import mail_settings
 from ..template_catalog import catalog, render_preview
 from .deps import ReadCaller, SettingsDep
 from .responses import AUTHENTICATED, problems
+from .routing import CountedRoute
 
-router = APIRouter(prefix="/v1/templates", tags=["templates"])
+router = APIRouter(prefix="/v1/templates", tags=["templates"], route_class=CountedRoute)
 
 
 class KindView(BaseModel):

@@ -19,6 +19,7 @@ from ..webhook_records import is_delivery_id, is_endpoint_id
 from ..webhook_store import WebhookStore
 from .deps import AdminCaller, ReadCaller, RelayDep, SettingsDep
 from .responses import AUTHENTICATED, problems
+from .routing import CountedRoute
 from .webhook_schemas import (
     DeliveryDetail,
     DeliveryList,
@@ -34,7 +35,7 @@ from .webhook_schemas import (
     endpoint_view,
 )
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=CountedRoute)
 MAX_PAGE = 200
 #: Statuses of routes with a JSON body.
 _WITH_BODY = (*AUTHENTICATED, 400, 422)
