@@ -233,8 +233,7 @@ class ClientBase:
         elif status == 403:
             error = PermissionDeniedError(text, error_code=code)
         elif status == 429:
-            wait = retry_after(response.headers)
-            error = RateLimitedError(text, retry_after=1.0 if wait is None else wait)
+            error = _rate_limited(text, problem, response.headers)
         elif status == 404:
             error = NotFoundError(text)
         elif status == 409:
@@ -287,6 +286,44 @@ def retry_after(headers: httpx.Headers) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+
+
+def _rate_limited(
+    message: str | None, problem: Mapping[str, Any], headers: httpx.Headers
+) -> RateLimitedError:
+    """RateLimitedError for a 429: ``limit`` from the problem body (None for the failed-
+    authentication throttle, which names none), ``retry_after`` from ``Retry-After``
+    (1 s when absent), and the policy's quota and window from ``RateLimit-Policy``."""
+    name = problem.get("limit")
+    limit = name if isinstance(name, str) and name else None
+    wait = retry_after(headers)
+    quota, window = _policy(headers.get("ratelimit-policy", ""), limit)
+    return RateLimitedError(
+        message,
+        retry_after=1.0 if wait is None else wait,
+        limit=limit,
+        quota=quota,
+        window_seconds=window,
+    )
+
+
+def _policy(header: str, name: str | None) -> tuple[int, int]:
+    """``q`` and ``w`` of the ``RateLimit-Policy`` entry named ``name`` (structured
+    field: ``"name";q=5;w=900``, entries separated by commas); (0, 0) when absent."""
+    if name is None:
+        return 0, 0
+    for entry in header.split(","):
+        label, _, parameters = entry.strip().partition(";")
+        if label != f'"{name}"':
+            continue
+        values: dict[str, str] = {}
+        for part in parameters.split(";"):
+            key, _, value = part.strip().partition("=")
+            values.setdefault(key, value)
+        quota, window = values.get("q", ""), values.get("w", "")
+        if quota.isdigit() and window.isdigit():
+            return int(quota), int(window)
+    return 0, 0
 
 
 def _validation_error(message: str | None, code: str, name: str) -> ValidationError:

@@ -21,7 +21,8 @@
     ├── PermissionDeniedError       a valid key that may not do this (HTTP 403);
     │                               ``error_code`` says why (``forbidden``,
     │                               ``sender_not_allowed``)
-    ├── RateLimitedError            too many requests; ``retry_after`` seconds (HTTP 429)
+    ├── RateLimitedError            too many requests (HTTP 429); ``limit`` names the
+    │                               limit, ``retry_after`` says how many seconds to wait
     ├── DeliveryError               the upstream refused the mail for good (HTTP 502 on
     │                               ``/send*``); ``error_code`` and ``message_id``
     ├── TransportError              client side: the relay could not be reached, or
@@ -110,6 +111,16 @@ class PermissionDeniedError(RelayError):
 class RateLimitedError(RelayError):
     """Too many requests; try again later."""
 
+    #: Seconds until a retry can succeed (the HTTP ``Retry-After``; the client SDK
+    #: uses 1.0 when the relay sent none).
+    retry_after: float
+    #: The limit that refused: ``recipient``, ``domain`` or ``key``; None for the
+    #: failed-authentication throttle.
+    limit: str | None
+    #: The refusing limit's quota per ``window_seconds`` (0 when unknown).
+    quota: int
+    window_seconds: int
+
     def __init__(
         self,
         message: str | None = None,
@@ -119,8 +130,8 @@ class RateLimitedError(RelayError):
         quota: int = 0,
         window_seconds: int = 0,
     ) -> None:
-        """``limit`` names the policy that refused (``recipient``, ``domain``; None for
-        the authentication throttle), with its ``quota`` per ``window_seconds``."""
+        """``limit`` names the policy that refused (``recipient``, ``domain``, ``key``;
+        None for the authentication throttle), with its ``quota`` per ``window_seconds``."""
         super().__init__(message)
         self.retry_after = retry_after
         self.limit = limit

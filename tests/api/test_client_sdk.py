@@ -612,7 +612,66 @@ async def test_long_retry_after_is_raised_at_once(api_factory: ApiFactory, twin:
             with pytest.raises(RateLimitedError) as raised:
                 await client.list_messages()
     assert 10 < raised.value.retry_after <= 60
+    assert raised.value.limit is None  # the throttle is no named limit
     assert twin.sleeps == []
+
+
+async def test_rate_limited_error_names_the_key_limit(api_factory: ApiFactory, twin: Twin) -> None:
+    """The key's requests per minute: ``limit`` from the problem body, ``retry_after``
+    from Retry-After, quota and window from RateLimit-Policy."""
+    async with (
+        api_factory(key_requests_per_minute=1) as api,
+        twin.open(api, max_retries=0) as client,
+    ):
+        await client.list_messages()
+        with pytest.raises(RateLimitedError) as raised:
+            await client.list_messages()
+    error = raised.value
+    assert error.limit == "key"
+    assert isinstance(error.retry_after, float)
+    assert 0 < error.retry_after <= 60
+    assert (error.quota, error.window_seconds) == (1, 60)
+    assert info_of(error).error_code == "rate_limited"
+
+
+@pytest.mark.parametrize(
+    ("policy", "quota_window"),
+    [
+        ('"other";q=9;w=9, "domain";q=100;w=900', (100, 900)),
+        ('"domain";w=900', (0, 0)),
+        (None, (0, 0)),
+    ],
+)
+async def test_rate_limit_policy_is_read_leniently(
+    api: Api, twin: Twin, policy: str | None, quota_window: tuple[int, int]
+) -> None:
+    """The entry of the named limit among several; a missing or partial one is 0/0."""
+    body = {"status": 429, "detail": "injected", "error_code": "rate_limited", "limit": "domain"}
+    headers = {"Retry-After": "120"} | ({"RateLimit-Policy": policy} if policy else {})
+    faults = Faulty(httpx.Response(429, json=body, headers=headers))
+    async with twin.open(api, transport=faults) as client:
+        with pytest.raises(RateLimitedError) as raised:
+            await client.list_messages()
+    assert (raised.value.limit, raised.value.retry_after) == ("domain", 120.0)
+    assert (raised.value.quota, raised.value.window_seconds) == quota_window
+
+
+async def test_rate_limited_error_names_the_recipient_limit(
+    api_factory: ApiFactory, twin: Twin
+) -> None:
+    """An auth mail over the recipient limit: too long to wait for, raised at once."""
+    async with (
+        api_factory(recipient_max_per_window=1, recipient_window_seconds=900) as api,
+        twin.open(api) as client,
+    ):
+        await client.send_otp("ada@example.org", "123456")
+        with pytest.raises(RateLimitedError) as raised:
+            await client.send_otp("ADA@example.org", "654321")
+    error = raised.value
+    assert (error.limit, error.quota, error.window_seconds) == ("recipient", 1, 900)
+    assert 850 < error.retry_after <= 900
+    assert twin.sleeps == []
+    assert "654321" not in str(error)
 
 
 async def test_storage_outage_is_retried_after_retry_after(
