@@ -19,6 +19,8 @@ from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from .db.schema import SMTP_REPLY_MAX_CHARS, attempts, messages
 from .outbox_actions import OutboxActions
 from .outbox_events import NewEvent
@@ -260,6 +262,29 @@ class Outbox(OutboxActions):
             await announce_due(connection, claim.priority.value)  # due at once, for anyone
         return True
 
+    async def record_attempt(self, claim: Claim, attempt: AttemptRecord) -> Claim | None:
+        """Record a failed attempt and keep the lease: the worker tries another upstream
+        at once (failover). The attempt counts (result ``deferred``), the message stays
+        ``sending``; returns the claim for the next attempt, or None (the attempt recorded
+        as superseded) if the lease was lost.
+        """
+        error_code = None if attempt.error_code is None else attempt.error_code.value
+        async with self._write("record the attempt") as (connection, now):
+            result = await connection.execute(
+                messages.update()
+                .where(lease_guard(claim.id, claim.lease_token))
+                .values(
+                    attempt_count=messages.c.attempt_count + 1,
+                    last_error_code=error_code,
+                    updated_at=now,
+                )
+            )
+            owned = result.rowcount == 1
+            await _insert_attempt(connection, claim, attempt, MessageStatus.DEFERRED, owned=owned)
+        if not owned:
+            return None
+        return replace(claim, attempt_number=claim.attempt_number + 1)
+
     async def _finish(
         self,
         claim: Claim,
@@ -291,23 +316,8 @@ class Outbox(OutboxActions):
                 messages.update().where(lease_guard(claim.id, claim.lease_token)).values(changes)
             )
             owned = result.rowcount == 1
-            if attempt is not None and (owned or await message_exists(connection, claim.id)):
-                await connection.execute(
-                    attempts.insert().values(
-                        message_id=claim.id,
-                        number=claim.attempt_number,
-                        worker_id=claim.worker_id,
-                        upstream=attempt.upstream,
-                        started_at=attempt.started_at,
-                        finished_at=attempt.finished_at,
-                        result=status.value,
-                        error_code=None if attempt.error_code is None else attempt.error_code.value,
-                        smtp_code=attempt.smtp_code,
-                        smtp_reply=_cut(attempt.smtp_reply, SMTP_REPLY_MAX_CHARS),
-                        ambiguous=attempt.ambiguous,
-                        superseded=not owned,
-                    )
-                )
+            if attempt is not None:
+                await _insert_attempt(connection, claim, attempt, status, owned=owned)
             if not owned:
                 return False
             data = event_data(
@@ -334,3 +344,33 @@ class Outbox(OutboxActions):
 
 def _cut(value: str | None, limit: int) -> str | None:
     return None if value is None else value[:limit]
+
+
+async def _insert_attempt(
+    connection: AsyncConnection,
+    claim: Claim,
+    attempt: AttemptRecord,
+    result: MessageStatus,
+    *,
+    owned: bool,
+) -> None:
+    """Write the attempt row; one by a worker that lost its lease is kept as superseded
+    (unless the message itself is gone)."""
+    if not owned and not await message_exists(connection, claim.id):
+        return
+    await connection.execute(
+        attempts.insert().values(
+            message_id=claim.id,
+            number=claim.attempt_number,
+            worker_id=claim.worker_id,
+            upstream=attempt.upstream,
+            started_at=attempt.started_at,
+            finished_at=attempt.finished_at,
+            result=result.value,
+            error_code=None if attempt.error_code is None else attempt.error_code.value,
+            smtp_code=attempt.smtp_code,
+            smtp_reply=_cut(attempt.smtp_reply, SMTP_REPLY_MAX_CHARS),
+            ambiguous=attempt.ambiguous,
+            superseded=not owned,
+        )
+    )

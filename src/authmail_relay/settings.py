@@ -135,6 +135,16 @@ def _host_list(name: str, raw: str) -> tuple[str, ...]:
     return tuple(hosts)
 
 
+def _share(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if not 0 <= value < 1:
+        raise ConfigurationError(f"{name} must be at least 0 and below 1, not {raw}")
+    return value
+
+
 def _log_level(name: str, raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -165,6 +175,49 @@ SETTINGS: tuple[Setting, ...] = (
         "Allow AUTH over a connection without TLS (only for a trusted local relay).",
     ),
     Setting(
+        "SMTP2_HOST",
+        "",
+        "A second upstream, tried when the first fails (failover). SMTP2_PORT, SMTP2_USER, "
+        "SMTP2_PASSWORD, SMTP2_TLS, SMTP2_CA_FILE and SMTP2_ALLOW_PLAINTEXT_AUTH work like "
+        "their SMTP_ forms; timeout and EHLO name are shared. SMTP3_ to SMTP9_ add more.",
+    ),
+    Setting(
+        "SMTP_POOL_SIZE",
+        "0",
+        "Connections kept per upstream and reused across messages; 0: WORKER_CONCURRENCY.",
+        "smtp_pool_size",
+        _count,
+    ),
+    Setting(
+        "SMTP_MAX_CONNECTION_AGE_SECONDS",
+        "300",
+        "A pooled connection older than this is closed and replaced before its next use.",
+        "smtp_max_connection_age_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "SMTP_MAX_IDLE_SECONDS",
+        "30",
+        "A pooled connection idle longer than this is replaced rather than reused.",
+        "smtp_max_idle_seconds",
+        _positive_float,
+    ),
+    Setting(
+        "SMTP_BREAKER_FAILURES",
+        "3",
+        "Connection failures in a row after which an upstream is skipped for a cool-down.",
+        "smtp_breaker_failures",
+        _positive_int,
+    ),
+    Setting(
+        "SMTP_BREAKER_COOLDOWN_SECONDS",
+        "30",
+        "How long a failing upstream is skipped before one message probes it (doubles while "
+        "it keeps failing, up to 10 minutes).",
+        "smtp_breaker_cooldown_seconds",
+        _positive_float,
+    ),
+    Setting(
         "DATABASE_URL",
         "sqlite:///./authmail.db",
         "Outbox database: sqlite:///PATH or postgresql://USER@HOST:PORT/DB.",
@@ -183,6 +236,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Messages a worker process sends at once (one SMTP connection each, reused).",
         "worker_concurrency",
         _positive_int,
+    ),
+    Setting(
+        "HIGH_PRIORITY_RESERVED",
+        "1",
+        "Worker slots (and connections per upstream) only high-priority mail may use, so a "
+        "backlog never delays an auth mail. At most WORKER_CONCURRENCY - 1.",
+        "high_priority_reserved",
+        _count,
+    ),
+    Setting(
+        "LOW_PRIORITY_SHARE",
+        "0.2",
+        "Share of the other slots kept for low-priority mail while it has a backlog, so a "
+        "stream of normal mail never starves it (0 to below 1).",
+        "low_priority_share",
+        _share,
     ),
     Setting(
         "LEASE_SECONDS",
@@ -520,6 +589,14 @@ class Settings:
     smtp: SmtpConfig | None = None
     db_busy_timeout_ms: int = 5000
     worker_concurrency: int = 4
+    high_priority_reserved: int = 1
+    low_priority_share: float = 0.2
+    smtp_fallbacks: tuple[SmtpConfig, ...] = ()
+    smtp_pool_size: int = 0
+    smtp_max_connection_age_seconds: float = 300.0
+    smtp_max_idle_seconds: float = 30.0
+    smtp_breaker_failures: int = 3
+    smtp_breaker_cooldown_seconds: float = 30.0
     lease_seconds: float = 120.0
     poll_interval_seconds: float = 1.0
     retry_base_seconds: float = 5.0
@@ -586,7 +663,8 @@ class Settings:
             raw = env.get(setting.name, "").strip() or (setting.default or "")
             values[setting.attribute] = setting.parse(setting.name, raw)
         smtp = SmtpConfig.from_env(env) if env.get("SMTP_HOST", "").strip() else None
-        return cls(smtp=smtp, **values)
+        fallbacks = _fallback_upstreams(env, smtp)
+        return cls(smtp=smtp, smtp_fallbacks=fallbacks, **values)
 
     def require_smtp(self) -> SmtpConfig:
         """The SMTP settings, or a ConfigurationError saying what to set."""
@@ -599,6 +677,16 @@ class Settings:
         if not self.api_key:
             raise ConfigurationError("API_KEY is not set (see docs/configuration.md)")
         return self.api_key
+
+    @property
+    def upstreams(self) -> tuple[SmtpConfig, ...]:
+        """Every upstream in failover order: SMTP_* first, then SMTP2_* to SMTP9_*."""
+        return (self.require_smtp(), *self.smtp_fallbacks)
+
+    @property
+    def pool_size(self) -> int:
+        """Connections per upstream (SMTP_POOL_SIZE, else WORKER_CONCURRENCY)."""
+        return self.smtp_pool_size or self.worker_concurrency
 
     @property
     def lease_ms(self) -> int:
@@ -616,3 +704,40 @@ class Settings:
         """How long a claimed webhook delivery stays reserved: two attempt timeouts and a
         margin for recording the result, so a live dispatcher never loses its lease."""
         return int((2 * self.webhook_timeout_seconds + 5) * 1000)
+
+
+#: The per-upstream settings a numbered upstream (SMTP2_ to SMTP9_) may set.
+_UPSTREAM_FIELDS = (
+    *("HOST", "PORT", "USER", "PASSWORD", "TLS", "USE_TLS", "CA_FILE"),
+    "ALLOW_PLAINTEXT_AUTH",
+)
+#: Shared by every upstream: they describe this relay, not the server.
+_SHARED_FIELDS = ("TIMEOUT", "LOCAL_HOSTNAME", "FROM")
+
+
+def _fallback_upstreams(
+    env: Mapping[str, str], primary: SmtpConfig | None
+) -> tuple[SmtpConfig, ...]:
+    """Read SMTP2_* to SMTP9_*, in number order. A numbered upstream needs SMTPn_HOST and
+    a primary SMTP_HOST; a stray SMTPn_ setting without its host is an error (a typo would
+    otherwise silently leave the relay without its failover)."""
+    fallbacks = []
+    for number in range(2, 10):
+        prefix = f"SMTP{number}_"
+        given = {name for name in env if name.startswith(prefix) and env[name].strip()}
+        if not given:
+            continue
+        if f"{prefix}HOST" not in given:
+            raise ConfigurationError(f"{sorted(given)[0]} is set but {prefix}HOST is not")
+        unknown = sorted(given - {prefix + field for field in _UPSTREAM_FIELDS})
+        if unknown:
+            raise ConfigurationError(f"{unknown[0]} is not a setting (see docs/configuration.md)")
+        if primary is None:
+            raise ConfigurationError(f"{prefix}HOST is set but SMTP_HOST is not")
+        view = {f"SMTP_{field}": env.get(prefix + field, "") for field in _UPSTREAM_FIELDS}
+        view.update({f"SMTP_{field}": env.get(f"SMTP_{field}", "") for field in _SHARED_FIELDS})
+        try:
+            fallbacks.append(SmtpConfig.from_env(view))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{prefix}*: {exc.message}") from None
+    return tuple(fallbacks)

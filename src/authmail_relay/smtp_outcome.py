@@ -47,7 +47,9 @@ class Outcome:
     ``retryable`` follows SMTP semantics (4xx, connection trouble, the uncertain window);
     whether a retry actually happens is decided by the caller's retry policy.
     ``ambiguous`` is true only when the server may have accepted the message although we
-    did not see its ``250``. ``refused`` holds recipients the server refused.
+    did not see its ``250``. ``refused`` holds recipients the server refused. ``stage``
+    is the step at which a failure happened (``None`` for a success or when unknown); it
+    tells a failure of the upstream itself (connect, TLS, AUTH) from one about the message.
     """
 
     sent: bool
@@ -58,6 +60,7 @@ class Outcome:
     smtp_code: int | None = None
     smtp_reply: str | None = None
     refused: tuple[str, ...] = ()
+    stage: Stage | None = None
 
 
 def clean_reply(text: str | bytes | None) -> str | None:
@@ -114,6 +117,7 @@ def from_reply(stage: Stage, code: int, reply: str | bytes | None) -> Outcome:
         retryable=transient,
         smtp_code=code,
         smtp_reply=text,
+        stage=stage,
     )
 
 
@@ -131,6 +135,7 @@ def all_refused(refused: Mapping[str, tuple[int, str | bytes | None]]) -> Outcom
         smtp_code=code,
         smtp_reply=clean_reply(reply),
         refused=tuple(sorted(refused)),
+        stage=Stage.RCPT,
     )
 
 
@@ -142,6 +147,7 @@ def from_disconnect(stage: Stage) -> Outcome:
             error_code=ErrorCode.SMTP_CONNECTION,
             message=f"connection lost at {stage.value}; nothing was delivered",
             retryable=True,
+            stage=stage,
         )
     return _uncertain("connection lost after the final dot")
 
@@ -154,6 +160,7 @@ def from_timeout(stage: Stage) -> Outcome:
             error_code=ErrorCode.SMTP_TIMEOUT,
             message=f"timed out at {stage.value}; nothing was delivered",
             retryable=True,
+            stage=stage,
         )
     return _uncertain("timed out waiting for the reply to the final dot")
 
@@ -165,6 +172,7 @@ def _uncertain(message: str) -> Outcome:
         message=f"{message}; the server may have accepted the message",
         retryable=True,
         ambiguous=True,
+        stage=Stage.FINAL_DOT,
     )
 
 
@@ -175,12 +183,18 @@ def connection_failed(detail: str) -> Outcome:
         error_code=ErrorCode.SMTP_CONNECTION,
         message=f"could not connect: {detail}",
         retryable=True,
+        stage=Stage.CONNECT,
     )
 
 
 def tls_failed(detail: str) -> Outcome:
     """The TLS handshake failed (untrusted or mismatched certificate, protocol error)."""
-    return Outcome(sent=False, error_code=ErrorCode.TLS_ERROR, message=f"TLS failed: {detail}")
+    return Outcome(
+        sent=False,
+        error_code=ErrorCode.TLS_ERROR,
+        message=f"TLS failed: {detail}",
+        stage=Stage.CONNECT,
+    )
 
 
 def starttls_unsupported() -> Outcome:
@@ -189,6 +203,7 @@ def starttls_unsupported() -> Outcome:
         sent=False,
         error_code=ErrorCode.STARTTLS_UNSUPPORTED,
         message="the server does not offer STARTTLS; refusing to continue without TLS",
+        stage=Stage.STARTTLS,
     )
 
 
@@ -198,6 +213,7 @@ def auth_unsupported() -> Outcome:
         sent=False,
         error_code=ErrorCode.SMTP_AUTH_UNSUPPORTED,
         message="the server offers no supported AUTH mechanism",
+        stage=Stage.AUTH,
     )
 
 
@@ -207,6 +223,7 @@ def plaintext_auth_refused() -> Outcome:
         sent=False,
         error_code=ErrorCode.PLAINTEXT_AUTH_REFUSED,
         message="refusing to send credentials without TLS (set allow_plaintext_auth to permit it)",
+        stage=Stage.AUTH,
     )
 
 
@@ -216,6 +233,7 @@ def smtputf8_unsupported() -> Outcome:
         sent=False,
         error_code=ErrorCode.SMTPUTF8_UNSUPPORTED,
         message="a non-ASCII address needs SMTPUTF8, which the server does not offer",
+        stage=Stage.MAIL,
     )
 
 

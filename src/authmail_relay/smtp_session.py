@@ -2,7 +2,10 @@
 
 An :class:`SmtpSession` opens its connection lazily (connect, EHLO, STARTTLS with a
 verifying context and EHLO again, AUTH only over TLS) and keeps it for the next message.
-Before reusing an idle connection it sends ``RSET``; if that fails it reconnects once.
+Before reusing an idle connection it sends ``RSET`` (a health check that also clears any
+half-finished transaction); if that fails it reconnects once. A connection idle longer
+than ``max_idle_seconds`` or older than ``max_age_seconds`` is closed and replaced rather
+than reused (servers drop idle clients, and providers rotate their front ends).
 Every ``aiosmtplib`` exception is translated here into an
 :class:`~authmail_relay.smtp_outcome.Outcome`; none escapes this module.
 
@@ -48,12 +51,23 @@ class SmtpSession:
     concurrent sender its own session).
     """
 
-    def __init__(self, config: SmtpConfig, *, max_idle_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: SmtpConfig,
+        *,
+        max_idle_seconds: float = 30.0,
+        max_age_seconds: float = 300.0,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
         self.config = config
         self.max_idle_seconds = max_idle_seconds
+        self.max_age_seconds = max_age_seconds
         self._client: aiosmtplib.SMTP | None = None
         self._last_used = 0.0
-        self._context: ssl.SSLContext | None = None
+        self._opened_at = 0.0
+        #: Connections opened so far (a reconnect after a health-check failure counts).
+        self.connections_opened = 0
+        self._context = context
 
     @property
     def is_open(self) -> bool:
@@ -97,8 +111,10 @@ class SmtpSession:
 
     async def _ready(self) -> aiosmtplib.SMTP:
         client = self._client
-        idle = time.monotonic() - self._last_used
-        if client is not None and client.is_connected and idle < self.max_idle_seconds:
+        now = time.monotonic()
+        fresh = now - self._last_used < self.max_idle_seconds
+        young = now - self._opened_at < self.max_age_seconds
+        if client is not None and client.is_connected and fresh and young:
             try:
                 await client.rset(timeout=self.config.timeout)
                 return client
@@ -106,6 +122,8 @@ class SmtpSession:
                 pass  # stale connection: open a fresh one below
         await self.close()
         self._client = await self._open()
+        self._opened_at = time.monotonic()
+        self.connections_opened += 1
         return self._client
 
     async def _open(self) -> aiosmtplib.SMTP:

@@ -21,16 +21,12 @@ class TaskPool:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def spawn(
-        self, work: Coroutine[Any, Any, None], *, also: set[asyncio.Task[None]] | None = None
-    ) -> None:
-        """Run ``work``; the task leaves the pool (and ``also``, if given) when it ends."""
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work``; the task leaves the pool when it ends."""
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        if also is not None:
-            also.add(task)
-            task.add_done_callback(also.discard)
+        return task
 
     async def wait_any(self, wake: asyncio.Event, timeout: float) -> None:
         """Return when ``wake`` is set, any task ends, or ``timeout`` seconds pass."""

@@ -137,6 +137,17 @@ class Kind(_Vocabulary):
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind name, not a secret
 
 
+class BreakerState(_Vocabulary):
+    """The circuit breaker of one upstream SMTP server (see ``docs/delivery.md``)."""
+
+    #: Healthy: messages are sent through it.
+    CLOSED = "closed"
+    #: Failing: skipped until its cool-down ends.
+    OPEN = "open"
+    #: Cool-down over: one message is tried; its result closes or re-opens the breaker.
+    HALF_OPEN = "half_open"
+
+
 class TlsMode(_Vocabulary):
     """How the connection to the upstream SMTP server is protected."""
 

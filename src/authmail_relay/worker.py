@@ -1,11 +1,15 @@
 """The delivery worker: claim due messages under a lease, send them, record the result.
 
-One :class:`Worker` runs a claim loop and up to ``concurrency`` deliveries at a time,
-each on its own reused :class:`~authmail_relay.smtp_session.SmtpSession`. A delivery
-reads top to bottom: *expired? → send (checking expiry and the lease again just before
-MAIL FROM) → decide (pure retry policy) → record with a guarded update*. Times come from
-the database clock: the claim carries the database's "now", and the worker adds the
-monotonic time elapsed since.
+One :class:`Worker` runs a claim loop and up to ``WORKER_CONCURRENCY`` deliveries at a
+time. Slots are shared between the priority lanes by :class:`~authmail_relay.lanes.LaneSlots`
+(reserved slots for high priority; a guaranteed share for low). Messages go out through
+the configured upstreams (:mod:`authmail_relay.upstreams`): each has a pool of reused
+connections and a circuit breaker, and the first healthy one in order is used. A
+delivery reads top to bottom: *expired? → pick an upstream → send (checking expiry and
+the lease again just before MAIL FROM) → on an upstream failure of an auth mail, try the
+next upstream at once → decide (pure retry policy) → record with a guarded update*.
+Times come from the database clock: the claim carries the database's "now", and the
+worker adds the monotonic time elapsed since.
 
 Stopping (:meth:`Worker.stop`, wired to SIGTERM by the CLI) stops claiming at once, lets
 in-flight sends finish within ``shutdown_grace_seconds``, then cancels the rest and
@@ -24,24 +28,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .circuit_breaker import fails_over
 from .dkim_signing import DkimSigner, SigningError
 from .dkim_store import KeyStore
 from .exceptions import StorageError
+from .lanes import LaneSlots
 from .outbox import AttemptRecord, Claim, Outbox
 from .rate_limits import Limit
 from .retry import Expire, GiveUp, Retry, RetryPolicy, Sent, decide
 from .settings import Settings
 from .smtp_config import SmtpConfig
 from .smtp_outcome import Outcome
-from .smtp_session import SmtpSession
+from .smtp_pool import SessionFactory
 from .task_pool import TaskPool
+from .upstreams import Upstream, UpstreamAlert, Upstreams
 from .vocabulary import Priority
 
 log = logging.getLogger("authmail_relay.worker")
 
-#: Slots only high-priority (auth) mail may use, when the worker has more than that many.
-HIGH_PRIORITY_RESERVED_SLOTS = 1
 _HIGH_LANE = frozenset({Priority.HIGH})
+_LOW_LANE = frozenset({Priority.LOW})
 _OTHER_LANES = frozenset({Priority.NORMAL, Priority.LOW})
 
 
@@ -62,7 +68,11 @@ def default_worker_id() -> str:
 
 
 class Worker:
-    """Sends queued messages until stopped (or, with ``until_idle``, until none is due)."""
+    """Sends queued messages until stopped (or, with ``until_idle``, until none is due).
+
+    ``smtp`` is the first upstream; ``settings.smtp_fallbacks`` (SMTP2_* …) follow it in
+    failover order. ``on_alert`` is called when an upstream's breaker opens.
+    """
 
     def __init__(
         self,
@@ -72,9 +82,10 @@ class Worker:
         *,
         worker_id: str | None = None,
         wake: asyncio.Event | None = None,
-        session_factory: Callable[[SmtpConfig], SmtpSession] = SmtpSession,
+        session_factory: SessionFactory | None = None,
         rand: Callable[[], float] = random.random,
         on_finished: Callable[[str], None] | None = None,
+        on_alert: Callable[[UpstreamAlert], None] | None = None,
         signer: DkimSigner | None = None,
     ) -> None:
         self.outbox = outbox
@@ -87,12 +98,25 @@ class Worker:
         )
         self._wake = wake or asyncio.Event()
         self._stop = asyncio.Event()
-        self._session_factory = session_factory
         self._rand = rand
-        self._idle_sessions: list[SmtpSession] = []
         self._in_flight = TaskPool()
-        #: The in-flight sends of normal- and low-priority messages.
-        self._general: set[asyncio.Task[None]] = set()
+        self.lanes = LaneSlots(
+            settings.worker_concurrency,
+            reserved=settings.high_priority_reserved,
+            low_share=settings.low_priority_share,
+        )
+        #: The upstreams in failover order, each with its connection pool and breaker.
+        self.upstreams = Upstreams(
+            (smtp, *settings.smtp_fallbacks),
+            pool_size=settings.pool_size,
+            reserved_for_high=settings.high_priority_reserved,
+            max_idle_seconds=settings.smtp_max_idle_seconds,
+            max_age_seconds=settings.smtp_max_connection_age_seconds,
+            failure_threshold=settings.smtp_breaker_failures,
+            cooldown_seconds=settings.smtp_breaker_cooldown_seconds,
+            session_factory=session_factory,
+            on_alert=on_alert,
+        )
         self._on_finished = on_finished or (lambda _message_id: None)
         #: The global sending rate (SEND_RATE_PER_MINUTE), shared through the database by
         #: every worker on it; None when unlimited.
@@ -126,12 +150,15 @@ class Worker:
         try:
             while not self._stop.is_set():
                 self.last_beat = time.monotonic()
+                if not self.upstreams.has_available():
+                    # Every breaker is open: leave the messages queued (no attempt burnt)
+                    # until one may be probed.
+                    await self._idle_wait(self.upstreams.seconds_until_available())
+                    continue
                 claims = await self._claim_lanes()
                 for claim in claims:
-                    general = None if claim.priority is Priority.HIGH else self._general
-                    self._in_flight.spawn(
-                        self._deliver(claim, _Timing(claim.claimed_at)), also=general
-                    )
+                    task = self._in_flight.spawn(self._deliver(claim, _Timing(claim.claimed_at)))
+                    self.lanes.track(task, claim.priority)
                 if claims:
                     continue
                 if until_idle and not self._in_flight:
@@ -143,19 +170,16 @@ class Worker:
         log.info("worker %s stopped", self.worker_id)
 
     async def _claim_lanes(self) -> list[Claim]:
-        """Fill free slots: high priority first, into any slot; normal and low only into
-        the slots not reserved for high priority, so a backlog of other mail can never
-        make a one-time code wait for a slot."""
-        concurrency = self.settings.worker_concurrency
-        free = concurrency - len(self._in_flight)
-        if free <= 0:
-            return []
-        high = await self._claim(free, _HIGH_LANE)
-        reserved = HIGH_PRIORITY_RESERVED_SLOTS if concurrency > HIGH_PRIORITY_RESERVED_SLOTS else 0
-        general_free = min(free - len(high), concurrency - reserved - len(self._general))
+        """Fill free slots: high priority first, into any slot; then low priority up to its
+        guaranteed share; then normal (and low, if normal runs dry) into the rest of the
+        slots not reserved for high priority."""
+        lanes = self.lanes
+        high = await self._claim(lanes.free(), _HIGH_LANE)
+        general_free = lanes.general_free(len(high))
         if general_free <= 0:
             return high
-        return high + await self._claim(general_free, _OTHER_LANES)
+        low = await self._claim(lanes.low_room(general_free), _LOW_LANE)
+        return high + low + await self._claim(general_free - len(low), _OTHER_LANES)
 
     async def _claim(self, limit: int, lanes: frozenset[Priority]) -> list[Claim]:
         if limit <= 0:
@@ -172,9 +196,12 @@ class Worker:
             log.error("claim failed: %s", exc)
             return []
 
-    async def _idle_wait(self) -> None:
+    async def _idle_wait(self, at_most: float | None = None) -> None:
         """Sleep until new work is signalled, a delivery finishes, a poll is due or stop."""
-        await self._in_flight.wait_any(self._wake, self.settings.poll_interval_seconds)
+        timeout = self.settings.poll_interval_seconds
+        if at_most is not None:
+            timeout = min(timeout, max(at_most, 0.01))
+        await self._in_flight.wait_any(self._wake, timeout)
         if not self._stop.is_set():
             self._wake.clear()
 
@@ -186,34 +213,80 @@ class Worker:
                 len(self._in_flight),
             )
         await self._in_flight.drain(self.settings.shutdown_grace_seconds)
-        sessions, self._idle_sessions = self._idle_sessions, []
-        for session in sessions:
-            await session.close()
+        await self.upstreams.close()
 
     async def _deliver(self, claim: Claim, timing: _Timing) -> None:
-        session = (
-            self._idle_sessions.pop() if self._idle_sessions else self._session_factory(self.smtp)
-        )
+        current: Claim | None = claim
+        tried: list[Upstream] = []
         try:
-            await self._deliver_on(session, claim, timing)
+            if _expired(claim, timing.now_ms()):
+                await self._expire(claim)
+                return
+            raw = self._signed(claim)
+            while current is not None:
+                upstream = self.upstreams.choose(exclude=tried)
+                if upstream is None:
+                    # Every breaker opened meanwhile: back to the queue, no attempt counted.
+                    await self.outbox.release(current)
+                    return
+                tried.append(upstream)
+                current = await self._attempt(upstream, current, raw, timing, tried)
         except asyncio.CancelledError:
-            await session.close()
-            with contextlib.suppress(StorageError):
-                await asyncio.shield(self.outbox.release(claim))
+            if current is not None:
+                with contextlib.suppress(StorageError):
+                    await asyncio.shield(self.outbox.release(current))
             raise
         except StorageError as exc:
             # The lease will expire and another attempt will be made; see docs/storage.md.
             log.error("could not record the result of %s: %s", claim.id, exc)
-        finally:
-            if session.is_open:
-                self._idle_sessions.append(session)
 
-    async def _deliver_on(self, session: SmtpSession, claim: Claim, timing: _Timing) -> None:
-        if _expired(claim, timing.now_ms()):
-            await self.outbox.mark_expired(claim)
-            log.info("%s expired before sending", claim.id)
-            self._on_finished(claim.id)
-            return
+    async def _attempt(
+        self,
+        upstream: Upstream,
+        claim: Claim,
+        raw: bytes,
+        timing: _Timing,
+        tried: list[Upstream],
+    ) -> Claim | None:
+        """One attempt on *upstream*; returns the claim to try on the next upstream, or
+        None when the message is settled for now (recorded, expired or lease lost)."""
+        started = timing.now_ms()
+        try:
+            outcome = await self._send(upstream, claim, raw, timing)
+        except BaseException:
+            self.upstreams.abandon(upstream)
+            raise
+        if outcome is None:
+            self.upstreams.abandon(upstream)
+            return None
+        self.upstreams.report(upstream, outcome)
+        attempt = AttemptRecord(
+            started_at=started,
+            finished_at=timing.now_ms(),
+            upstream=upstream.name,
+            error_code=outcome.error_code,
+            smtp_code=outcome.smtp_code,
+            smtp_reply=outcome.smtp_reply,
+            ambiguous=outcome.ambiguous,
+            refused=outcome.refused,
+        )
+        if fails_over(outcome, claim.priority) and self.upstreams.has_available(exclude=tried):
+            log.info(
+                "%s attempt %d on %s: %s; trying the next upstream",
+                claim.id,
+                claim.attempt_number,
+                upstream.name,
+                outcome.error_code.value if outcome.error_code else "failed",
+            )
+            return await asyncio.shield(self.outbox.record_attempt(claim, attempt))
+        await self._record(claim, outcome, attempt)
+        return None
+
+    async def _send(
+        self, upstream: Upstream, claim: Claim, raw: bytes, timing: _Timing
+    ) -> Outcome | None:
+        """Run the SMTP transaction; None when it was called off before MAIL FROM (the
+        message expired, which is recorded here, or the lease was lost)."""
         verdict: list[str] = []
 
         async def before_mail() -> bool:
@@ -228,23 +301,27 @@ class Worker:
                     return False
             return True
 
-        started = timing.now_ms()
-        outcome = await session.send(
-            claim.sender,
-            claim.recipients,
-            self._signed(claim),
-            smtputf8=not (claim.sender.isascii() and all(r.isascii() for r in claim.recipients)),
-            before_mail=before_mail,
-        )
+        async with upstream.pool.session(high=claim.priority is Priority.HIGH) as session:
+            outcome = await session.send(
+                claim.sender,
+                claim.recipients,
+                raw,
+                smtputf8=not (
+                    claim.sender.isascii() and all(r.isascii() for r in claim.recipients)
+                ),
+                before_mail=before_mail,
+            )
         if outcome is None:
             if verdict == ["expired"]:
-                await self.outbox.mark_expired(claim)
-                log.info("%s expired before sending", claim.id)
-                self._on_finished(claim.id)
+                await self._expire(claim)
             else:
                 log.warning("%s: lease lost before sending; another worker owns it", claim.id)
-            return
-        await self._record(claim, outcome, started, timing.now_ms())
+        return outcome
+
+    async def _expire(self, claim: Claim) -> None:
+        await self.outbox.mark_expired(claim)
+        log.info("%s expired before sending", claim.id)
+        self._on_finished(claim.id)
 
     def _signed(self, claim: Claim) -> bytes:
         """The bytes to send: signed now, so a key rotation also applies to retries.
@@ -259,21 +336,11 @@ class Worker:
         # Enough for MAIL, RCPT, DATA and the final dot each to take a full timeout.
         return int(5 * self.smtp.timeout * 1000)
 
-    async def _record(self, claim: Claim, outcome: Outcome, started: int, finished: int) -> None:
-        attempt = AttemptRecord(
-            started_at=started,
-            finished_at=finished,
-            upstream=self.smtp.upstream,
-            error_code=outcome.error_code,
-            smtp_code=outcome.smtp_code,
-            smtp_reply=outcome.smtp_reply,
-            ambiguous=outcome.ambiguous,
-            refused=outcome.refused,
-        )
+    async def _record(self, claim: Claim, outcome: Outcome, attempt: AttemptRecord) -> None:
         decision = decide(
             outcome,
             attempt_number=claim.attempt_number,
-            now_ms=finished,
+            now_ms=attempt.finished_at,
             expires_at=claim.expires_at,
             give_up_at=claim.give_up_at,
             policy=self.policy,
