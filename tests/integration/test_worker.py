@@ -242,3 +242,35 @@ async def test_backlog_never_holds_back_an_auth_message(rig: Rig) -> None:
     finally:
         worker.stop()
         await asyncio.wait_for(running, 10)
+
+
+async def test_low_priority_progresses_under_continuous_normal_load(rig: Rig) -> None:
+    """Normal mail keeps arriving faster than it is sent; low-priority mail still goes
+    out meanwhile (its guaranteed share), instead of waiting for the queue to empty."""
+    rig.sink.handler.delay_at("final_dot", 0.05)
+    backlog = [await rig.submit(subject=f"normal {n}") for n in range(10)]
+    low = [await rig.submit(subject=f"low {n}", priority="low") for n in range(3)]
+    worker = rig.worker()
+    running = asyncio.create_task(worker.run())
+    feeding = True
+
+    async def feed() -> None:
+        n = 0
+        while feeding:
+            backlog.append(await rig.submit(subject=f"more {n}"))
+            n += 1
+            await asyncio.sleep(0.01)
+
+    feeder = asyncio.create_task(feed())
+    try:
+        deadline = time.monotonic() + 15
+        while any([await rig.status(m) is not MessageStatus.SENT for m in low]):
+            assert time.monotonic() < deadline, "low-priority mail starved"
+            await asyncio.sleep(0.02)
+        waiting = [await rig.status(m) for m in backlog]
+        assert waiting.count(MessageStatus.QUEUED) > 0  # normal mail was still queued
+    finally:
+        feeding = False
+        await feeder
+        worker.stop()
+        await asyncio.wait_for(running, 10)

@@ -1,0 +1,258 @@
+"""Several upstreams: failover, circuit breakers and alerts, through real SMTP servers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+
+import pytest
+
+pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
+
+from authmail_relay.db import create_engine, upgrade
+from authmail_relay.message_request import MessageRequest
+from authmail_relay.relay import Relay
+from authmail_relay.settings import Settings
+from authmail_relay.smtp_config import SmtpConfig
+from authmail_relay.upstreams import UpstreamAlert
+from authmail_relay.vocabulary import BreakerState, ErrorCode, Kind, MessageStatus
+from authmail_relay.worker import Worker
+from tests.support.smtpd import DEFAULT_FROM, HOST, SmtpServer, SmtpServerFactory, free_port
+
+
+@dataclass
+class Pair:
+    relay: Relay
+    settings: Settings
+    first: SmtpConfig
+    second: SmtpServer
+    alerts: list[UpstreamAlert]
+
+    def worker(self) -> Worker:
+        return Worker(
+            self.relay.outbox,
+            self.first,
+            self.settings,
+            wake=self.relay.new_work,
+            on_alert=self.alerts.append,
+        )
+
+    async def submit(self, n: int = 0, **fields: object) -> str:
+        values: dict[str, object] = {
+            "to": f"user{n}@example.org",
+            "subject": f"Hello {n}",
+            "html": "<p>Hi</p>",
+        }
+        values.update(fields)
+        accepted = await self.relay.submit(MessageRequest(**values))  # type: ignore[arg-type]
+        return accepted.id
+
+
+MakePair = Callable[..., Awaitable[Pair]]
+
+
+@pytest.fixture
+async def make_pair(tmp_path: object, smtp_server: SmtpServerFactory) -> AsyncIterator[MakePair]:
+    relays: list[Relay] = []
+
+    async def make(first: SmtpConfig, **changes: object) -> Pair:
+        url = f"sqlite:///{tmp_path}/failover-{len(relays)}.db"
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+        second = smtp_server()
+        settings = Settings(
+            database_url=url,
+            smtp=first,
+            smtp_fallbacks=(second.config(),),
+            worker_concurrency=3,
+            poll_interval_seconds=0.05,
+            retry_base_seconds=30,
+            retry_max_seconds=60,
+            shutdown_grace_seconds=2,
+            smtp_breaker_failures=2,
+            smtp_breaker_cooldown_seconds=0.5,
+        )
+        settings = replace(settings, **changes)  # type: ignore[arg-type]
+        relay = Relay(settings)
+        await relay.__aenter__()
+        relays.append(relay)
+        return Pair(relay, settings, first, second, [])
+
+    yield make
+    for relay in relays:
+        await relay.__aexit__(None, None, None)
+
+
+async def _run_until(
+    worker: Worker, done: Callable[[], Awaitable[bool]], timeout: float = 10.0
+) -> None:
+    running = asyncio.create_task(worker.run())
+    try:
+        deadline = time.monotonic() + timeout
+        while not await done():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.02)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+
+
+def _closed_port_config() -> SmtpConfig:
+    return SmtpConfig(host=HOST, port=free_port(), tls="none", timeout=2.0, from_addr=DEFAULT_FROM)
+
+
+async def test_refused_first_upstream_sends_through_the_second(make_pair: MakePair) -> None:
+    pair: Pair = await make_pair(_closed_port_config())
+    otp = await pair.submit(0, kind=Kind.OTP, code="123456", subject="")
+    worker = pair.worker()
+
+    async def sent() -> bool:
+        return (await pair.relay.outbox.get_message(otp)).status is MessageStatus.SENT
+
+    await _run_until(worker, sent)
+    details = await pair.relay.get_message(otp)
+    # The auth mail moved on at once, within one claim: two attempts, each naming its server.
+    assert [a.upstream for a in details.attempts] == [
+        pair.first.upstream,
+        pair.second.config().upstream,
+    ]
+    assert details.attempts[0].error_code is ErrorCode.SMTP_CONNECTION
+    assert details.message.attempt_count == 2
+    assert len(pair.second.messages) == 1
+
+
+async def test_breaker_opens_skips_and_closes_after_recovery(
+    make_pair: MakePair, smtp_server: SmtpServerFactory
+) -> None:
+    """The first upstream answers 421 to every greeting for a while: after two failures
+    its breaker opens and mail goes straight to the second; once it recovers, a probe
+    closes the breaker and mail returns to it."""
+    first = smtp_server()
+    first.handler.reply_at("ehlo", "421 4.3.2 down for maintenance", times=2)
+    pair: Pair = await make_pair(first.config())
+    worker = pair.worker()
+    ids = [await pair.submit(n, kind=Kind.OTP, code="123456", subject="") for n in range(2)]
+
+    async def all_sent() -> bool:
+        statuses = [(await pair.relay.outbox.get_message(i)).status for i in ids]
+        return all(s is MessageStatus.SENT for s in statuses)
+
+    running = asyncio.create_task(worker.run())
+    try:
+        deadline = time.monotonic() + 10
+        while not await all_sent():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        breaker = worker.upstreams.all[0].breaker
+        assert breaker.state is BreakerState.OPEN
+        assert [a.fatal for a in pair.alerts] == [False]
+        # While open, mail skips the first upstream without trying it.
+        skipped = await pair.submit(5, kind=Kind.OTP, code="123456", subject="")
+        ids.append(skipped)
+        while not await all_sent():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert [a.upstream for a in (await pair.relay.get_message(skipped)).attempts] == [
+            pair.second.config().upstream
+        ]
+        # After the cool-down the (now healthy) first upstream is probed and used again.
+        await asyncio.sleep(0.6)
+        back = await pair.submit(6, kind=Kind.OTP, code="123456", subject="")
+        ids.append(back)
+        while not await all_sent():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert breaker.state is BreakerState.CLOSED
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+    assert len(first.messages) == 1
+    assert first.messages[0].parsed()["To"] == "user6@example.org"
+    assert len(pair.second.messages) == 3
+
+
+async def test_auth_failure_opens_the_breaker_without_a_retry_storm(
+    make_pair: MakePair, smtp_server: SmtpServerFactory
+) -> None:
+    """Wrong credentials on the only upstream: an alert, and none of the queued messages
+    is tried against it while its breaker is open."""
+    first = smtp_server(tls="starttls", auth=("relay", "right-password"))
+    wrong = first.config(password="wrong-password")
+    pair: Pair = await make_pair(wrong, smtp_breaker_cooldown_seconds=30)
+    pair.second.stop()  # no failover: the point is how often the bad upstream is hit
+    pair.settings = replace(pair.settings, smtp_fallbacks=())
+    ids = [await pair.submit(n) for n in range(20)]
+    worker = pair.worker()
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(1.5)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+    # Only the messages already in flight when the breaker opened (at most the two
+    # general slots of this worker) reached the server: one connection each.
+    connections = first.handler.commands.count("STARTTLS")
+    assert 1 <= connections <= 2
+    assert [(a.fatal, a.reason) for a in pair.alerts] == [(True, ErrorCode.SMTP_AUTH_FAILED)]
+    assert worker.upstreams.status()[0]["state"] == "open"
+    statuses = [(await pair.relay.outbox.get_message(i)).status for i in ids]
+    # Those used their attempt (deferred, kept for when the password is fixed); the rest
+    # were never claimed, so no retries were burnt on them.
+    assert statuses.count(MessageStatus.DEFERRED) == connections
+    assert statuses.count(MessageStatus.QUEUED) == 20 - connections
+
+
+async def test_auth_failure_fails_over_any_priority(
+    make_pair: MakePair, smtp_server: SmtpServerFactory
+) -> None:
+    first = smtp_server(tls="starttls", auth=("relay", "right-password"))
+    pair: Pair = await make_pair(first.config(password="nope"))
+    message = await pair.submit(1, priority="low")
+    worker = pair.worker()
+
+    async def sent() -> bool:
+        return (await pair.relay.outbox.get_message(message)).status is MessageStatus.SENT
+
+    await _run_until(worker, sent)
+    assert len(pair.second.messages) == 1
+
+
+async def test_normal_mail_waits_for_its_retry_instead_of_failing_over(
+    make_pair: MakePair, smtp_server: SmtpServerFactory
+) -> None:
+    """A temporary refusal of ordinary mail follows the retry schedule (the first
+    upstream may accept it later); only auth mail jumps to the next upstream."""
+    first = smtp_server()
+    first.handler.reply_at("mail", "451 4.3.0 try again later", times=1)
+    pair: Pair = await make_pair(first.config())
+    message = await pair.submit(1)
+    worker = pair.worker()
+
+    async def settled() -> bool:
+        return (await pair.relay.outbox.get_message(message)).status is MessageStatus.DEFERRED
+
+    await _run_until(worker, settled)
+    assert pair.second.messages == []
+    assert worker.upstreams.all[0].breaker.state is BreakerState.CLOSED
+
+
+async def test_temporary_refusal_of_an_auth_mail_fails_over_at_once(
+    make_pair: MakePair, smtp_server: SmtpServerFactory
+) -> None:
+    first = smtp_server()
+    first.handler.reply_at("mail", "451 4.3.0 try again later", times=1)
+    pair: Pair = await make_pair(first.config())
+    otp = await pair.submit(1, kind=Kind.OTP, code="123456", subject="")
+    worker = pair.worker()
+
+    async def sent() -> bool:
+        return (await pair.relay.outbox.get_message(otp)).status is MessageStatus.SENT
+
+    await _run_until(worker, sent)
+    details = await pair.relay.get_message(otp)
+    assert [a.error_code for a in details.attempts] == [ErrorCode.SMTP_TRANSIENT, None]
+    assert first.messages == []
+    assert len(pair.second.messages) == 1
