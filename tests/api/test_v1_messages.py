@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from authmail_relay.circuit_breaker import Health
+from authmail_relay.vocabulary import ErrorCode
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.slow
@@ -152,10 +154,31 @@ async def test_health_and_readiness(api: Api) -> None:
         assert (await client.get("/health")).json() == {"status": "ok"}
         ready = await client.get("/ready")
     assert ready.status_code == 200
+    upstream = f"upstream {api.settings.require_smtp().upstream}"
     assert ready.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "migrations": "ok", "worker": "ok", "webhooks": "ok"},
+        "checks": {
+            "database": "ok",
+            "migrations": "ok",
+            "worker": "ok",
+            "webhooks": "ok",
+            upstream: "ok",
+        },
     }
+
+
+async def test_readiness_shows_an_open_breaker_without_failing(api: Api) -> None:
+    """An upstream whose breaker is open is listed, but the relay stays ready: it still
+    accepts and stores mail durably."""
+    worker = api.server.config.app.state.worker
+    breaker = worker.upstreams.all[0].breaker
+    breaker.record(Health.FATAL, 0, ErrorCode.SMTP_AUTH_FAILED)
+    breaker.opened_at = 10**15  # far in the future of the monotonic clock: stays open
+    async with api.anonymous() as client:
+        ready = await client.get("/ready")
+    assert ready.status_code == 200
+    checks = ready.json()["checks"]
+    assert checks[f"upstream {api.settings.require_smtp().upstream}"] == "open"
 
 
 async def test_docs_can_be_switched_off(api_factory) -> None:  # type: ignore[no-untyped-def]

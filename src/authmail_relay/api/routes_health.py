@@ -48,5 +48,11 @@ async def ready(request: Request, relay: RelayDep) -> JSONResponse:
         fresh = time.monotonic() - dispatcher.last_beat < stale_after
         checks["webhooks"] = "ok" if fresh else "stalled"
     ok = all(value == "ok" for value in checks.values())
+    if worker is not None:
+        # Shown, not judged: with every upstream down the relay still accepts and queues
+        # mail durably, which is what a load balancer should keep sending it.
+        for upstream in worker.upstreams.status():
+            state = upstream["state"]
+            checks[f"upstream {upstream['upstream']}"] = "ok" if state == "closed" else state
     body = Readiness(status="ready" if ok else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
