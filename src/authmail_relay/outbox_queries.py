@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import string
+import time
 from collections.abc import AsyncIterator, Collection
 from typing import Any
 
@@ -45,7 +46,6 @@ __all__ = [
 # "Now" as epoch milliseconds, read from the database server so that every worker and
 # every API process agrees on due times and lease expiry whatever their own clocks say.
 _NOW_SQL = {
-    "sqlite": "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
     "postgresql": "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint",
 }
 
@@ -66,7 +66,15 @@ _ASCII_TO_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 async def db_now(connection: AsyncConnection) -> int:
-    """The database clock, in epoch milliseconds."""
+    """The database clock, in epoch milliseconds.
+
+    SQLite is a file on this machine: its clock *is* this machine's clock (its
+    ``julianday('now')`` reads the same system time), so it is read here without a
+    round trip through the driver's thread. Every process sharing the file shares that
+    clock. PostgreSQL's clock is asked for, since the server may run elsewhere.
+    """
+    if connection.dialect.name == "sqlite":
+        return time.time_ns() // 1_000_000
     value = await connection.scalar(text(_NOW_SQL[connection.dialect.name]))
     return int(value)
 

@@ -130,6 +130,11 @@ class Worker:
             if settings.send_rate_per_minute > 0
             else None
         )
+        #: Lanes whose last claim came back short: nothing more is due in them until new
+        #: work is signalled or a poll interval passes, so they are not asked again (an
+        #: empty claim still costs a write transaction).
+        self._drained: set[Priority] = set()
+        self._scanned_at = 0.0
         #: Monotonic time of the last loop turn; readiness checks call a stale one dead.
         self.last_beat = time.monotonic()
         self.running = False
@@ -153,8 +158,12 @@ class Worker:
                 if not self.upstreams.has_available():
                     # Every breaker is open: leave the messages queued (no attempt burnt)
                     # until one may be probed.
+                    if until_idle and not self._in_flight:
+                        break
                     await self._idle_wait(self.upstreams.seconds_until_available())
                     continue
+                self._forget_drained_lanes()
+                looked_everywhere = not self._drained
                 claims = await self._claim_lanes()
                 for claim in claims:
                     task = self._in_flight.spawn(self._deliver(claim, _Timing(claim.claimed_at)))
@@ -162,7 +171,10 @@ class Worker:
                 if claims:
                     continue
                 if until_idle and not self._in_flight:
-                    break
+                    if looked_everywhere:
+                        break
+                    self._drained.clear()  # one full look before calling the queue empty
+                    continue
                 await self._idle_wait()
         finally:
             self.running = False
@@ -181,9 +193,24 @@ class Worker:
         low = await self._claim(lanes.low_room(general_free), _LOW_LANE)
         return high + low + await self._claim(general_free - len(low), _OTHER_LANES)
 
+    def _forget_drained_lanes(self) -> None:
+        """Look at every lane again after new work was signalled or a poll interval."""
+        now = time.monotonic()
+        if self._wake.is_set() or now - self._scanned_at >= self.settings.poll_interval_seconds:
+            if not self._stop.is_set():
+                self._wake.clear()
+            self._drained.clear()
+            self._scanned_at = now
+
     async def _claim(self, limit: int, lanes: frozenset[Priority]) -> list[Claim]:
-        if limit <= 0:
+        if limit <= 0 or lanes <= self._drained:
             return []
+        claims = await self._claim_from(limit, lanes)
+        if len(claims) < limit:
+            self._drained |= lanes
+        return claims
+
+    async def _claim_from(self, limit: int, lanes: frozenset[Priority]) -> list[Claim]:
         try:
             return await self.outbox.claim(
                 worker_id=self.worker_id,
@@ -202,8 +229,6 @@ class Worker:
         if at_most is not None:
             timeout = min(timeout, max(at_most, 0.01))
         await self._in_flight.wait_any(self._wake, timeout)
-        if not self._stop.is_set():
-            self._wake.clear()
 
     async def _shutdown(self) -> None:
         if len(self._in_flight):
