@@ -15,13 +15,14 @@ See ``docs/storage.md`` for the guarantees in full.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection
-from dataclasses import replace
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db.schema import SMTP_REPLY_MAX_CHARS, attempts, messages
+from .group_commit import GroupCommit
 from .outbox_actions import OutboxActions
 from .outbox_events import NewEvent
 from .outbox_queries import claim_statement, event_data, lease_guard
@@ -69,6 +70,9 @@ class Outbox(OutboxActions):
     it, so dispose of the engine yourself. Safe to share between tasks, and any number of
     processes may use the same database concurrently.
     """
+
+    #: Batches result reports into shared transactions (made on first use, in the loop).
+    _finishes: GroupCommit[_Finish, bool] | None = None
 
     async def claim(
         self,
@@ -296,50 +300,82 @@ class Outbox(OutboxActions):
         error_message: str | None,
         retry_at: int | None = None,
     ) -> bool:
-        async with self._write(f"record the message as {status.value}") as (connection, now):
-            changes: dict[str, Any] = {
-                "status": status.value,
-                "lease_token": None,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "updated_at": now,
-                "last_error_code": None if error_code is None else error_code.value,
-                "last_error_message": _cut(error_message, ERROR_MESSAGE_MAX_CHARS),
-            }
-            if status is MessageStatus.SENT:
-                changes["sent_at"] = now
-            if retry_at is not None:
-                changes["next_attempt_at"] = retry_at
-            if attempt is not None:
-                changes["attempt_count"] = messages.c.attempt_count + 1
-            result = await connection.execute(
-                messages.update().where(lease_guard(claim.id, claim.lease_token)).values(changes)
-            )
-            owned = result.rowcount == 1
-            if attempt is not None:
-                await _insert_attempt(connection, claim, attempt, status, owned=owned)
-            if not owned:
-                return False
-            data = event_data(
-                attempt=None if attempt is None else claim.attempt_number,
-                error_code=None if error_code is None else error_code.value,
-                smtp_code=None if attempt is None else attempt.smtp_code,
-                ambiguous=True if attempt is not None and attempt.ambiguous else None,
-                retry_at=retry_at,
-            )
-            await self._add_events(
-                connection,
-                now,
-                NewEvent(
-                    claim.id,
-                    event_type,
-                    status,
-                    data,
-                    smtp_reply=None if attempt is None else attempt.smtp_reply,
-                    refused=() if attempt is None else attempt.refused,
-                ),
-            )
-        return True
+        """Record one result; results finishing together share a transaction."""
+        if self._finishes is None:
+            self._finishes = GroupCommit(self._finish_all)
+        return await self._finishes.submit(
+            _Finish(claim, attempt, status, event_type, error_code, error_message, retry_at)
+        )
+
+    async def _finish_all(self, finishes: Sequence[_Finish]) -> list[bool]:
+        async with self._write("record the results") as (connection, now):
+            written = [await self._finish_in(connection, now, finish) for finish in finishes]
+            # The events last, in one go: the messages show their new state by now.
+            await self._add_events(connection, now, *(e for e in written if e is not None))
+        return [event is not None for event in written]
+
+    async def _finish_in(
+        self, connection: AsyncConnection, now: int, finish: _Finish
+    ) -> NewEvent | None:
+        """Update the message and write the attempt; returns the event to write, or None
+        if the lease was lost (the attempt is then kept as superseded)."""
+        claim, attempt, status, error_code = (
+            finish.claim,
+            finish.attempt,
+            finish.status,
+            finish.error_code,
+        )
+        changes: dict[str, Any] = {
+            "status": status.value,
+            "lease_token": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+            "last_error_code": None if error_code is None else error_code.value,
+            "last_error_message": _cut(finish.error_message, ERROR_MESSAGE_MAX_CHARS),
+        }
+        if status is MessageStatus.SENT:
+            changes["sent_at"] = now
+        if finish.retry_at is not None:
+            changes["next_attempt_at"] = finish.retry_at
+        if attempt is not None:
+            changes["attempt_count"] = messages.c.attempt_count + 1
+        result = await connection.execute(
+            messages.update().where(lease_guard(claim.id, claim.lease_token)).values(changes)
+        )
+        owned = result.rowcount == 1
+        if attempt is not None:
+            await _insert_attempt(connection, claim, attempt, status, owned=owned)
+        if not owned:
+            return None
+        data = event_data(
+            attempt=None if attempt is None else claim.attempt_number,
+            error_code=None if error_code is None else error_code.value,
+            smtp_code=None if attempt is None else attempt.smtp_code,
+            ambiguous=True if attempt is not None and attempt.ambiguous else None,
+            retry_at=finish.retry_at,
+        )
+        return NewEvent(
+            claim.id,
+            finish.event_type,
+            status,
+            data,
+            smtp_reply=None if attempt is None else attempt.smtp_reply,
+            refused=() if attempt is None else attempt.refused,
+        )
+
+
+@dataclass(frozen=True)
+class _Finish:
+    """One result waiting for the group commit of :meth:`Outbox._finish`."""
+
+    claim: Claim
+    attempt: AttemptRecord | None
+    status: MessageStatus
+    event_type: EventType
+    error_code: ErrorCode | None
+    error_message: str | None
+    retry_at: int | None
 
 
 def _cut(value: str | None, limit: int) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import RowMapping, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db.schema import events, messages, webhook_deliveries, webhook_endpoints
@@ -73,8 +73,24 @@ async def write_events(
     if not any(event.type in WEBHOOK_EVENT_TYPES for event in new_events):
         await connection.execute(events.insert(), [event.row(now) for event in new_events])
         return
+    # Read once for the whole call: which endpoints listen, and the messages' state.
+    endpoints = (
+        await connection.execute(
+            select(webhook_endpoints.c.id, webhook_endpoints.c.event_types)
+            .where(webhook_endpoints.c.enabled == true())
+            .order_by(webhook_endpoints.c.id)
+        )
+    ).all()
+    ids = sorted({event.message_id for event in new_events if event.type in WEBHOOK_EVENT_TYPES})
+    query = select(*(messages.c[name] for name in _PAYLOAD_COLUMNS)).where(messages.c.id.in_(ids))
+    rows = {row["id"]: row for row in (await connection.execute(query)).mappings()}
     for event in new_events:
-        if event.type not in WEBHOOK_EVENT_TYPES:
+        message = rows.get(event.message_id) if event.type in WEBHOOK_EVENT_TYPES else None
+        targets: list[str | None] = []
+        if message is not None:
+            targets = [None] if message["webhook_url"] is not None else []
+            targets += [row.id for row in endpoints if matches(row.event_types, event.type)]
+        if message is None or not targets:
             await connection.execute(events.insert().values(event.row(now)))
             continue
         previous = await connection.scalar(
@@ -86,7 +102,30 @@ async def write_events(
         inserted = await connection.execute(
             events.insert().values(event.row(now)).returning(events.c.id)
         )
-        await _fan_out(connection, now, event, inserted.scalar_one(), previous, webhook_max_age_ms)
+        await _fan_out(
+            connection,
+            now,
+            event,
+            inserted.scalar_one(),
+            previous,
+            message,
+            targets,
+            webhook_max_age_ms,
+        )
+
+
+#: The message columns a webhook body is built from.
+_PAYLOAD_COLUMNS = (
+    "id",
+    "message_id",
+    "recipients",
+    "tags",
+    "meta",
+    "request_id",
+    "attempt_count",
+    "sent_at",
+    "webhook_url",
+)
 
 
 async def _fan_out(
@@ -95,31 +134,11 @@ async def _fan_out(
     event: NewEvent,
     event_id: int,
     previous_status: str | None,
+    message: RowMapping,
+    targets: Sequence[str | None],
     max_age_ms: int,
 ) -> None:
     """One pending delivery per target of *event*, each carrying the finished body."""
-    columns = (
-        "id",
-        "message_id",
-        "recipients",
-        "tags",
-        "meta",
-        "request_id",
-        "attempt_count",
-        "sent_at",
-        "webhook_url",
-    )
-    query = select(*(messages.c[name] for name in columns)).where(messages.c.id == event.message_id)
-    message = (await connection.execute(query)).mappings().one()
-    targets: list[str | None] = [None] if message["webhook_url"] is not None else []
-    endpoints = await connection.execute(
-        select(webhook_endpoints.c.id, webhook_endpoints.c.event_types)
-        .where(webhook_endpoints.c.enabled == true())
-        .order_by(webhook_endpoints.c.id)
-    )
-    targets += [row.id for row in endpoints if matches(row.event_types, event.type)]
-    if not targets:
-        return
     data = json.loads(event.data)
     facts = PayloadFacts(
         event_type=event.type,

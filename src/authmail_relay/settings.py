@@ -183,10 +183,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "SMTP_POOL_SIZE",
-        "0",
-        "Connections kept per upstream and reused across messages; 0: WORKER_CONCURRENCY.",
+        "4",
+        "Connections kept open per upstream and reused across messages (at most "
+        "WORKER_CONCURRENCY).",
         "smtp_pool_size",
-        _count,
+        _positive_int,
     ),
     Setting(
         "SMTP_MAX_CONNECTION_AGE_SECONDS",
@@ -232,8 +233,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WORKER_CONCURRENCY",
-        "4",
-        "Messages a worker process sends at once (one SMTP connection each, reused).",
+        "16",
+        "Messages a worker process has in hand at once: claimed, sending or waiting for a "
+        "pooled connection, with their results written together.",
         "worker_concurrency",
         _positive_int,
     ),
@@ -588,11 +590,11 @@ class Settings:
     database_url: str = "sqlite:///./authmail.db"
     smtp: SmtpConfig | None = None
     db_busy_timeout_ms: int = 5000
-    worker_concurrency: int = 4
+    worker_concurrency: int = 16
     high_priority_reserved: int = 1
     low_priority_share: float = 0.2
     smtp_fallbacks: tuple[SmtpConfig, ...] = ()
-    smtp_pool_size: int = 0
+    smtp_pool_size: int = 4
     smtp_max_connection_age_seconds: float = 300.0
     smtp_max_idle_seconds: float = 30.0
     smtp_breaker_failures: int = 3
@@ -685,8 +687,8 @@ class Settings:
 
     @property
     def pool_size(self) -> int:
-        """Connections per upstream (SMTP_POOL_SIZE, else WORKER_CONCURRENCY)."""
-        return self.smtp_pool_size or self.worker_concurrency
+        """Connections per upstream: SMTP_POOL_SIZE, but never more than the worker can use."""
+        return min(self.smtp_pool_size, self.worker_concurrency)
 
     @property
     def lease_ms(self) -> int:

@@ -19,7 +19,7 @@ def test_defaults_without_environment() -> None:
     settings = Settings.from_env({})
     assert settings.database_url == "sqlite:///./authmail.db"
     assert settings.smtp is None
-    assert settings.worker_concurrency == 4
+    assert settings.worker_concurrency == 16
     with pytest.raises(ConfigurationError, match="SMTP_HOST"):
         settings.require_smtp()
 

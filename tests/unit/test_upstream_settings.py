@@ -49,8 +49,9 @@ def test_bad_numbered_upstreams_fail_at_start(env: dict[str, str], message: str)
 
 
 def test_pool_and_lane_settings() -> None:
-    settings = Settings.from_env({"SMTP_HOST": "a", "WORKER_CONCURRENCY": "6"})
-    assert settings.pool_size == 6
+    assert Settings.from_env({"SMTP_HOST": "a"}).pool_size == 4
+    settings = Settings.from_env({"SMTP_HOST": "a", "WORKER_CONCURRENCY": "3"})
+    assert settings.pool_size == 3  # never more connections than the worker can use
     assert settings.high_priority_reserved == 1
     assert settings.low_priority_share == 0.2
     tuned = Settings.from_env(
