@@ -10,6 +10,7 @@ Accepting is *validate → render once to RFC 5322 bytes → commit*: once
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from .vocabulary import MessageStatus
 #: How often a waiting /send request re-reads the message when no in-process worker
 #: will wake it (the worker runs in another process).
 OUTCOME_POLL_SECONDS = 0.25
+_FINISHED_REMEMBERED = 4096
 #: Longest a request waits for DNS when checking a webhook URL before storing it.
 WEBHOOK_CHECK_SECONDS = 2.0
 _SETTLED = frozenset({MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED})
@@ -98,6 +100,9 @@ class Relay:
         #: Set whenever a message is accepted, so an in-process worker wakes at once.
         self.new_work = asyncio.Event()
         self._waiters: dict[str, asyncio.Event] = {}
+        #: Messages an in-process worker finished lately, so a waiter that registers
+        #: after the fact knows to read at once (bounded; oldest forgotten first).
+        self._finished: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     async def __aenter__(self) -> Relay:
         await self.open()
@@ -253,6 +258,9 @@ class Relay:
         waiter = self._waiters.get(message_id)
         if waiter is not None:
             waiter.set()
+        self._finished[message_id] = None
+        if len(self._finished) > _FINISHED_REMEMBERED:
+            self._finished.popitem(last=False)
 
     async def wait_for_outcome(self, message_id: str, timeout: float) -> MessageRecord:
         """The message once it is sent, failed or expired, or as it is when ``timeout`` passes.
@@ -264,6 +272,11 @@ class Relay:
         deadline = loop.time() + timeout
         waiter = self._waiters.setdefault(message_id, asyncio.Event())
         try:
+            if message_id not in self._finished:
+                # Just stored: nothing to read yet. Wait for the worker's signal (or the
+                # first poll) instead of spending a database read on "queued".
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(waiter.wait(), min(timeout, OUTCOME_POLL_SECONDS))
             while True:
                 record = await self.outbox.get_message(message_id)
                 remaining = deadline - loop.time()
