@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db.schema import SMTP_REPLY_MAX_CHARS, attempts, messages
+from .db.write_gate import urgent_writes
 from .group_commit import GroupCommit
 from .outbox_actions import OutboxActions
 from .outbox_events import NewEvent
@@ -308,10 +309,12 @@ class Outbox(OutboxActions):
         )
 
     async def _finish_all(self, finishes: Sequence[_Finish]) -> list[bool]:
-        async with self._write("record the results") as (connection, now):
-            written = [await self._finish_in(connection, now, finish) for finish in finishes]
-            # The events last, in one go: the messages show their new state by now.
-            await self._add_events(connection, now, *(e for e in written if e is not None))
+        # Bookkeeping: never ahead of an auth mail being stored or claimed.
+        with urgent_writes(False):
+            async with self._write("record the results") as (connection, now):
+                written = [await self._finish_in(connection, now, finish) for finish in finishes]
+                # The events last, in one go: the messages show their new state by now.
+                await self._add_events(connection, now, *(e for e in written if e is not None))
         return [event is not None for event in written]
 
     async def _finish_in(

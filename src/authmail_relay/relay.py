@@ -19,21 +19,22 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .composing import Composed, compose
+from .composing import Composed, Draft, compose
 from .db.engine import create_engine
 from .db.migrate import is_current, upgrade
+from .db.write_gate import urgent_writes
 from .exceptions import ConfigurationError, RelayNotOpenError
 from .idempotency import IdempotencyLink
 from .ids import new_message_id
 from .mail_settings import mail_settings
 from .message_content import build_draft, lifetime_seconds
-from .message_request import MessageRequest, validate_request
+from .message_request import Envelope, MessageRequest, validate_request
 from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
 from .rate_limits import AUTH_KINDS, Limit, domain_of, recipient_bucket_address
 from .sender_policy import check_sender
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
-from .vocabulary import MessageStatus
+from .vocabulary import MessageStatus, Priority
 
 #: How often a waiting /send request re-reads the message when no in-process worker
 #: will wake it (the worker runs in another process).
@@ -185,7 +186,31 @@ class Relay:
         check_sender(draft, request, self.settings)
         composed = compose(draft, now=self._clock())
         lifetime = lifetime_seconds(request, self.settings)
-        record = await outbox.enqueue(
+        with urgent_writes(envelope.priority is Priority.HIGH):
+            record = await self._store(
+                outbox, request, envelope, draft, composed, lifetime, idempotency=idempotency
+            )
+        self.new_work.set()
+        return Accepted(
+            id=record.id,
+            status=record.status,
+            message_id=record.message_id,
+            created_at=record.created_at,
+        )
+
+    async def _store(
+        self,
+        outbox: Outbox,
+        request: MessageRequest,
+        envelope: Envelope,
+        draft: Draft,
+        composed: Composed,
+        lifetime: float | None,
+        *,
+        idempotency: IdempotencyLink | None,
+    ) -> MessageRecord:
+        """Store the composed message (and its limits and idempotency link) in one go."""
+        return await outbox.enqueue(
             NewMessage(
                 id=new_message_id(),
                 kind=request.kind,
@@ -206,13 +231,6 @@ class Relay:
             ),
             idempotency=idempotency,
             limits=self._limits_for(request, composed.recipients),
-        )
-        self.new_work.set()
-        return Accepted(
-            id=record.id,
-            status=record.status,
-            message_id=record.message_id,
-            created_at=record.created_at,
         )
 
     async def count_key_request(self, key_id: str, per_minute: int) -> None:

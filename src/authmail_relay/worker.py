@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .circuit_breaker import fails_over
+from .db.write_gate import urgent_writes
 from .dkim_signing import DkimSigner, SigningError
 from .dkim_store import KeyStore
 from .exceptions import StorageError
@@ -186,7 +187,8 @@ class Worker:
         guaranteed share; then normal (and low, if normal runs dry) into the rest of the
         slots not reserved for high priority."""
         lanes = self.lanes
-        high = await self._claim(lanes.free(), _HIGH_LANE)
+        with urgent_writes():
+            high = await self._claim(lanes.free(), _HIGH_LANE)
         general_free = lanes.general_free(len(high))
         if general_free <= 0:
             return high
