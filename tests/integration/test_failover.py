@@ -100,6 +100,12 @@ async def _run_until(
         await asyncio.wait_for(running, 10)
 
 
+async def _until(done: Callable[[], Awaitable[bool]], deadline: float) -> None:
+    while not await done():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 def _closed_port_config() -> SmtpConfig:
     return SmtpConfig(host=HOST, port=free_port(), tls="none", timeout=2.0, from_addr=DEFAULT_FROM)
 
@@ -143,18 +149,14 @@ async def test_breaker_opens_skips_and_closes_after_recovery(
     running = asyncio.create_task(worker.run())
     try:
         deadline = time.monotonic() + 10
-        while not await all_sent():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+        await _until(all_sent, deadline)
         breaker = worker.upstreams.all[0].breaker
         assert breaker.state is BreakerState.OPEN
         assert [a.fatal for a in pair.alerts] == [False]
         # While open, mail skips the first upstream without trying it.
         skipped = await pair.submit(5, kind=Kind.OTP, code="123456", subject="")
         ids.append(skipped)
-        while not await all_sent():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+        await _until(all_sent, deadline)
         assert [a.upstream for a in (await pair.relay.get_message(skipped)).attempts] == [
             pair.second.config().upstream
         ]
@@ -162,9 +164,7 @@ async def test_breaker_opens_skips_and_closes_after_recovery(
         await asyncio.sleep(0.6)
         back = await pair.submit(6, kind=Kind.OTP, code="123456", subject="")
         ids.append(back)
-        while not await all_sent():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+        await _until(all_sent, deadline)
         assert breaker.state is BreakerState.CLOSED
     finally:
         worker.stop()
