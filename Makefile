@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PG_DIR ?= $(CURDIR)/.pgtest
 PG_PORT := $(shell $(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-.PHONY: dev test lint typecheck unit test-py310 install clean
+.PHONY: dev test lint typecheck unit test-py310 install clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,18 @@ test-py310:
 	.venv310/bin/python -m pip install --quiet --force-reinstall --no-deps .
 	.venv310/bin/python -m pip install --quiet pytest pytest-asyncio trustme aiosmtpd
 	.venv310/bin/python -m pytest -p no:cacheprovider -m library tests
+
+# The benchmark suite (benchmarks/README.md), not part of `make test`: five scenarios,
+# about ten minutes; `make bench QUICK=1` for a short run, BENCH_ARGS for more options
+# (e.g. BENCH_ARGS="-s e2e --profile"). authmail-relay 0.5.0, the baseline of one
+# scenario, is installed into its own venv first.
+BENCH_050 := benchmarks/.venv-050
+bench: $(STAMP)
+	test -f $(BENCH_050)/.installed || { $(PYTHON) -m venv $(BENCH_050) && \
+		$(BENCH_050)/bin/python -m pip install --quiet "authmail-relay[http]==0.5.0" && \
+		touch $(BENCH_050)/.installed; } || echo "0.5.0 not installed: its scenario will fail"
+	$(BIN)/python benchmarks/dkim_sign.py --seconds $(if $(QUICK),0.5,2)
+	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv310 .pgtest build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
