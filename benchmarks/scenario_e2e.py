@@ -1,25 +1,32 @@
 """Scenario 2 — end-to-end: messages per second from the first request to the last ``250``.
 
 The baseline is the raw ceiling on the same sink: ceiling.py sends pre-built messages
-of the same size as the relay's rendering with aiosmtplib over ``WORKER_CONCURRENCY``
-reused connections, nothing else. Then the relay (``serve`` with its worker,
-``WORKER_CONCURRENCY`` connections) gets the same number of messages through
-``POST /v1/messages`` from the load generator, and the clock runs from the first
+of the same size as the relay's rendering with aiosmtplib over ``SMTP_POOL_SIZE``
+reused connections, nothing else. Then the relay (``serve`` with its embedded worker, on
+its default settings: ``SMTP_POOL_SIZE`` connections) gets the same number of messages
+through ``POST /v1/messages`` from the load generator, and the clock runs from the first
 request's start to the sink's arrival time of the last message.
+
+A second row shows the delivery engine alone: the same number of messages already
+queued (stored by ``serve --no-worker``), then a separate ``worker`` process started;
+the clock runs from its start to the last arrival.
 
 Target (from the brief): the relay reaches at least 70 % of the ceiling.
 """
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from drivers import run_ceiling, run_load
-from harness import API_KEY, Context
+from harness import API_KEY, BENCH_DIR, RELAY_PYTHON, Context
 from load import raw_body
 from report import Result, fmt
-from services import start_relay, start_sink
+from services import Sink, relay_env, start_relay, start_sink
 
-WORKER_CONCURRENCY = 4
+#: The relay's default SMTP_POOL_SIZE: the ceiling gets as many connections.
+SMTP_CONNECTIONS = 4
 HTTP_CONCURRENCY = 10
 
 
@@ -39,9 +46,9 @@ def run(ctx: Context) -> Result:
     count = ctx.n(3000, 600)
     result = Result(
         "e2e",
-        f"{count} messages, first request to last 250; WORKER_CONCURRENCY={WORKER_CONCURRENCY}, "
-        f"HTTP c={HTTP_CONCURRENCY}",
-        f"aiosmtplib ceiling ({WORKER_CONCURRENCY} conns)",
+        f"{count} messages, first request to last 250; default settings "
+        f"(SMTP_POOL_SIZE={SMTP_CONNECTIONS}), HTTP c={HTTP_CONCURRENCY}",
+        f"aiosmtplib ceiling ({SMTP_CONNECTIONS} conns)",
         "relay (POST /v1/messages)",
     )
     sink = start_sink(ctx.processes)
@@ -50,13 +57,13 @@ def run(ctx: Context) -> Result:
         name="relay",
         sink=sink,
         database=ctx.path("relay.db"),
-        settings={"WORKER_CONCURRENCY": str(WORKER_CONCURRENCY)},
+        settings={"SMTP_POOL_SIZE": str(SMTP_CONNECTIONS)},
     )
     size = rendered_size(relay.url)
     ceiling = run_ceiling(
         ctx.path("ceiling.json"),
         smtp_port=sink.smtp_port,
-        connections=WORKER_CONCURRENCY,
+        connections=SMTP_CONNECTIONS,
         count=count,
         size=size,
     )
@@ -88,6 +95,13 @@ def run(ctx: Context) -> Result:
         complete and share >= 0.70,
     )
     result.info("intake 202/s (while sending)", "", fmt(intake_rate))
+    ctx.processes.stop(relay.proc)
+    drain_rate, drained = _worker_alone(ctx, sink, count)
+    result.info(
+        "worker alone, msg/s (queue pre-filled)",
+        "",
+        f"{fmt(drain_rate)} ({drain_rate / ceiling.rate:.0%})" + ("" if drained else " incomplete"),
+    )
     result.info("message size (bytes)", f"{size}", f"{size}")
     if not complete:
         result.notes.append(
@@ -96,7 +110,8 @@ def run(ctx: Context) -> Result:
     result.data = {
         "count": count,
         "message_size": size,
-        "worker_concurrency": WORKER_CONCURRENCY,
+        "smtp_connections": SMTP_CONNECTIONS,
+        "worker_alone_rate_per_s": round(drain_rate, 1),
         "http_concurrency": HTTP_CONCURRENCY,
         "ceiling": {"seconds": ceiling.ended - ceiling.began, "rate_per_s": round(ceiling.rate, 1)},
         "relay": {
@@ -108,3 +123,40 @@ def run(ctx: Context) -> Result:
         },
     }
     return result
+
+
+def _worker_alone(ctx: Context, sink: Sink, count: int) -> tuple[float, bool]:
+    """Fill a fresh outbox through ``serve --no-worker``, then time a ``worker`` process
+    from its start to the last arrival."""
+    database = ctx.path("drain.db")
+    settings = {"SMTP_POOL_SIZE": str(SMTP_CONNECTIONS)}
+    filler = start_relay(
+        ctx.processes,
+        name="filler",
+        sink=sink,
+        database=database,
+        worker=False,
+        settings=settings,
+    )
+    run_load(
+        ctx.path("fill.json"),
+        url=filler.url,
+        path="/v1/messages",
+        count=count,
+        concurrency=HTTP_CONCURRENCY,
+        tag="drain",
+    )
+    ctx.processes.stop(filler.proc)
+    sink.reset()
+    began = time.time()
+    ctx.processes.start(
+        "worker",
+        [str(RELAY_PYTHON), str(BENCH_DIR / "relay_main.py"), "worker"],
+        relay_env(sink, database, settings),
+        cwd=database.parent,
+    )
+    drained = sink.wait_for(count, timeout=ctx.n(300, 120))
+    arrivals = sink.arrival_times()
+    if not arrivals:
+        return 0.0, False
+    return len(arrivals) / max(max(arrivals) - began, 1e-9), drained

@@ -23,7 +23,6 @@ from harness import Context, latency_summary_ms, percentile
 from report import Result, fmt
 from services import Relay, Sink, start_relay, start_sink
 
-WORKER_CONCURRENCY = 4
 #: One OTP every 0.1 s at most (10/s): isolated codes, as auth traffic comes. Sent
 #: back to back instead (c=1, ~25-40/s here) they arrive faster than the one connection
 #: reserved for high priority delivers them, and the scenario measures that queue.
@@ -76,11 +75,11 @@ def run(ctx: Context) -> Result:
     result = Result(
         "priority",
         f"{otps} OTPs (kind otp, one at a time), accept→250; "
-        f"backlog {backlog} normal; WORKER_CONCURRENCY={WORKER_CONCURRENCY}",
+        f"backlog {backlog} normal; default settings",
         "idle relay (baseline)",
         f"{backlog} queued",
     )
-    settings = {"WORKER_CONCURRENCY": str(WORKER_CONCURRENCY)}
+    settings: dict[str, str] = {}
     sink = start_sink(ctx.processes)
 
     idle_relay = start_relay(
@@ -140,7 +139,6 @@ def run(ctx: Context) -> Result:
         "otps": otps,
         "backlog": backlog,
         "pace_s": PACE,
-        "worker_concurrency": WORKER_CONCURRENCY,
         "fill": fill.summary(200),
         "idle": {**idle_lat, "missing": idle_missing, "requests": idle_load.summary(202)},
         "backlog_run": {
