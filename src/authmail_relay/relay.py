@@ -34,6 +34,7 @@ from .rate_limits import AUTH_KINDS, Limit, domain_of, recipient_bucket_address
 from .sender_policy import check_sender
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
+from .urgency import Urgency
 from .vocabulary import MessageStatus, Priority
 
 #: How often a waiting /send request re-reads the message when no in-process worker
@@ -104,6 +105,8 @@ class Relay:
         #: Messages an in-process worker finished lately, so a waiter that registers
         #: after the fact knows to read at once (bounded; oldest forgotten first).
         self._finished: collections.OrderedDict[str, None] = collections.OrderedDict()
+        #: Auth mail in progress here; an embedded worker holds bulk work back meanwhile.
+        self.urgency = Urgency()
 
     async def __aenter__(self) -> Relay:
         await self.open()
@@ -179,17 +182,27 @@ class Relay:
         """
         outbox = self.outbox
         envelope = validate_request(request)
-        if request.webhook_url is not None:
-            # WebhookUrlError (a ValidationError) for a URL the relay will never call.
-            await self.webhook_urls.check_with_dns(request.webhook_url)
-        draft = build_draft(request, self.settings)
-        check_sender(draft, request, self.settings)
-        composed = compose(draft, now=self._clock())
-        lifetime = lifetime_seconds(request, self.settings)
-        with urgent_writes(envelope.priority is Priority.HIGH):
-            record = await self._store(
-                outbox, request, envelope, draft, composed, lifetime, idempotency=idempotency
-            )
+        urgent = object() if envelope.priority is Priority.HIGH else None
+        if urgent is not None:
+            self.urgency.begin(urgent)  # from here until the worker has sent it
+        try:
+            if request.webhook_url is not None:
+                # WebhookUrlError (a ValidationError) for a URL the relay will never call.
+                await self.webhook_urls.check_with_dns(request.webhook_url)
+            draft = build_draft(request, self.settings)
+            check_sender(draft, request, self.settings)
+            composed = compose(draft, now=self._clock())
+            lifetime = lifetime_seconds(request, self.settings)
+            with urgent_writes(urgent is not None):
+                record = await self._store(
+                    outbox, request, envelope, draft, composed, lifetime, idempotency=idempotency
+                )
+        except BaseException:
+            if urgent is not None:
+                self.urgency.end(urgent)
+            raise
+        if urgent is not None:
+            self.urgency.rename(urgent, record.id)
         self.new_work.set()
         return Accepted(
             id=record.id,
@@ -276,6 +289,7 @@ class Relay:
         waiter = self._waiters.get(message_id)
         if waiter is not None:
             waiter.set()
+        self.urgency.end(message_id)
         self._finished[message_id] = None
         if len(self._finished) > _FINISHED_REMEMBERED:
             self._finished.popitem(last=False)

@@ -43,10 +43,13 @@ from .smtp_outcome import Outcome
 from .smtp_pool import SessionFactory
 from .task_pool import TaskPool
 from .upstreams import Upstream, UpstreamAlert, Upstreams
+from .urgency import Urgency
 from .vocabulary import Priority
 
 log = logging.getLogger("authmail_relay.worker")
 
+#: Longest a bulk send waits for auth mail in progress before it goes anyway.
+URGENT_HOLD_SECONDS = 0.25
 _HIGH_LANE = frozenset({Priority.HIGH})
 _LOW_LANE = frozenset({Priority.LOW})
 _OTHER_LANES = frozenset({Priority.NORMAL, Priority.LOW})
@@ -88,6 +91,7 @@ class Worker:
         on_finished: Callable[[str], None] | None = None,
         on_alert: Callable[[UpstreamAlert], None] | None = None,
         signer: DkimSigner | None = None,
+        urgency: Urgency | None = None,
     ) -> None:
         self.outbox = outbox
         self.smtp = smtp
@@ -99,6 +103,10 @@ class Worker:
         )
         self._wake = wake or asyncio.Event()
         self._stop = asyncio.Event()
+        #: Auth mail in progress in this process (the API's): bulk work steps aside.
+        self._urgency = urgency
+        if urgency is not None:
+            urgency.on_calm(self._wake.set)
         self._rand = rand
         self._in_flight = TaskPool()
         self.lanes = LaneSlots(
@@ -190,7 +198,7 @@ class Worker:
         with urgent_writes():
             high = await self._claim(lanes.free(), _HIGH_LANE)
         general_free = lanes.general_free(len(high))
-        if general_free <= 0:
+        if general_free <= 0 or (self._urgency is not None and self._urgency.active):
             return high
         low = await self._claim(lanes.low_room(general_free), _LOW_LANE)
         return high + low + await self._claim(general_free - len(low), _OTHER_LANES)
@@ -249,6 +257,9 @@ class Worker:
             if _expired(claim, timing.now_ms()):
                 await self._expire(claim)
                 return
+            if self._urgency is not None and claim.priority is not Priority.HIGH:
+                # Let an auth mail in progress through an uncrowded loop first (bounded).
+                await self._urgency.calm(at_most=URGENT_HOLD_SECONDS)
             raw = self._signed(claim)
             while current is not None:
                 upstream = self.upstreams.choose(exclude=tried)

@@ -274,3 +274,31 @@ async def test_low_priority_progresses_under_continuous_normal_load(rig: Rig) ->
         await feeder
         worker.stop()
         await asyncio.wait_for(running, 10)
+
+
+async def test_bulk_mail_steps_aside_while_an_auth_mail_is_in_progress(rig: Rig) -> None:
+    """While the API has an auth mail in progress, the worker claims no bulk mail; the
+    moment it is done, bulk mail goes on without waiting for a poll."""
+    rig.settings = replace(rig.settings, poll_interval_seconds=30)
+    bulk = [await rig.submit(subject=f"bulk {n}") for n in range(3)]
+    urgency = rig.relay.urgency
+    urgency.begin("otp in progress")
+    worker = Worker(
+        rig.relay.outbox,
+        rig.settings.require_smtp(),
+        rig.settings,
+        wake=rig.relay.new_work,
+        urgency=urgency,
+    )
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.3)
+        assert [await rig.status(m) for m in bulk] == [MessageStatus.QUEUED] * 3
+        urgency.end("otp in progress")
+        deadline = time.monotonic() + 5
+        while any([await rig.status(m) is not MessageStatus.SENT for m in bulk]):
+            assert time.monotonic() < deadline, "bulk mail did not resume"
+            await asyncio.sleep(0.02)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)

@@ -73,6 +73,7 @@ def create_app(
                 settings,
                 wake=the_relay.new_work,
                 on_finished=the_relay.notify_finished,
+                urgency=the_relay.urgency,
             )
             app.state.worker = worker
             worker_task = asyncio.create_task(worker.run(), name="authmail-relay worker")
