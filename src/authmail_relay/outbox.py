@@ -54,6 +54,8 @@ __all__ = [
     "OutboxReader",
 ]
 
+#: Results recorded per transaction by the group commit (see Outbox._finish_all).
+_RESULTS_PER_TRANSACTION = 4
 #: Stored error messages are cut to this many characters.
 ERROR_MESSAGE_MAX_CHARS = 1000
 _EXPIRED_MESSAGE = "expired before it could be sent"
@@ -309,13 +311,18 @@ class Outbox(OutboxActions):
         )
 
     async def _finish_all(self, finishes: Sequence[_Finish]) -> list[bool]:
-        # Bookkeeping: never ahead of an auth mail being stored or claimed.
+        # Bookkeeping: never ahead of an auth mail being stored or claimed, and in short
+        # transactions, so one waiting to be stored or claimed gets in between them.
+        kept: list[bool] = []
         with urgent_writes(False):
-            async with self._write("record the results") as (connection, now):
-                written = [await self._finish_in(connection, now, finish) for finish in finishes]
-                # The events last, in one go: the messages show their new state by now.
-                await self._add_events(connection, now, *(e for e in written if e is not None))
-        return [event is not None for event in written]
+            for start in range(0, len(finishes), _RESULTS_PER_TRANSACTION):
+                chunk = finishes[start : start + _RESULTS_PER_TRANSACTION]
+                async with self._write("record the results") as (connection, now):
+                    written = [await self._finish_in(connection, now, f) for f in chunk]
+                    # The events last, in one go: the messages show their new state now.
+                    await self._add_events(connection, now, *(e for e in written if e))
+                kept += [event is not None for event in written]
+        return kept
 
     async def _finish_in(
         self, connection: AsyncConnection, now: int, finish: _Finish
