@@ -131,12 +131,6 @@ class OutboxActions(OutboxReader):
             }
         )
 
-    async def count_request(self, limits: Sequence[Limit]) -> None:
-        """Record one request in *limits*' buckets, in its own transaction, or raise
-        RateLimitedError (recording nothing) when one of them is full."""
-        async with self._write("count the request") as (connection, now):
-            await check_and_record(connection, now, limits)
-
     async def cancel(self, message_id: str) -> MessageRecord:
         """Withdraw a ``queued`` or ``deferred`` message: status ``cancelled`` (terminal).
 

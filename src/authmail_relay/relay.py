@@ -19,6 +19,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from . import rate_store
 from .composing import Composed, Draft, compose
 from .db.engine import create_engine
 from .db.migrate import is_current, upgrade
@@ -30,7 +31,14 @@ from .mail_settings import mail_settings
 from .message_content import build_draft, lifetime_seconds
 from .message_request import Envelope, MessageRequest, validate_request
 from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
-from .rate_limits import AUTH_KINDS, Limit, domain_of, recipient_bucket_address
+from .rate_limits import (
+    AUTH_KINDS,
+    Decision,
+    Limit,
+    domain_of,
+    key_request_limit,
+    recipient_bucket_address,
+)
 from .sender_policy import check_sender
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
@@ -246,13 +254,15 @@ class Relay:
             limits=self._limits_for(request, composed.recipients),
         )
 
-    async def count_key_request(self, key_id: str, per_minute: int) -> None:
+    async def count_key_request(self, key_id: str, per_minute: int) -> list[tuple[Limit, Decision]]:
         """Count one request by API key *key_id* against *per_minute* requests per
-        sliding minute (0: unlimited, nothing is recorded); RateLimitedError (limit
+        sliding minute (0: unlimited, nothing is recorded, no decisions); returns the
+        decision (what is left, for the RateLimit headers), or RateLimitedError (limit
         ``key``) when the key is over it. Stored in the database, so the limit holds
         across restarts and instances."""
-        if per_minute > 0:
-            await self.outbox.count_request([Limit("key", f"key:{key_id}", per_minute, 60_000)])
+        if per_minute <= 0:
+            return []
+        return await rate_store.count(self.outbox.engine, [key_request_limit(key_id, per_minute)])
 
     def _limits_for(self, request: MessageRequest, recipients: Sequence[str]) -> list[Limit]:
         """The recipient and domain limits an auth mail counts against (none for raw).

@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from .. import rate_store
 from ..exceptions import PermissionDeniedError
 from ..idempotency import IdempotencyStore
-from ..rate_limits import key_request_limit, ratelimit_headers
+from ..rate_limits import ratelimit_headers
 from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import Scope
@@ -46,12 +45,9 @@ async def authenticated(request: Request) -> Caller:
     per_minute = caller.requests_per_minute
     if per_minute is None:
         per_minute = get_settings(request).key_requests_per_minute
-    if per_minute > 0:
-        limit = key_request_limit(caller.key_id, per_minute)
-        # Counted here rather than through Relay.count_key_request, which does not return
-        # what is left; the limit and the bucket are the same.
-        for counted, decision in await rate_store.count(get_relay(request).outbox.engine, [limit]):
-            set_rate_limit_headers(request, ratelimit_headers(counted, decision))
+    decisions = await get_relay(request).count_key_request(caller.key_id, per_minute)
+    for counted, decision in decisions:
+        set_rate_limit_headers(request, ratelimit_headers(counted, decision))
     return caller
 
 
