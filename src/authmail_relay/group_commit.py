@@ -22,7 +22,7 @@ __all__ = ["GroupCommit"]
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
-#: Most records written in one transaction (keeps each transaction short).
+#: Most records written in one transaction by default (keeps each transaction short).
 MAX_BATCH = 64
 
 
@@ -33,8 +33,16 @@ class GroupCommit(Generic[Item, Result]):
     them or raise.
     """
 
-    def __init__(self, flush: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]]) -> None:
+    def __init__(
+        self,
+        flush: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
+        *,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
         self._flush = flush
+        self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -48,7 +56,8 @@ class GroupCommit(Generic[Item, Result]):
 
     async def _write_all(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            size = self._max_batch
+            batch, self._pending = self._pending[:size], self._pending[size:]
             try:
                 results = await self._flush([item for item, _ in batch])
             except asyncio.CancelledError:

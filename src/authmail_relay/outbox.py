@@ -305,24 +305,21 @@ class Outbox(OutboxActions):
     ) -> bool:
         """Record one result; results finishing together share a transaction."""
         if self._finishes is None:
-            self._finishes = GroupCommit(self._finish_all)
+            # Short transactions, so an auth mail waiting to be stored or claimed gets in
+            # between them.
+            self._finishes = GroupCommit(self._finish_all, max_batch=_RESULTS_PER_TRANSACTION)
         return await self._finishes.submit(
             _Finish(claim, attempt, status, event_type, error_code, error_message, retry_at)
         )
 
     async def _finish_all(self, finishes: Sequence[_Finish]) -> list[bool]:
-        # Bookkeeping: never ahead of an auth mail being stored or claimed, and in short
-        # transactions, so one waiting to be stored or claimed gets in between them.
-        kept: list[bool] = []
+        # Bookkeeping: never ahead of an auth mail being stored or claimed.
         with urgent_writes(False):
-            for start in range(0, len(finishes), _RESULTS_PER_TRANSACTION):
-                chunk = finishes[start : start + _RESULTS_PER_TRANSACTION]
-                async with self._write("record the results") as (connection, now):
-                    written = [await self._finish_in(connection, now, f) for f in chunk]
-                    # The events last, in one go: the messages show their new state now.
-                    await self._add_events(connection, now, *(e for e in written if e))
-                kept += [event is not None for event in written]
-        return kept
+            async with self._write("record the results") as (connection, now):
+                written = [await self._finish_in(connection, now, f) for f in finishes]
+                # The events last, in one go: the messages show their new state by now.
+                await self._add_events(connection, now, *(e for e in written if e))
+        return [event is not None for event in written]
 
     async def _finish_in(
         self, connection: AsyncConnection, now: int, finish: _Finish

@@ -85,3 +85,16 @@ async def test_cancelled_writer_releases_its_callers() -> None:
     commits._writer.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
+
+
+async def test_batch_size_is_configurable() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    commits = GroupCommit(recorder.flush, max_batch=2)
+    tasks = [asyncio.create_task(commits.submit(n)) for n in range(5)]
+    await asyncio.sleep(0)
+    recorder.gate.set()
+    assert await asyncio.gather(*tasks) == [0, 10, 20, 30, 40]
+    assert [len(batch) for batch in recorder.batches] == [2, 2, 1]
+    with pytest.raises(ValueError, match="at least 1"):
+        GroupCommit(recorder.flush, max_batch=0)
