@@ -20,7 +20,8 @@ from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus
-from tests.support.smtpd import DEFAULT_FROM, SmtpServer
+from tests.support.processes import service_env
+from tests.support.smtpd import SmtpServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -30,18 +31,13 @@ PROMPT_SECONDS = 10
 
 
 def _worker_env(db_url: str, sink: SmtpServer) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "DATABASE_"))}
-    env.update(
-        DATABASE_URL=db_url,
-        SMTP_HOST=sink.host,
-        SMTP_PORT=str(sink.port),
-        SMTP_TLS="none",
-        SMTP_FROM=DEFAULT_FROM,
+    return service_env(
+        db_url,
+        sink,
         POLL_INTERVAL_SECONDS=str(POLL_SECONDS),
         LOG_LEVEL="INFO",
         SHUTDOWN_GRACE_SECONDS="5",
     )
-    return env
 
 
 async def _wait_for_log(

@@ -22,7 +22,8 @@ from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import DeliveryStatus, MessageStatus
 from authmail_relay.webhook_store import WebhookStore
-from tests.support.smtpd import DEFAULT_FROM, SmtpServer
+from tests.support.processes import service_env
+from tests.support.smtpd import SmtpServer
 from tests.support.webhooks import Reply, running_receiver
 
 pytestmark = pytest.mark.slow
@@ -30,15 +31,10 @@ MESSAGES = 3
 
 
 def _worker_env(db_url: str, sink: SmtpServer) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "DATABASE_", "WEBHOOK_"))
-    }
-    env.update(
-        DATABASE_URL=db_url,
-        SMTP_HOST=sink.host,
-        SMTP_PORT=str(sink.port),
-        SMTP_TLS="none",
-        SMTP_FROM=DEFAULT_FROM,
+    return service_env(
+        db_url,
+        sink,
+        drop=("SMTP_", "DATABASE_", "WEBHOOK_"),
         SMTP_TIMEOUT="0.5",
         LEASE_SECONDS="1",
         POLL_INTERVAL_SECONDS="0.1",
@@ -50,7 +46,6 @@ def _worker_env(db_url: str, sink: SmtpServer) -> dict[str, str]:
         WEBHOOK_RETRY_BASE_SECONDS="0.1",
         WEBHOOK_RETRY_MAX_SECONDS="0.2",
     )
-    return env
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -21,20 +21,17 @@ from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus
-from tests.support.smtpd import DEFAULT_FROM, SmtpServer
+from tests.support.processes import service_env
+from tests.support.smtpd import SmtpServer
 
 pytestmark = pytest.mark.slow
 CONCURRENCY = 4
 
 
 def _worker_env(db_url: str, sink: SmtpServer) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "DATABASE_"))}
-    env.update(
-        DATABASE_URL=db_url,
-        SMTP_HOST=sink.host,
-        SMTP_PORT=str(sink.port),
-        SMTP_TLS="none",
-        SMTP_FROM=DEFAULT_FROM,
+    return service_env(
+        db_url,
+        sink,
         SMTP_TIMEOUT="0.5",
         LEASE_SECONDS="1",  # raised to six SMTP timeouts (3 s) by the relay
         WORKER_CONCURRENCY=str(CONCURRENCY),
@@ -42,7 +39,6 @@ def _worker_env(db_url: str, sink: SmtpServer) -> dict[str, str]:
         RETRY_BASE_SECONDS="0.1",
         SHUTDOWN_GRACE_SECONDS="5",
     )
-    return env
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

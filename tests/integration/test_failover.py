@@ -39,6 +39,14 @@ class Pair:
             on_alert=self.alerts.append,
         )
 
+    def has_status(self, message_id: str, status: MessageStatus) -> Callable[[], Awaitable[bool]]:
+        """A check for :func:`_run_until`: the message has reached *status*."""
+
+        async def check() -> bool:
+            return (await self.relay.outbox.get_message(message_id)).status is status
+
+        return check
+
     async def submit(self, n: int = 0, **fields: object) -> str:
         values: dict[str, object] = {
             "to": f"user{n}@example.org",
@@ -115,10 +123,7 @@ async def test_refused_first_upstream_sends_through_the_second(make_pair: MakePa
     otp = await pair.submit(0, kind=Kind.OTP, code="123456", subject="")
     worker = pair.worker()
 
-    async def sent() -> bool:
-        return (await pair.relay.outbox.get_message(otp)).status is MessageStatus.SENT
-
-    await _run_until(worker, sent)
+    await _run_until(worker, pair.has_status(otp, MessageStatus.SENT))
     details = await pair.relay.get_message(otp)
     # The auth mail moved on at once, within one claim: two attempts, each naming its server.
     assert [a.upstream for a in details.attempts] == [
@@ -213,10 +218,7 @@ async def test_auth_failure_fails_over_any_priority(
     message = await pair.submit(1, priority="low")
     worker = pair.worker()
 
-    async def sent() -> bool:
-        return (await pair.relay.outbox.get_message(message)).status is MessageStatus.SENT
-
-    await _run_until(worker, sent)
+    await _run_until(worker, pair.has_status(message, MessageStatus.SENT))
     assert len(pair.second.messages) == 1
 
 
@@ -231,10 +233,7 @@ async def test_normal_mail_waits_for_its_retry_instead_of_failing_over(
     message = await pair.submit(1)
     worker = pair.worker()
 
-    async def settled() -> bool:
-        return (await pair.relay.outbox.get_message(message)).status is MessageStatus.DEFERRED
-
-    await _run_until(worker, settled)
+    await _run_until(worker, pair.has_status(message, MessageStatus.DEFERRED))
     assert pair.second.messages == []
     assert worker.upstreams.all[0].breaker.state is BreakerState.CLOSED
 
@@ -248,10 +247,7 @@ async def test_temporary_refusal_of_an_auth_mail_fails_over_at_once(
     otp = await pair.submit(1, kind=Kind.OTP, code="123456", subject="")
     worker = pair.worker()
 
-    async def sent() -> bool:
-        return (await pair.relay.outbox.get_message(otp)).status is MessageStatus.SENT
-
-    await _run_until(worker, sent)
+    await _run_until(worker, pair.has_status(otp, MessageStatus.SENT))
     details = await pair.relay.get_message(otp)
     assert [a.error_code for a in details.attempts] == [ErrorCode.SMTP_TRANSIENT, None]
     assert first.messages == []

@@ -1,0 +1,29 @@
+"""The environment of a relay process started by a test (``worker``, ``serve``)."""
+
+from __future__ import annotations
+
+import os
+
+from tests.support.smtpd import DEFAULT_FROM, SmtpServer
+
+
+def service_env(
+    db_url: str,
+    sink: SmtpServer,
+    *,
+    drop: tuple[str, ...] = ("SMTP_", "DATABASE_"),
+    **settings: str,
+) -> dict[str, str]:
+    """This process's environment without settings starting with *drop* (so the
+    developer's own configuration never leaks in), pointed at *db_url* and at *sink*
+    over plain SMTP, plus *settings*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(
+        DATABASE_URL=db_url,
+        SMTP_HOST=sink.host,
+        SMTP_PORT=str(sink.port),
+        SMTP_TLS="none",
+        SMTP_FROM=DEFAULT_FROM,
+    )
+    env.update(settings)
+    return env
