@@ -128,7 +128,10 @@ async def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
     async with Relay(settings) as relay, WakeupListener(settings.database_url, relay.new_work):
         worker = Worker(relay.outbox, smtp, settings, wake=relay.new_work)
         dispatcher = WebhookDispatcher(
-            WebhookQueue(relay.outbox.engine), settings, worker_id=worker.worker_id
+            WebhookQueue(relay.outbox.engine),
+            settings,
+            worker_id=worker.worker_id,
+            wake=relay.outbox.webhooks_due,
         )
 
         def stop() -> None:

@@ -8,8 +8,8 @@ event together, with the time read from the database clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -29,6 +29,9 @@ from .wakeups import announce_due
 
 __all__ = ["NOT_CANCELLABLE", "NOT_CONSUMABLE", "OutboxActions"]
 
+#: Key in a connection's ``info`` counting the webhook deliveries its transaction wrote.
+_DELIVERIES_WRITTEN = "authmail_webhook_deliveries"
+
 #: ``ConflictError.error_code`` for cancelling a message that is no longer waiting.
 NOT_CANCELLABLE = "not_cancellable"
 #: ``ConflictError.error_code`` for consuming a message that was not sent.
@@ -41,13 +44,23 @@ _CANCELLABLE = (MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value)
 class OutboxActions(OutboxReader):
     """Storing, cancelling and consuming messages; the reads come from OutboxReader."""
 
-    def _write(self, action: str) -> AbstractAsyncContextManager[tuple[AsyncConnection, int]]:
-        """A write transaction and the database time at its start; commits on exit."""
-        return write_transaction(self._engine, action)
+    @contextlib.asynccontextmanager
+    async def _write(self, action: str) -> AsyncIterator[tuple[AsyncConnection, int]]:
+        """A write transaction and the database time at its start; commits on exit.
+        If it wrote webhook deliveries, :attr:`webhooks_due` is set once it committed."""
+        async with write_transaction(self._engine, action) as (connection, now):
+            connection.info[_DELIVERIES_WRITTEN] = 0
+            yield connection, now
+            written = connection.info.pop(_DELIVERIES_WRITTEN, 0)
+        if written:
+            self.webhooks_due.set()
 
     async def _add_events(self, connection: AsyncConnection, now: int, *new: NewEvent) -> None:
         """Write events (and their webhook deliveries) in the caller's transaction."""
-        await write_events(connection, now, new, webhook_max_age_ms=self._webhook_max_age_ms)
+        written = await write_events(
+            connection, now, new, webhook_max_age_ms=self._webhook_max_age_ms
+        )
+        connection.info[_DELIVERIES_WRITTEN] = connection.info.get(_DELIVERIES_WRITTEN, 0) + written
 
     async def enqueue(
         self,

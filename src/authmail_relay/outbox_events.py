@@ -62,17 +62,18 @@ async def write_events(
     new_events: Sequence[NewEvent],
     *,
     webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
-) -> None:
-    """Insert *new_events* in order at time *now* and fan out their webhook deliveries.
+) -> int:
+    """Insert *new_events* in order at time *now* and fan out their webhook deliveries;
+    returns how many deliveries were written.
 
     Runs inside the caller's write transaction; the messages must already show the new
     state. Events that are not reported to webhooks are inserted in one statement.
     """
     if not new_events:
-        return
+        return 0
     if not any(event.type in WEBHOOK_EVENT_TYPES for event in new_events):
         await connection.execute(events.insert(), [event.row(now) for event in new_events])
-        return
+        return 0
     # Read once for the whole call: which endpoints listen, and the messages' state.
     endpoints = (
         await connection.execute(
@@ -84,6 +85,7 @@ async def write_events(
     ids = sorted({event.message_id for event in new_events if event.type in WEBHOOK_EVENT_TYPES})
     query = select(*(messages.c[name] for name in _PAYLOAD_COLUMNS)).where(messages.c.id.in_(ids))
     rows = {row["id"]: row for row in (await connection.execute(query)).mappings()}
+    deliveries = 0
     for event in new_events:
         message = rows.get(event.message_id) if event.type in WEBHOOK_EVENT_TYPES else None
         targets: list[str | None] = []
@@ -112,6 +114,8 @@ async def write_events(
             targets,
             webhook_max_age_ms,
         )
+        deliveries += len(targets)
+    return deliveries
 
 
 #: The message columns a webhook body is built from.

@@ -7,6 +7,7 @@ waiting for writers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -47,6 +48,9 @@ class OutboxReader:
         self._engine = engine
         self._reader = read_only(engine)
         self._webhook_max_age_ms = webhook_max_age_ms
+        #: Set when a transaction of this outbox committed new webhook deliveries, so a
+        #: dispatcher in the same process sends them at once (others poll).
+        self.webhooks_due = asyncio.Event()
 
     @property
     def engine(self) -> AsyncEngine:

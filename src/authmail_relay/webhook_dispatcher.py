@@ -66,6 +66,7 @@ class WebhookDispatcher:
         network_backend: httpcore.AsyncNetworkBackend | None = None,
         rand: Callable[[], float] = random.random,
         on_abandoned: AbandonedHook | None = None,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.queue = queue
         self.settings = settings
@@ -85,6 +86,8 @@ class WebhookDispatcher:
         self._rand = rand
         self._on_abandoned = on_abandoned or (lambda _delivery, _reason: None)
         self._stop = asyncio.Event()
+        #: Set when deliveries were written in this process (``Outbox.webhooks_due``).
+        self._wake = wake or asyncio.Event()
         self._in_flight = TaskPool()
         #: Monotonic time of the last loop turn.
         self.last_beat = time.monotonic()
@@ -92,6 +95,7 @@ class WebhookDispatcher:
     def stop(self) -> None:
         """Stop claiming and shut down gracefully."""
         self._stop.set()
+        self._wake.set()
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Deliver until :meth:`stop` (or until nothing is due, with ``until_idle``)."""
@@ -122,8 +126,10 @@ class WebhookDispatcher:
             return []
 
     async def _idle_wait(self) -> None:
-        """Sleep until a delivery finishes, a poll is due, or stop."""
-        await self._in_flight.wait_any(self._stop, self.settings.poll_interval_seconds)
+        """Sleep until deliveries are written here, one finishes, a poll is due, or stop."""
+        await self._in_flight.wait_any(self._wake, self.settings.poll_interval_seconds)
+        if not self._stop.is_set():
+            self._wake.clear()
 
     async def _shutdown(self) -> None:
         await self._in_flight.drain(self.settings.shutdown_grace_seconds)

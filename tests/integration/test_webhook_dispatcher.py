@@ -9,6 +9,7 @@ import logging
 import ssl
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -309,3 +310,22 @@ async def test_stopping_releases_in_flight_deliveries(rig: Rig) -> None:
     assert len(receiver.requests) == 2
     assert receiver.requests[0].headers["webhook-id"] == receiver.requests[1].headers["webhook-id"]
     assert EventType.SENT.value.encode() in receiver.requests[1].body
+
+
+async def test_deliveries_written_in_this_process_go_out_at_once(rig: Rig) -> None:
+    """With a 30 s poll, a dispatcher woken by the outbox sends a new delivery right away."""
+    slow_poll = replace(rig.settings, poll_interval_seconds=30)
+    async with (
+        running_receiver() as receiver,
+        rig.dispatching(settings=slow_poll, wake=rig.outbox.webhooks_due),
+    ):
+        await asyncio.sleep(0.1)  # the dispatcher has looked once and sleeps
+        started = time.monotonic()
+        await message_in_status(
+            rig.outbox, MessageStatus.SENT, webhook_url=receiver.url(), webhook_secret=OWN_SECRET
+        )
+        [request] = await receiver.wait_for(1, timeout=5)
+        elapsed = time.monotonic() - started
+    assert elapsed < 5
+    payload = Webhook(OWN_SECRET.encode()).verify(request.body, request.headers)
+    assert payload["status"] == "delivered"

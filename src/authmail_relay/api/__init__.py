@@ -79,7 +79,10 @@ def create_app(
             worker_task = asyncio.create_task(worker.run(), name="authmail-relay worker")
             # Webhook deliveries go out from the process that runs the worker.
             dispatcher = WebhookDispatcher(
-                WebhookQueue(the_relay.outbox.engine), settings, worker_id=worker.worker_id
+                WebhookQueue(the_relay.outbox.engine),
+                settings,
+                worker_id=worker.worker_id,
+                wake=the_relay.outbox.webhooks_due,
             )
             app.state.webhook_dispatcher = dispatcher
             dispatcher_task = asyncio.create_task(dispatcher.run(), name="authmail-relay webhooks")
