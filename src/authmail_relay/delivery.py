@@ -102,6 +102,10 @@ class Delivery:
         except StorageError as exc:
             # The lease will expire and another attempt will be made; see docs/storage.md.
             log.error("could not record the result of %s: %s", claim.id, exc)
+        finally:
+            if self._urgency is not None and claim.priority is Priority.HIGH:
+                # Sent, deferred, failed or handed back: bulk mail need not wait for it.
+                self._urgency.end(claim.id)
 
     async def _attempt(
         self,

@@ -302,3 +302,31 @@ async def test_bulk_mail_steps_aside_while_an_auth_mail_is_in_progress(rig: Rig)
     finally:
         worker.stop()
         await asyncio.wait_for(running, 10)
+
+
+async def test_a_deferred_auth_mail_stops_holding_bulk_mail_back(rig: Rig) -> None:
+    """An auth mail that could not be sent (deferred) ends its urgency at once, so bulk
+    mail does not wait for the urgency to expire."""
+    rig.settings = replace(rig.settings, poll_interval_seconds=30, retry_base_seconds=60)
+    rig.sink.handler.reply_at("mail", "451 4.3.0 try later", times=1)
+    otp = await rig.submit(kind=Kind.OTP, code="123456", subject="")
+    urgency = rig.relay.urgency
+    urgency.begin("request")
+    urgency.rename("request", otp)  # as Relay.submit does for a request of this process
+    worker = Worker(
+        rig.relay.outbox,
+        rig.settings.require_smtp(),
+        rig.settings,
+        wake=rig.relay.new_work,
+        urgency=urgency,
+    )
+    running = asyncio.create_task(worker.run())
+    try:
+        deadline = time.monotonic() + 5
+        while await rig.status(otp) is not MessageStatus.DEFERRED:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert not urgency.active
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 10)
