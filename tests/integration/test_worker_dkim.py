@@ -114,7 +114,9 @@ async def test_a_retry_is_signed_with_the_keys_of_the_moment(
     accepted = await relay.submit(
         MessageRequest(to="ada@example.org", subject="Your code", html="<p>123456</p>")
     )
-    slow_retry = replace(relay.settings, retry_base_seconds=0.5, retry_max_seconds=0.5)
+    # The retry comes due 1.5-3 s later: long enough that a busy machine cannot reach it
+    # within the first run.
+    slow_retry = replace(relay.settings, retry_base_seconds=3.0, retry_max_seconds=3.0)
     await Worker(relay.outbox, relay.settings.require_smtp(), slow_retry).run(until_idle=True)
     assert (await relay.outbox.get_message(accepted.id)).status is MessageStatus.DEFERRED
     [first] = smtp_sink.handler.data_received
@@ -124,7 +126,7 @@ async def test_a_retry_is_signed_with_the_keys_of_the_moment(
     [new] = [generate(DOMAIN, "t-new", "rsa")]
     KeyStore(rotated.dkim_keys_dir).save([new])
     worker = Worker(relay.outbox, relay.settings.require_smtp(), rotated)
-    for _ in range(100):
+    for _ in range(200):
         await worker.run(until_idle=True)
         if (await relay.outbox.get_message(accepted.id)).status is MessageStatus.SENT:
             break
