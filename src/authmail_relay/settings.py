@@ -33,21 +33,29 @@ class Setting:
     parse: Callable[[str, str], Any] = lambda _name, raw: raw
 
 
-def _positive_int(name: str, raw: str) -> int:
+def _whole_number(name: str, raw: str) -> int:
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _number(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _positive_int(name: str, raw: str) -> int:
+    value = _whole_number(name, raw)
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, not {value}")
     return value
 
 
 def _positive_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    value = _number(name, raw)
     if not value > 0:
         raise ConfigurationError(f"{name} must be positive, not {raw}")
     return value
@@ -55,10 +63,7 @@ def _positive_float(name: str, raw: str) -> float:
 
 def _count(name: str, raw: str) -> int:
     """A whole number, zero or more (0 turns a limit off)."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    value = _whole_number(name, raw)
     if value < 0:
         raise ConfigurationError(f"{name} must not be negative, not {value}")
     return value
@@ -66,10 +71,7 @@ def _count(name: str, raw: str) -> int:
 
 def _seconds_or_zero(name: str, raw: str) -> float:
     """Seconds, zero or more (0 turns the rule off)."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    value = _number(name, raw)
     if not value >= 0 or value == float("inf"):
         raise ConfigurationError(f"{name} must be a finite number, not negative: {raw}")
     return value
@@ -136,10 +138,7 @@ def _host_list(name: str, raw: str) -> tuple[str, ...]:
 
 
 def _share(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    value = _number(name, raw)
     if not 0 <= value < 1:
         raise ConfigurationError(f"{name} must be at least 0 and below 1, not {raw}")
     return value

@@ -6,11 +6,9 @@ domain check against a DNS server on loopback — never the real DNS.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ pytest.importorskip("dkim", reason="DKIM needs the [http] extra")
 from authmail_relay.dkim_keys import DkimKey
 from authmail_relay.dkim_signing import DkimSigner
 from authmail_relay.dkim_store import KeyStore
+from tests.support.cli import run_cli
 from tests.support.dkim_records import parse_zone_line, verify_all, zone_lines_in
 from tests.support.dns_server import SILENT, dns_server
 
@@ -32,22 +31,7 @@ MESSAGE = (
 
 
 async def _run(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DKIM_", "DNS_"))}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "authmail_relay",
-        "--env-file",
-        os.devnull,
-        *args,
-        env=clean | env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_cli(args, env, cwd, drop=("DKIM_", "DNS_"))
 
 
 def _mode(path: Path) -> int:

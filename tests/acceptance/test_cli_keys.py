@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
+import functools
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
+from tests.support.cli import output_field, run_cli
+
 pytestmark = pytest.mark.slow
 
 
-async def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "DATABASE_"))}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "authmail_relay",
-        "--env-file",
-        os.devnull,
-        *args,
-        env=clean | env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
-def _field(output: str, name: str) -> str:
-    return next(
-        line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith(name)
-    )
+_run = functools.partial(run_cli, drop=("SMTP_", "DATABASE_"))
 
 
 async def test_keys_commands(tmp_path: Path) -> None:
@@ -64,7 +42,7 @@ async def test_keys_commands(tmp_path: Path) -> None:
         tmp_path,
     )
     assert code == 0, err
-    key_id, token = _field(out, "id"), _field(out, "key")
+    key_id, token = output_field(out, "id"), output_field(out, "key")
     assert token.startswith(f"amr_{key_id}_")
     assert "noreply@example.com, *.example.org" in out or "*.example.org, noreply@" in out
     assert "https://app.example.com:443" in out
@@ -77,7 +55,7 @@ async def test_keys_commands(tmp_path: Path) -> None:
 
     code, out, err = await _run(["keys", "rotate", key_id], env, tmp_path)
     assert code == 0, err
-    new_token = _field(out, "key")
+    new_token = output_field(out, "key")
     assert new_token != token
     assert f"rotated from {key_id}" in out
 

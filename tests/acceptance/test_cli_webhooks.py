@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
+import functools
 from pathlib import Path
 
 import pytest
@@ -13,38 +11,14 @@ pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 standardwebhooks = pytest.importorskip("standardwebhooks", reason="needs the [dev] extra")
 from standardwebhooks.webhooks import Webhook
 
+from tests.support.cli import output_field, run_cli
 from tests.support.smtpd import DEFAULT_FROM, SmtpServer
 from tests.support.webhooks import running_receiver
 
 pytestmark = pytest.mark.slow
 
 
-async def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    """The CLI in a child process, without blocking the loop the receiver runs on."""
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "DATABASE_", "WEBHOOK_"))
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "authmail_relay",
-        "--env-file",
-        os.devnull,
-        *args,
-        env=clean | env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
-def _field(output: str, name: str) -> str:
-    return next(
-        line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith(name)
-    )
+_run = functools.partial(run_cli, drop=("SMTP_", "DATABASE_", "WEBHOOK_"))
 
 
 async def test_webhooks_commands(smtp_sink: SmtpServer, tmp_path: Path) -> None:
@@ -64,7 +38,7 @@ async def test_webhooks_commands(smtp_sink: SmtpServer, tmp_path: Path) -> None:
             tmp_path,
         )
         assert code == 0, err
-        endpoint_id, secret = _field(out, "id"), _field(out, "secret")
+        endpoint_id, secret = output_field(out, "id"), output_field(out, "secret")
         assert endpoint_id.startswith("whep_")
         assert secret.startswith("whsec_")
 
@@ -102,12 +76,12 @@ async def test_webhooks_commands(smtp_sink: SmtpServer, tmp_path: Path) -> None:
 
         code, out, err = await _run(["webhooks", "rotate", endpoint_id], env, tmp_path)
         assert code == 0, err
-        assert _field(out, "secret") != secret
+        assert output_field(out, "secret") != secret
         assert "old secret" in out
 
         code, out, err = await _run(["webhooks", "update", endpoint_id, "--disable"], env, tmp_path)
         assert code == 0, err
-        assert _field(out, "enabled") == "no"
+        assert output_field(out, "enabled") == "no"
 
         code, out, err = await _run(["webhooks", "delete", endpoint_id], env, tmp_path)
         assert code == 0, err

@@ -15,11 +15,11 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
-from authmail_relay.db import create_engine, upgrade
 from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus
+from tests.support.db import migrate
 from tests.support.processes import service_env
 from tests.support.smtpd import SmtpServer
 
@@ -64,9 +64,7 @@ async def _sent_within(relay: Relay, message_id: str, timeout: float) -> float:
 async def test_a_worker_process_is_woken_by_a_message_stored_elsewhere(
     postgres_url: str, smtp_sink: SmtpServer, tmp_path: Path
 ) -> None:
-    engine = create_engine(postgres_url)
-    await upgrade(engine)
-    await engine.dispose()
+    await migrate(postgres_url)
     log = tmp_path / "worker.log"
     with log.open("ab") as sink:
         worker = subprocess.Popen(

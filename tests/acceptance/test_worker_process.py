@@ -16,11 +16,11 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
-from authmail_relay.db import create_engine, upgrade
 from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus
+from tests.support.db import migrate
 from tests.support.processes import service_env
 from tests.support.smtpd import SmtpServer
 
@@ -54,9 +54,7 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 @pytest.fixture
 async def relay(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Relay]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    await engine.dispose()
+    await migrate(db_url)
     async with Relay(Settings(database_url=db_url, smtp=smtp_sink.config(tls="none"))) as relay:
         yield relay
 

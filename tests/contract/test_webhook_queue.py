@@ -7,29 +7,12 @@ import asyncio
 from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import DeliveryStatus, EventType, MessageStatus
 from authmail_relay.webhook_queue import WebhookQueue
-from authmail_relay.webhook_records import ClaimedDelivery, DeliveryAttempt
 from authmail_relay.webhook_retry import Delivered, GiveUp, RetryAt
 from authmail_relay.webhook_store import WebhookStore
 from tests.support.db import message_in_status
+from tests.support.deliveries import claim_all, delivery_attempt
 
 HOOK = "https://hooks.example.com/mail"
-
-
-def _attempt(claim: ClaimedDelivery, status: int | None, result: str) -> DeliveryAttempt:
-    return DeliveryAttempt(
-        number=claim.attempt_number,
-        worker_id="d1",
-        started_at=claim.claimed_at,
-        latency_ms=12,
-        status_code=status,
-        result=result,
-        error=None if status else "ConnectError: refused",
-        response="ok" if status else None,
-    )
-
-
-async def _claim_all(queue: WebhookQueue, lease_ms: int = 60_000) -> list[ClaimedDelivery]:
-    return await queue.claim(worker_id="d1", limit=50, lease_ms=lease_ms)
 
 
 async def test_claims_carry_target_and_secrets_and_respect_the_lease(outbox: Outbox) -> None:
@@ -38,7 +21,7 @@ async def test_claims_carry_target_and_secrets_and_respect_the_lease(outbox: Out
     record = await message_in_status(
         outbox, MessageStatus.SENT, webhook_url=HOOK, webhook_secret="s3cret"
     )
-    claims = {c.endpoint_id: c for c in await _claim_all(queue, lease_ms=200)}
+    claims = {c.endpoint_id: c for c in await claim_all(queue, lease_ms=200)}
     own, registered = claims[None], claims[created.endpoint.id]
     assert (own.url, own.secrets, own.legacy_secret, own.per_request) == (
         HOOK,
@@ -53,31 +36,33 @@ async def test_claims_carry_target_and_secrets_and_respect_the_lease(outbox: Out
     )
     assert own.message_id == record.id
     assert own.attempt_number == 1
-    assert await _claim_all(queue) == []  # leased
+    assert await claim_all(queue) == []  # leased
     await asyncio.sleep(0.3)
-    taken_over = await _claim_all(queue)
+    taken_over = await claim_all(queue)
     assert {c.id for c in taken_over} == {own.id, registered.id}
     assert all(c.lease_token != own.lease_token for c in taken_over)
-    assert not await queue.record(own, _attempt(own, 200, "succeeded"), Delivered())
+    assert not await queue.record(own, delivery_attempt(own, 200, "succeeded"), Delivered())
 
 
 async def test_one_target_hears_about_one_message_in_event_order(outbox: Outbox) -> None:
     store, queue = WebhookStore(outbox.engine), WebhookQueue(outbox.engine)
     endpoint = (await store.create_endpoint(url="https://a.example.com/h")).endpoint
     record = await message_in_status(outbox, MessageStatus.CONSUMED, webhook_url=HOOK)
-    first = await _claim_all(queue)
+    first = await claim_all(queue)
     assert {(c.endpoint_id, c.event_type) for c in first} == {
         (None, EventType.SENT),
         (endpoint.id, EventType.SENT),
     }
     by_target = {c.endpoint_id: c for c in first}
     # The per-request target is told; the registered one is retried later.
-    assert await queue.record(by_target[None], _attempt(by_target[None], 204, "s"), Delivered())
+    assert await queue.record(
+        by_target[None], delivery_attempt(by_target[None], 204, "s"), Delivered()
+    )
     retry = RetryAt(by_target[endpoint.id].claimed_at, "HTTP 500")
     assert await queue.record(
-        by_target[endpoint.id], _attempt(by_target[endpoint.id], 500, "retry"), retry
+        by_target[endpoint.id], delivery_attempt(by_target[endpoint.id], 500, "retry"), retry
     )
-    second = await _claim_all(queue)
+    second = await claim_all(queue)
     # consumed for the per-request target; the retried sent again, but not its consumed.
     assert {(c.endpoint_id, c.event_type) for c in second} == {
         (None, EventType.CONSUMED),
@@ -85,8 +70,8 @@ async def test_one_target_hears_about_one_message_in_event_order(outbox: Outbox)
     }
     assert {c.attempt_number for c in second if c.endpoint_id} == {2}
     sent_again = next(c for c in second if c.endpoint_id)
-    assert await queue.record(sent_again, _attempt(sent_again, 200, "s"), Delivered())
-    third = await _claim_all(queue)
+    assert await queue.record(sent_again, delivery_attempt(sent_again, 200, "s"), Delivered())
+    third = await claim_all(queue)
     assert [(c.endpoint_id, c.event_type) for c in third] == [(endpoint.id, EventType.CONSUMED)]
     listed = await store.list_deliveries(message_id=record.id, endpoint_id=endpoint.id)
     assert [d.attempt_count for d in sorted(listed, key=lambda d: d.event_id)] == [2, 0]
@@ -96,9 +81,9 @@ async def test_records_attempts_and_410_disables_the_endpoint(outbox: Outbox) ->
     store, queue = WebhookStore(outbox.engine), WebhookQueue(outbox.engine)
     endpoint = (await store.create_endpoint(url="https://a.example.com/h")).endpoint
     await message_in_status(outbox, MessageStatus.SENT)
-    [claim] = await _claim_all(queue)
+    [claim] = await claim_all(queue)
     gone = GiveUp("HTTP 410: the receiver says the endpoint is gone", disable_endpoint=True)
-    assert await queue.record(claim, _attempt(claim, 410, "failed"), gone)
+    assert await queue.record(claim, delivery_attempt(claim, 410, "failed"), gone)
     delivery, attempts = await store.get_delivery(claim.id)
     assert delivery.status is DeliveryStatus.FAILED
     assert delivery.finished_at is not None
@@ -111,7 +96,7 @@ async def test_records_attempts_and_410_disables_the_endpoint(outbox: Outbox) ->
     assert (disabled.enabled, disabled.disabled_reason) == (False, gone.reason)
     # Disabled endpoints get no new deliveries.
     await message_in_status(outbox, MessageStatus.SENT)
-    assert await _claim_all(queue) == []
+    assert await claim_all(queue) == []
 
 
 async def test_pending_deliveries_of_a_disabled_endpoint_are_claimed_without_target(
@@ -121,7 +106,7 @@ async def test_pending_deliveries_of_a_disabled_endpoint_are_claimed_without_tar
     endpoint = (await store.create_endpoint(url="https://a.example.com/h")).endpoint
     await message_in_status(outbox, MessageStatus.SENT)
     await store.update_endpoint(endpoint.id, enabled=False)
-    [claim] = await _claim_all(queue)
+    [claim] = await claim_all(queue)
     assert claim.url is None
     assert claim.target_problem == "the endpoint is disabled"
     assert await queue.record(claim, None, GiveUp(claim.target_problem))
@@ -146,7 +131,7 @@ async def test_concurrent_claimers_never_share_a_delivery(outbox: Outbox) -> Non
 async def test_release_makes_it_due_again(outbox: Outbox) -> None:
     queue = WebhookQueue(outbox.engine)
     await message_in_status(outbox, MessageStatus.SENT, webhook_url=HOOK)
-    [claim] = await _claim_all(queue)
+    [claim] = await claim_all(queue)
     assert await queue.release(claim)
-    [again] = await _claim_all(queue)
+    [again] = await claim_all(queue)
     assert (again.id, again.attempt_number) == (claim.id, 1)

@@ -10,29 +10,12 @@ from authmail_relay.exceptions import ConflictError, NotFoundError, ValidationEr
 from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import DeliveryStatus, EventType, MessageStatus
 from authmail_relay.webhook_queue import WebhookQueue
-from authmail_relay.webhook_records import ClaimedDelivery, DeliveryAttempt
 from authmail_relay.webhook_retry import GiveUp
 from authmail_relay.webhook_store import WebhookStore
 from tests.support.db import message_in_status
+from tests.support.deliveries import claim_all, delivery_attempt
 
 HOOK = "https://hooks.example.com/mail"
-
-
-def _attempt(claim: ClaimedDelivery, status: int | None, result: str) -> DeliveryAttempt:
-    return DeliveryAttempt(
-        number=claim.attempt_number,
-        worker_id="d1",
-        started_at=claim.claimed_at,
-        latency_ms=12,
-        status_code=status,
-        result=result,
-        error=None if status else "ConnectError: refused",
-        response="ok" if status else None,
-    )
-
-
-async def _claim_all(queue: WebhookQueue, lease_ms: int = 60_000) -> list[ClaimedDelivery]:
-    return await queue.claim(worker_id="d1", limit=50, lease_ms=lease_ms)
 
 
 async def test_endpoint_life_cycle(outbox: Outbox) -> None:
@@ -64,11 +47,11 @@ async def test_endpoint_life_cycle(outbox: Outbox) -> None:
     assert rotated.secret != created.secret
     assert rotated.endpoint.previous_secret_expires_at is not None
     await message_in_status(outbox, MessageStatus.SENT)
-    [claim] = await _claim_all(queue)
+    [claim] = await claim_all(queue)
     assert claim.secrets == (rotated.secret, created.secret)
     await queue.release(claim)
     await asyncio.sleep(0.2)  # the grace period is over
-    [claim] = await _claim_all(queue)
+    [claim] = await claim_all(queue)
     assert claim.secrets == (rotated.secret,)
 
     await store.delete_endpoint(endpoint.id)
@@ -87,7 +70,7 @@ async def test_enabling_clears_the_reason(outbox: Outbox) -> None:
     store, queue = WebhookStore(outbox.engine), WebhookQueue(outbox.engine)
     endpoint = (await store.create_endpoint(url="https://a.example.com/h")).endpoint
     await message_in_status(outbox, MessageStatus.SENT)
-    [claim] = await _claim_all(queue)
+    [claim] = await claim_all(queue)
     await queue.record(claim, None, GiveUp("gone", disable_endpoint=True))
     enabled = await store.update_endpoint(endpoint.id, enabled=True)
     assert (enabled.enabled, enabled.disabled_reason) == (True, None)
@@ -105,10 +88,10 @@ async def test_listing_filters_and_replay(outbox: Outbox) -> None:
     endpoint = (await store.create_endpoint(url="https://a.example.com/h")).endpoint
     one = await message_in_status(outbox, MessageStatus.SENT, webhook_url=HOOK)
     two = await message_in_status(outbox, MessageStatus.SENT)
-    claims = await _claim_all(queue)
+    claims = await claim_all(queue)
     assert len(claims) == 3
     failed = next(c for c in claims if c.endpoint_id and c.message_id == two.id)
-    await queue.record(failed, _attempt(failed, 404, "failed"), GiveUp("HTTP 404"))
+    await queue.record(failed, delivery_attempt(failed, 404, "failed"), GiveUp("HTTP 404"))
 
     assert len(await store.list_deliveries()) == 3
     assert {d.message_id for d in await store.list_deliveries(endpoint_id=endpoint.id)} == {
@@ -133,7 +116,7 @@ async def test_listing_filters_and_replay(outbox: Outbox) -> None:
         None,
         False,
     )
-    [again] = await _claim_all(queue)
+    [again] = await claim_all(queue)
     assert (again.id, again.attempt_number) == (failed.id, 2)
     with pytest.raises(ConflictError) as caught:
         await store.replay(again.id)

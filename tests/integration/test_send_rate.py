@@ -11,20 +11,18 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
-from authmail_relay.db import create_engine, upgrade
 from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus
 from authmail_relay.worker import Worker
+from tests.support.db import migrate
 from tests.support.smtpd import SmtpServer
 
 
 @pytest.fixture
 async def relay(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Relay]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    await engine.dispose()
+    await migrate(db_url)
     settings = Settings(
         database_url=db_url,
         smtp=smtp_sink.config(),

@@ -9,8 +9,9 @@
   the test.
 * ``idempotency_store``: an :class:`IdempotencyStore` on the same database as ``outbox``.
 
-:func:`new_message` builds a valid :class:`NewMessage` for tests;
-:func:`message_in_status` stores one and takes it to a given status.
+:func:`migrate` brings a database to the current schema; :func:`new_message` builds a
+valid :class:`NewMessage` for tests; :func:`message_in_status` stores one and takes it to
+a given status.
 """
 
 from __future__ import annotations
@@ -85,6 +86,15 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         return
     async with fresh_postgres_database() as url:
         yield url
+
+
+async def migrate(db_url: str) -> None:
+    """Bring the database at *db_url* to the current schema, leaving no connection open."""
+    engine = create_engine(db_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
