@@ -68,11 +68,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from .webhook_store import WebhookStore
 
     async with Relay(settings) as relay:
-        store = WebhookStore(
-            relay.outbox.engine,
-            secret_grace_ms=int(settings.webhook_secret_grace_seconds * 1000),
-            max_age_ms=int(settings.webhook_max_age_seconds * 1000),
-        )
+        store = WebhookStore.from_settings(relay.outbox.engine, settings)
         action = args.webhooks_command
         if action in ("create", "update") and args.url is not None:
             await relay.webhook_urls.check_with_dns(args.url, field="--url")

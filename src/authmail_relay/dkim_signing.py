@@ -53,14 +53,6 @@ class DkimSigner:
         for key in sorted(keys, key=lambda k: (k.algorithm != "rsa", k.selector)):
             self._keys.setdefault(key.domain, []).append(key)
 
-    @property
-    def domains(self) -> list[str]:
-        """Domains with at least one key."""
-        return sorted(self._keys)
-
-    def __bool__(self) -> bool:
-        return bool(self._keys)
-
     def keys_for(self, domain: str) -> list[DkimKey]:
         """The keys that sign mail from ``domain``: its own, or else those of the closest
         parent domain that has keys (relaxed DMARC alignment accepts those)."""

@@ -23,6 +23,7 @@ from .db.schema import webhook_attempts, webhook_deliveries, webhook_endpoints
 from .exceptions import ConflictError, NotFoundError, ValidationError
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
 from .outbox_queries import db_now, write_transaction
+from .settings import Settings
 from .vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType
 from .webhook_records import (
     Delivery,
@@ -44,12 +45,15 @@ MAX_DESCRIPTION_CHARS = 500
 MAX_LIST_LIMIT = 200
 
 
+_WEBHOOK_EVENT_VALUES = frozenset(t.value for t in WEBHOOK_EVENT_TYPES)
+
+
 def check_event_types(event_types: Iterable[EventType | str]) -> list[str]:
     """The filter as stored (sorted, unique); ValidationError for a type not reported."""
     values: set[str] = set()
     for event_type in event_types:
         value = event_type.value if isinstance(event_type, EventType) else event_type
-        if value not in {t.value for t in WEBHOOK_EVENT_TYPES}:
+        if value not in _WEBHOOK_EVENT_VALUES:
             raise ValidationError(
                 f"event_types: {str(value)[:60]!r} is not a webhook event type", field="event_types"
             )
@@ -73,6 +77,15 @@ class WebhookStore:
         self._grace_ms = secret_grace_ms
         self._max_age_ms = max_age_ms
         self._new_secret = new_secret
+
+    @classmethod
+    def from_settings(cls, engine: AsyncEngine, settings: Settings) -> WebhookStore:
+        """A store with ``WEBHOOK_SECRET_GRACE_SECONDS`` and ``WEBHOOK_MAX_AGE_SECONDS``."""
+        return cls(
+            engine,
+            secret_grace_ms=int(settings.webhook_secret_grace_seconds * 1000),
+            max_age_ms=int(settings.webhook_max_age_seconds * 1000),
+        )
 
     @contextlib.asynccontextmanager
     async def _read(self, action: str) -> AsyncIterator[AsyncConnection]:
