@@ -38,6 +38,7 @@ __all__ = [
     "KEY_PREFIX",
     "NewKey",
     "hash_secret",
+    "is_key_id",
     "new_key",
     "normalise_origins",
     "normalise_sender_rules",
@@ -77,6 +78,11 @@ class NewKey:
 def new_key() -> NewKey:
     """A new random key (60-bit id, 256-bit secret)."""
     return NewKey(_base32(secrets.token_bytes(8))[:12], _base32(secrets.token_bytes(32)))
+
+
+def is_key_id(value: str) -> bool:
+    """Whether *value* has the shape of a key's ``id`` (12 lower-case base32 characters)."""
+    return _ID.fullmatch(value) is not None
 
 
 def parse_key(presented: str) -> tuple[str, str] | None:

@@ -22,8 +22,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .message_request import AUTH_KINDS
 from .validation import parse_mailbox
-from .vocabulary import Kind
 
 __all__ = [
     "AUTH_KINDS",
@@ -38,9 +38,6 @@ __all__ = [
     "recipient_bucket_address",
     "seconds_up",
 ]
-
-#: The kinds the recipient and domain limits count (mails a stranger can trigger).
-AUTH_KINDS = frozenset({Kind.OTP, Kind.MAGIC_LINK, Kind.PASSWORD_RESET})
 
 
 @dataclass(frozen=True)

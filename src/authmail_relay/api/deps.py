@@ -71,7 +71,6 @@ def require(scope: Scope) -> ScopeRequirement:
 
 RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
 CallerDep = Annotated[Caller, Depends(authenticated)]
 SendCaller = Annotated[Caller, Depends(require(Scope.SEND))]
 ReadCaller = Annotated[Caller, Depends(require(Scope.READ))]

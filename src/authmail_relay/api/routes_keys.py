@@ -6,11 +6,11 @@ cycle. A revocation takes effect on the next request (keys are not cached).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from ..api_keys import is_key_id
 from ..api_keys_store import ApiKeyStore
 from ..exceptions import NotFoundError
 from .deps import AdminCaller
@@ -19,7 +19,6 @@ from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=CountedRoute)
-_KEY_ID = re.compile(r"[a-z2-7]{12}")
 
 
 def get_store(request: Request) -> ApiKeyStore:
@@ -31,7 +30,7 @@ StoreDep = Annotated[ApiKeyStore, Depends(get_store)]
 
 
 def _key_id(value: str) -> str:
-    if not _KEY_ID.fullmatch(value):
+    if not is_key_id(value):
         raise NotFoundError(f"no API key {value[:40]!r}")
     return value
 

@@ -39,7 +39,7 @@ from .schemas import (
     MessageView,
 )
 from .security import Caller
-from .views import accepted_view, iso, message_view
+from .views import accepted_view, message_view
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"], route_class=CountedRoute)
 MAX_PAGE = 200
@@ -66,13 +66,7 @@ async def create_message(
 
     async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
         if recovered is not None:
-            record = await relay.outbox.get_message(recovered)
-            view = Accepted(
-                id=record.id,
-                status=record.status.value,
-                message_id=record.message_id,
-                created_at=iso(record.created_at),
-            )
+            view = accepted_view(await relay.outbox.get_message(recovered))
         else:
             view = accepted_view(await relay.submit(message, idempotency=link))
         return Reply(202, view.model_dump())

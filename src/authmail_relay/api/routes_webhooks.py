@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..exceptions import NotFoundError, ValidationError
 from ..ids import is_message_id
 from ..vocabulary import DeliveryStatus
 from ..webhook_records import is_delivery_id, is_endpoint_id
 from ..webhook_store import WebhookStore
-from .deps import AdminCaller, ReadCaller, RelayDep, SettingsDep
+from .deps import AdminCaller, ReadCaller, RelayDep
 from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
 from .webhook_schemas import (
@@ -41,12 +41,9 @@ MAX_PAGE = 200
 _WITH_BODY = (*AUTHENTICATED, 400, 422)
 
 
-def get_store(relay: RelayDep, settings: SettingsDep) -> WebhookStore:
-    return WebhookStore(
-        relay.outbox.engine,
-        secret_grace_ms=int(settings.webhook_secret_grace_seconds * 1000),
-        max_age_ms=int(settings.webhook_max_age_seconds * 1000),
-    )
+def get_store(request: Request) -> WebhookStore:
+    store: WebhookStore = request.app.state.webhooks
+    return store
 
 
 StoreDep = Annotated[WebhookStore, Depends(get_store)]

@@ -19,7 +19,7 @@ def iso_or_none(ms: int | None) -> str | None:
     return None if ms is None else iso(ms)
 
 
-def accepted_view(accepted: AcceptedRecord) -> Accepted:
+def accepted_view(accepted: AcceptedRecord | MessageRecord) -> Accepted:
     return Accepted(
         id=accepted.id,
         status=accepted.status.value,
