@@ -28,14 +28,13 @@ from .db.engine import storage_errors
 from .db.schema import PRIORITY_RANK, messages
 from .db.write_gate import write_gate
 from .outbox_records import dump_json
-from .vocabulary import EventType, MessageStatus, Priority
+from .vocabulary import MessageStatus, Priority
 
 __all__ = [
     "MESSAGE_COLUMNS",
     "claim_statement",
     "db_now",
     "event_data",
-    "event_row",
     "fold_ascii_case",
     "lease_guard",
     "message_filters",
@@ -183,23 +182,6 @@ def lease_guard(message_id: str, token: str) -> ColumnElement[bool]:
 def event_data(**values: Any) -> str:
     """Event data as JSON; keys whose value is None are left out, so events stay small."""
     return dump_json({k: v for k, v in values.items() if v is not None}, field_name="data")
-
-
-def event_row(
-    message_id: str,
-    event_type: EventType,
-    status: MessageStatus,
-    now: int,
-    data: str,
-) -> dict[str, Any]:
-    """Parameters for inserting one event (``data`` is already JSON)."""
-    return {
-        "message_id": message_id,
-        "type": event_type.value,
-        "status": status.value,
-        "created_at": now,
-        "data": data,
-    }
 
 
 def fold_ascii_case(value: str) -> str:

@@ -299,7 +299,6 @@ class Relay:
         waiter = self._waiters.get(message_id)
         if waiter is not None:
             waiter.set()
-        self.urgency.end(message_id)
         self._finished[message_id] = None
         if len(self._finished) > _FINISHED_REMEMBERED:
             self._finished.popitem(last=False)

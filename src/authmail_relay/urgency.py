@@ -7,9 +7,9 @@ high-priority messages between "request validated" and "handed to SMTP"; while a
 progress the worker claims no bulk mail and holds new bulk sends back (for a bounded
 time), so the code goes through an almost idle loop.
 
-An entry that is never finished (its message was deferred, or the process that sends it
-is another one) stops counting after ``hold_seconds``, so bulk mail can never be held
-back for long.
+The delivery of an urgent message ends its entry whatever the outcome. An entry that is
+never ended (another process sends the message) stops counting after ``hold_seconds``,
+so bulk mail can never be held back for long.
 """
 
 from __future__ import annotations

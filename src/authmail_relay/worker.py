@@ -225,7 +225,7 @@ class Worker:
         await self._in_flight.wait_any(self._wake, timeout)
 
     async def _shutdown(self) -> None:
-        if len(self._in_flight):
+        if self._in_flight:
             log.info(
                 "waiting up to %.0fs for %d send(s)",
                 self.settings.shutdown_grace_seconds,
