@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
-from authmail_relay.db import create_engine, upgrade
 from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
@@ -19,6 +18,7 @@ from authmail_relay.smtp_config import SmtpConfig
 from authmail_relay.upstreams import UpstreamAlert
 from authmail_relay.vocabulary import BreakerState, ErrorCode, Kind, MessageStatus
 from authmail_relay.worker import Worker
+from tests.support.db import migrate
 from tests.support.smtpd import DEFAULT_FROM, HOST, SmtpServer, SmtpServerFactory, free_port
 
 
@@ -67,9 +67,7 @@ async def make_pair(tmp_path: object, smtp_server: SmtpServerFactory) -> AsyncIt
 
     async def make(first: SmtpConfig, **changes: object) -> Pair:
         url = f"sqlite:///{tmp_path}/failover-{len(relays)}.db"
-        engine = create_engine(url)
-        await upgrade(engine)
-        await engine.dispose()
+        await migrate(url)
         second = smtp_server()
         settings = Settings(
             database_url=url,

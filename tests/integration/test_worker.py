@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
-from authmail_relay.db import create_engine, upgrade
 from authmail_relay.ids import new_message_id
 from authmail_relay.message_request import MessageRequest
 from authmail_relay.outbox import NewMessage, Outbox
@@ -19,6 +18,7 @@ from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import ErrorCode, EventType, Kind, MessageStatus
 from authmail_relay.worker import Worker
+from tests.support.db import migrate
 from tests.support.smtpd import SmtpServer
 
 ACTIVE = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
@@ -63,9 +63,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Rig]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    await engine.dispose()
+    await migrate(db_url)
     settings = Settings(
         database_url=db_url,
         smtp=smtp_sink.config(),

@@ -63,11 +63,7 @@ def create_app(
         app.state.idempotency = IdempotencyStore(the_relay.outbox.engine)
         app.state.api_keys = ApiKeyStore(the_relay.outbox.engine)
         app.state.key_checker.store = app.state.api_keys
-        app.state.webhooks = WebhookStore(
-            the_relay.outbox.engine,
-            secret_grace_ms=int(settings.webhook_secret_grace_seconds * 1000),
-            max_age_ms=int(settings.webhook_max_age_seconds * 1000),
-        )
+        app.state.webhooks = WebhookStore.from_settings(the_relay.outbox.engine, settings)
         worker_task: asyncio.Task[None] | None = None
         dispatcher_task: asyncio.Task[None] | None = None
         # Messages stored by other processes wake the worker too (PostgreSQL only).
