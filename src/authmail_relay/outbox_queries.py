@@ -44,9 +44,7 @@ __all__ = [
 
 # "Now" as epoch milliseconds, read from the database server so that every worker and
 # every API process agrees on due times and lease expiry whatever their own clocks say.
-_NOW_SQL = {
-    "postgresql": "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint",
-}
+_POSTGRES_NOW = text("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint")
 
 # The webhook URL and secret stay in the database: records only say whether there is one.
 _UNLISTED = ("raw", "lease_token", "lease_reclaimed", "webhook_url", "webhook_secret")
@@ -74,7 +72,7 @@ async def db_now(connection: AsyncConnection) -> int:
     """
     if connection.dialect.name == "sqlite":
         return time.time_ns() // 1_000_000
-    value = await connection.scalar(text(_NOW_SQL[connection.dialect.name]))
+    value = await connection.scalar(_POSTGRES_NOW)
     return int(value)
 
 

@@ -44,7 +44,7 @@ class SmtpPool:
         reserved_for_high: int = 1,
         max_idle_seconds: float = 30.0,
         max_age_seconds: float = 300.0,
-        session_factory: SessionFactory = _default_session,
+        session_factory: SessionFactory | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a pool needs at least one connection")
@@ -54,7 +54,7 @@ class SmtpPool:
         self.reserved_for_high = min(max(reserved_for_high, 0), size - 1)
         self._max_idle_seconds = max_idle_seconds
         self._max_age_seconds = max_age_seconds
-        self._factory = session_factory
+        self._factory = session_factory or _default_session
         # One verifying TLS context for every connection: loading the trust store is slow.
         self._context = config.ssl_context() if config.tls_mode is not TlsMode.NONE else None
         self._any = asyncio.Semaphore(size)

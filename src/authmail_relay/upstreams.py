@@ -70,9 +70,6 @@ class Upstreams:
     ) -> None:
         if not configs:
             raise ValueError("at least one upstream is needed")
-        extra: dict[str, Any] = {}
-        if session_factory is not None:
-            extra["session_factory"] = session_factory
         self.all = [
             Upstream(
                 config,
@@ -82,7 +79,7 @@ class Upstreams:
                     reserved_for_high=reserved_for_high,
                     max_idle_seconds=max_idle_seconds,
                     max_age_seconds=max_age_seconds,
-                    **extra,
+                    session_factory=session_factory,
                 ),
                 CircuitBreaker(
                     failure_threshold=failure_threshold,
