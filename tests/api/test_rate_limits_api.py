@@ -263,7 +263,7 @@ def _spellings_of_one_gmail_inbox(count: int) -> list[str]:
 
 
 async def test_plus_tags_dots_and_googlemail_reach_one_inbox_once(api_factory: Factory) -> None:
-    """The attack report's reproduction with the default limits: 110 OTPs for
+    """Email bombing through address spellings, with the default limits: 110 OTPs for
     victim+N@gmail.com and dotted/googlemail spellings of it. One mailbox, so the
     recipient limit (not the domain limit) refuses all but what it allows; the mail
     that is accepted goes to the address exactly as given."""
@@ -309,7 +309,7 @@ async def test_one_mailbox_has_a_budget_across_the_auth_kinds(api_factory: Facto
 
 
 async def test_one_requester_cannot_lock_a_domain_out(api_factory: Factory) -> None:
-    """The attack report's H3 reproduction with the default limits: an attacker behind
+    """Locking a domain out, with the default limits: an attacker behind
     IP A sprays distinct gmail.com addresses through key K until the domain limit
     refuses it; a visitor of the same app from IP B, and another app (key K2, no IP),
     still get their sign-in mail to gmail.com; IP A stays refused."""
