@@ -47,6 +47,7 @@ class ClientCalls(ClientBase):
         headers: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
         dry_run: bool = False,
         idempotency_key: str | None = None,
         request_id: str | None = None,
@@ -59,6 +60,8 @@ class ClientCalls(ClientBase):
         ``status="dry_run"`` with ``dry_run=True`` (validated and rendered, nothing stored).
         ``from_`` is the sender (default: the relay's ``SMTP_FROM``); ``headers`` are extra
         ``X-*`` mail headers; ``expires_in`` is when the mail must not be sent any more.
+        ``end_user_ip`` is the IP address of the visitor whose action triggered the mail
+        (give it for auth mail: that visitor then has a rate budget of their own).
         Raises DeliveryError when the upstream refused the mail for good.
         """
         body = {
@@ -70,6 +73,7 @@ class ClientCalls(ClientBase):
             "bcc": arg.address_list(bcc, "bcc"),
             **arg.options(from_, reply_to, tags, metadata, priority, None, expires_in),
             **arg.delivery(headers, webhook_url, webhook_secret),
+            "end_user_ip": arg.optional_text(end_user_ip, "end_user_ip"),
         }
         return self._sending("/send", body, dry_run, idempotency_key, request_id)
 
@@ -89,6 +93,7 @@ class ClientCalls(ClientBase):
         headers: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
         dry_run: bool = False,
         idempotency_key: str | None = None,
         request_id: str | None = None,
@@ -101,6 +106,7 @@ class ClientCalls(ClientBase):
             "user_name": arg.optional_text(user_name, "user_name"),
             **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in),
             **arg.delivery(headers, webhook_url, webhook_secret),
+            "end_user_ip": arg.optional_text(end_user_ip, "end_user_ip"),
         }
         return self._sending("/send/otp", body, dry_run, idempotency_key, request_id)
 
@@ -121,6 +127,7 @@ class ClientCalls(ClientBase):
         headers: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
         dry_run: bool = False,
         idempotency_key: str | None = None,
         request_id: str | None = None,
@@ -131,6 +138,7 @@ class ClientCalls(ClientBase):
         body = arg.link_body(to, token, user_name, base_url)
         body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in)
         body |= arg.delivery(headers, webhook_url, webhook_secret)
+        body["end_user_ip"] = arg.optional_text(end_user_ip, "end_user_ip")
         return self._sending("/send/magic-link", body, dry_run, idempotency_key, request_id)
 
     def _send_password_reset(
@@ -150,6 +158,7 @@ class ClientCalls(ClientBase):
         headers: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
         dry_run: bool = False,
         idempotency_key: str | None = None,
         request_id: str | None = None,
@@ -159,6 +168,7 @@ class ClientCalls(ClientBase):
         body = arg.link_body(to, token, user_name, base_url)
         body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in)
         body |= arg.delivery(headers, webhook_url, webhook_secret)
+        body["end_user_ip"] = arg.optional_text(end_user_ip, "end_user_ip")
         return self._sending("/send/password-reset", body, dry_run, idempotency_key, request_id)
 
     def _create_message(
@@ -185,14 +195,16 @@ class ClientCalls(ClientBase):
         headers: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
         idempotency_key: str | None = None,
         request_id: str | None = None,
     ) -> Call[Accepted]:
         """Queue a message (``POST /v1/messages``) without waiting for delivery.
 
         ``kind="raw"`` needs ``subject`` and ``html_body``; ``otp`` needs ``code``;
-        ``magic_link`` and ``password_reset`` need ``token``. Returns
-        :class:`~authmail_relay.client_models.Accepted` once the message is stored.
+        ``magic_link`` and ``password_reset`` need ``token``; ``end_user_ip`` as in
+        :meth:`send`. Returns :class:`~authmail_relay.client_models.Accepted` once the
+        message is stored.
         """
         body = {
             "kind": arg.member(Kind, kind, "kind"),
@@ -208,6 +220,7 @@ class ClientCalls(ClientBase):
             "base_url": arg.optional_text(base_url, "base_url"),
             **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in),
             **arg.delivery(headers, webhook_url, webhook_secret),
+            "end_user_ip": arg.optional_text(end_user_ip, "end_user_ip"),
         }
         key = arg.idempotency_key(idempotency_key)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import ValidationError
+from .requester import end_user_network
 from .vocabulary import Kind, Priority
 
 MAX_TAGS = 10
@@ -69,6 +70,9 @@ class MessageRequest:
     allowed_senders: Sequence[str] | None = None
     #: Link origins (``scheme://host:port``) the caller's key adds to ALLOWED_LINK_ORIGINS.
     extra_link_origins: Sequence[str] = ()
+    #: The IP address of the end user whose action triggered the mail, when the app
+    #: knows it: their own budget in shared limits (see :mod:`authmail_relay.requester`).
+    end_user_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class Envelope:
     tags: tuple[str, ...]
     metadata: dict[str, Any]
     expires_in_ms: int | None
+    #: ``end_user_ip`` as the requester network the limits count (never stored).
+    end_user_network: str | None = None
 
 
 def as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -91,12 +97,14 @@ def as_list(value: str | Sequence[str] | None) -> list[str]:
 
 
 def validate_request(request: MessageRequest) -> Envelope:
-    """Check tags, metadata, priority and expiry; raise :class:`ValidationError` if bad."""
+    """Check tags, metadata, priority, expiry and the end-user IP; raise
+    :class:`ValidationError` if bad."""
     return Envelope(
         priority=_priority(request),
         tags=_tags(request.tags),
         metadata=_metadata(request.metadata),
         expires_in_ms=_expires_in_ms(request.expires_in_seconds),
+        end_user_network=end_user_network(request.end_user_ip),
     )
 
 

@@ -6,8 +6,11 @@ events already recorded in that bucket (from :mod:`authmail_relay.rate_store`) a
 current time, and says whether one more event fits and, if not, how long to wait.
 
 Recipient buckets count auth mails to one mailbox across every API key; the address is
-normalised by :func:`recipient_bucket_address` so that spellings of the same mailbox
-(case, a trailing dot on the domain, Unicode or A-label domains) share one bucket.
+reduced to its mailbox by :func:`recipient_bucket_address` (that is
+:func:`~authmail_relay.mailbox_key.mailbox_key`) so that every spelling of one inbox
+(case, IDN forms, ``+tags``, Gmail dots, ``googlemail.com``, …) shares one bucket.
+Domain buckets are per requester (:func:`~authmail_relay.requester.requester_key`), so
+no caller can use up a budget other people's mail depends on.
 
 The headers follow draft-ietf-httpapi-ratelimit-headers (structured fields):
 ``RateLimit-Policy: "<name>";q=<quota>;w=<window seconds>`` and
@@ -22,20 +25,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .mailbox_key import mailbox_key
 from .message_request import AUTH_KINDS
-from .validation import parse_mailbox
+from .vocabulary import Kind
 
 __all__ = [
     "AUTH_KINDS",
     "Decision",
     "Limit",
+    "all_kinds_limit",
     "decide",
+    "domain_limit",
     "domain_of",
     "key_request_limit",
     "ratelimit_header",
     "ratelimit_headers",
     "ratelimit_policy_header",
     "recipient_bucket_address",
+    "recipient_limit",
     "seconds_up",
 ]
 
@@ -107,15 +114,37 @@ def key_request_limit(key_id: str, per_minute: int) -> Limit:
 
 
 def recipient_bucket_address(address: str) -> str:
-    """The counting form of a recipient: parsed (IDN domain to A-labels, trailing dot
-    dropped, domain lower-cased) and then lower-cased whole. Raises InvalidAddressError
-    for an address that is not one plain mailbox."""
-    return parse_mailbox(address, field="to").address.lower()
+    """The counting form of a recipient: the key of the mailbox it reaches
+    (:func:`~authmail_relay.mailbox_key.mailbox_key`). Raises InvalidAddressError for an
+    address that is not one plain mailbox."""
+    return mailbox_key(address)
 
 
 def domain_of(bucket_address: str) -> str:
     """The domain of a normalised address."""
     return bucket_address.rpartition("@")[2]
+
+
+def recipient_limit(
+    kind: Kind, mailbox: str, quota: int, window_ms: int, min_interval_ms: int
+) -> Limit:
+    """The ``recipient`` limit: auth mails of *kind* to *mailbox* (a bucket address),
+    across every API key and requester."""
+    bucket = f"recipient:{kind.value}:{mailbox}"
+    return Limit("recipient", bucket, quota, window_ms, min_interval_ms)
+
+
+def all_kinds_limit(mailbox: str, quota: int, window_ms: int) -> Limit:
+    """The ``mailbox`` limit: auth mails of every kind together to *mailbox*, across every
+    API key and requester (so the kinds are not three separate bursts)."""
+    return Limit("mailbox", f"mailbox:{mailbox}", quota, window_ms)
+
+
+def domain_limit(domain: str, requester: str, quota: int, window_ms: int) -> Limit:
+    """The ``domain`` limit: auth mails one *requester* (see
+    :func:`~authmail_relay.requester.requester_key`) sends to *domain*. Per requester,
+    never one budget for everyone: whoever spends it refuses only themselves."""
+    return Limit("domain", f"domain:{domain}:{requester}", quota, window_ms)
 
 
 def seconds_up(milliseconds: int) -> int:

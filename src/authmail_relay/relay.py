@@ -35,10 +35,14 @@ from .rate_limits import (
     AUTH_KINDS,
     Decision,
     Limit,
+    all_kinds_limit,
+    domain_limit,
     domain_of,
     key_request_limit,
     recipient_bucket_address,
+    recipient_limit,
 )
+from .requester import requester_key
 from .sender_policy import check_sender
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
@@ -251,7 +255,7 @@ class Relay:
                 api_key_id=request.api_key_id,
             ),
             idempotency=idempotency,
-            limits=self._limits_for(request, composed.recipients),
+            limits=self._limits_for(request, envelope, composed.recipients),
         )
 
     async def count_key_request(self, key_id: str, per_minute: int) -> list[tuple[Limit, Decision]]:
@@ -264,34 +268,35 @@ class Relay:
             return []
         return await rate_store.count(self.outbox.engine, [key_request_limit(key_id, per_minute)])
 
-    def _limits_for(self, request: MessageRequest, recipients: Sequence[str]) -> list[Limit]:
-        """The recipient and domain limits an auth mail counts against (none for raw).
+    def _limits_for(
+        self, request: MessageRequest, envelope: Envelope, recipients: Sequence[str]
+    ) -> list[Limit]:
+        """The limits an auth mail counts against (none for raw).
 
-        Recipients are counted in their normalised form, across every API key.
+        Per mailbox (:func:`recipient_bucket_address`), across every API key: the
+        ``recipient`` limit of its kind and the ``mailbox`` limit of all kinds together.
+        Per requester (the API key, and the end-user IP when the app passed one): the
+        ``domain`` limit of each recipient's domain.
         """
         if request.kind not in AUTH_KINDS:
             return []
         settings = self.settings
+        window_ms = int(settings.recipient_window_seconds * 1000)
+        interval_ms = int(settings.recipient_min_interval_seconds * 1000)
+        domain_window_ms = int(settings.domain_window_seconds * 1000)
+        requester = requester_key(request.api_key_id, envelope.end_user_network)
         limits = []
         for recipient in recipients:
-            address = recipient_bucket_address(recipient)
-            limits.append(
-                Limit(
-                    "recipient",
-                    f"recipient:{request.kind.value}:{address}",
-                    settings.recipient_max_per_window,
-                    int(settings.recipient_window_seconds * 1000),
-                    int(settings.recipient_min_interval_seconds * 1000),
-                )
-            )
-            limits.append(
-                Limit(
-                    "domain",
-                    f"domain:{domain_of(address)}",
-                    settings.domain_max_per_window,
-                    int(settings.domain_window_seconds * 1000),
-                )
-            )
+            mailbox = recipient_bucket_address(recipient)
+            limits += [
+                recipient_limit(
+                    request.kind, mailbox, settings.recipient_max_per_window, window_ms, interval_ms
+                ),
+                all_kinds_limit(mailbox, settings.recipient_max_per_window_all_kinds, window_ms),
+                domain_limit(
+                    domain_of(mailbox), requester, settings.domain_max_per_window, domain_window_ms
+                ),
+            ]
         return limits
 
     def notify_finished(self, message_id: str) -> None:

@@ -566,9 +566,18 @@ SETTINGS: tuple[Setting, ...] = (
         _seconds_or_zero,
     ),
     Setting(
+        "RECIPIENT_MAX_PER_WINDOW_ALL_KINDS",
+        "6",
+        "Auth mails of all kinds together one mailbox may receive per "
+        "RECIPIENT_WINDOW_SECONDS; 0: off.",
+        "recipient_max_per_window_all_kinds",
+        _count,
+    ),
+    Setting(
         "DOMAIN_MAX_PER_WINDOW",
         "100",
-        "Auth mails one recipient domain may receive per DOMAIN_WINDOW_SECONDS; 0: off.",
+        "Auth mails one requester (API key, and end-user IP when given) may send to one "
+        "recipient domain per DOMAIN_WINDOW_SECONDS; 0: off.",
         "domain_max_per_window",
         _count,
     ),
@@ -644,6 +653,7 @@ class Settings:
     recipient_max_per_window: int = 5
     recipient_window_seconds: float = 900.0
     recipient_min_interval_seconds: float = 30.0
+    recipient_max_per_window_all_kinds: int = 6
     domain_max_per_window: int = 100
     domain_window_seconds: float = 900.0
     key_requests_per_minute: int = 0

@@ -9,9 +9,15 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 
 from authmail_relay.api.routing import CountedRoute
+from authmail_relay.client import AsyncAuthmailClient
+from authmail_relay.db.schema import rate_events
+from authmail_relay.exceptions import RateLimitedError, ValidationError
+from authmail_relay.settings import Settings
 from tests.api.conftest import Api
 from tests.api.test_api_keys_api import _flat_routes
 
@@ -83,14 +89,16 @@ async def test_idn_spellings_share_one_bucket(api_factory: Factory) -> None:
 
 
 async def test_minimum_interval_between_two_mails(api_factory: Factory) -> None:
-    """A second mail inside the interval is refused; after it, accepted."""
+    """A second mail inside the interval is refused; after it, accepted. (Queued through
+    /v1/messages, which does not wait for delivery, so a slow machine cannot stretch the
+    time between the two requests past the interval.)"""
     async with api_factory(recipient_max_per_window=0, recipient_min_interval_seconds=0.5) as api:
-        assert (await _otp(api.client, "ada@example.org")).status_code == 200
-        answer = await _otp(api.client, "ada@example.org")
+        assert (await _queue_otp(api.client, "ada@example.org")).status_code == 202
+        answer = await _queue_otp(api.client, "ada@example.org")
         _assert_limited(answer, "recipient")
         assert answer.headers["Retry-After"] == "1"
         await asyncio.sleep(0.6)
-        assert (await _otp(api.client, "ada@example.org")).status_code == 200
+        assert (await _queue_otp(api.client, "ada@example.org")).status_code == 202
 
 
 async def test_limits_are_per_kind_and_raw_mail_is_not_counted(api_factory: Factory) -> None:
@@ -220,3 +228,186 @@ async def test_every_route_adds_the_headers(api: Api) -> None:
     assert routes
     assert all(isinstance(route, APIRoute) for route in routes)
     assert [route.path for route in routes if not isinstance(route, CountedRoute)] == []
+
+
+# The defaults a fresh relay runs with (the API fixtures switch the limits off).
+_DEFAULT = Settings()
+DEFAULT_LIMITS = {
+    "recipient_max_per_window": _DEFAULT.recipient_max_per_window,
+    "recipient_window_seconds": _DEFAULT.recipient_window_seconds,
+    "recipient_min_interval_seconds": _DEFAULT.recipient_min_interval_seconds,
+    "domain_max_per_window": _DEFAULT.domain_max_per_window,
+    "domain_window_seconds": _DEFAULT.domain_window_seconds,
+}
+
+
+async def _queue_otp(
+    client: httpx.AsyncClient, to: str, *, ip: str | None = None, key: str | None = None
+) -> httpx.Response:
+    body = {"kind": "otp", "to": to, "code": "123456"}
+    if ip is not None:
+        body["end_user_ip"] = ip
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    return await client.post("/v1/messages", json=body, headers=headers)
+
+
+def _spellings_of_one_gmail_inbox(count: int) -> list[str]:
+    """Sub-addresses, dotted forms and the googlemail.com alias of victim@gmail.com."""
+    dotted = ["v.ictim", "vi.ctim", "vic.tim", "v.i.c.t.i.m", "Vic.Tim"]
+    spellings = []
+    for n in range(count):
+        local = dotted[n % len(dotted)] if n % 3 == 1 else "victim"
+        domain = "googlemail.com" if n % 4 == 3 else "gmail.com"
+        spellings.append(f"{local}+{n}@{domain}" if n % 2 == 0 else f"{local}@{domain}")
+    return spellings
+
+
+async def test_plus_tags_dots_and_googlemail_reach_one_inbox_once(api_factory: Factory) -> None:
+    """Email bombing through address spellings, with the default limits: 110 OTPs for
+    victim+N@gmail.com and dotted/googlemail spellings of it. One mailbox, so the
+    recipient limit (not the domain limit) refuses all but what it allows; the mail
+    that is accepted goes to the address exactly as given."""
+    async with api_factory(**DEFAULT_LIMITS) as api:
+        answers = [await _queue_otp(api.client, to) for to in _spellings_of_one_gmail_inbox(110)]
+        accepted = [a for a in answers if a.status_code == 202]
+        refused = [a for a in answers if a.status_code != 202]
+        # The 30 s minimum interval lets only the first through in a burst.
+        assert len(accepted) == 1, [a.status_code for a in answers]
+        assert len(accepted) <= DEFAULT_LIMITS["recipient_max_per_window"]
+        for answer in refused:
+            _assert_limited(answer, "recipient")
+        [received] = await asyncio.to_thread(api.sink.handler.wait_for_messages, 1, 10.0)
+        assert received.rcpt_tos == ("victim+0@gmail.com",)
+
+
+async def test_without_the_interval_one_inbox_gets_exactly_the_quota(api_factory: Factory) -> None:
+    async with api_factory(**{**DEFAULT_LIMITS, "recipient_min_interval_seconds": 0}) as api:
+        spellings = _spellings_of_one_gmail_inbox(110)
+        statuses = [(await _queue_otp(api.client, to)).status_code for to in spellings]
+        assert statuses.count(202) == DEFAULT_LIMITS["recipient_max_per_window"]
+        assert statuses.count(429) == 110 - DEFAULT_LIMITS["recipient_max_per_window"]
+        # Another mailbox at the domain is a bucket of its own.
+        assert (await _queue_otp(api.client, "victim2@gmail.com")).status_code == 202
+
+
+async def test_one_mailbox_has_a_budget_across_the_auth_kinds(api_factory: Factory) -> None:
+    """OTPs, magic links and password resets to one mailbox together: at most
+    RECIPIENT_MAX_PER_WINDOW_ALL_KINDS, however they are split between the kinds."""
+    async with api_factory(recipient_max_per_window=5, recipient_min_interval_seconds=0) as api:
+        total = api.settings.recipient_max_per_window_all_kinds
+        assert 5 < total < 15
+        statuses = []
+        for n in range(5):
+            for kind in ("otp", "magic_link", "password_reset"):
+                secret = {"code": "123456"} if kind == "otp" else {"token": "t0ken"}
+                body = {"kind": kind, "to": f"victim+{kind}{n}@example.net", **secret}
+                answer = await api.client.post("/v1/messages", json=body)
+                if answer.status_code != 202:
+                    _assert_limited(answer, "mailbox")
+                statuses.append(answer.status_code)
+        assert statuses.count(202) == total
+
+
+async def test_one_requester_cannot_lock_a_domain_out(api_factory: Factory) -> None:
+    """Locking a domain out, with the default limits: an attacker behind
+    IP A sprays distinct gmail.com addresses through key K until the domain limit
+    refuses it; a visitor of the same app from IP B, and another app (key K2, no IP),
+    still get their sign-in mail to gmail.com; IP A stays refused."""
+    async with api_factory(**DEFAULT_LIMITS) as api:
+        other_key = await _send_key(api)
+        ip_a, ip_b = "203.0.113.7", "198.51.100.23"
+        quota = api.settings.domain_max_per_window
+        statuses = []
+        for n in range(quota + 10):
+            answer = await _queue_otp(api.client, f"user{n}@gmail.com", ip=ip_a)
+            if answer.status_code != 202:
+                _assert_limited(answer, "domain")
+            statuses.append(answer.status_code)
+        assert statuses.count(202) == quota
+        assert statuses.count(429) == 10
+        alice = await _queue_otp(api.client, "alice.legit@gmail.com", ip=ip_b)
+        assert alice.status_code == 202, alice.text
+        link = {"kind": "magic_link", "to": "bob.legit@gmail.com", "token": "t0ken"}
+        bob = await api.client.post(
+            "/v1/messages", json=link, headers={"Authorization": f"Bearer {other_key}"}
+        )
+        assert bob.status_code == 202, bob.text
+        # The same app without an end-user IP has a budget of its own too.
+        assert (await _queue_otp(api.client, "carol.legit@gmail.com")).status_code == 202
+        _assert_limited(await _queue_otp(api.client, "dave@gmail.com", ip=ip_a), "domain")
+
+
+async def test_an_ipv6_requester_is_its_64_prefix(api_factory: Factory) -> None:
+    """Addresses in one /64 are one requester; the next /64 is another."""
+    async with api_factory(domain_max_per_window=2) as api:
+        for n, ip in enumerate(("2001:db8:1:2::1", "2001:db8:1:2:ffff::9")):
+            answer = await _queue_otp(api.client, f"u{n}@corp.example", ip=ip)
+            assert answer.status_code == 202, answer.text
+        answer = await _queue_otp(api.client, "u3@corp.example", ip="2001:DB8:1:2::abcd")
+        _assert_limited(answer, "domain")
+        answer = await _queue_otp(api.client, "u4@corp.example", ip="2001:db8:1:3::1")
+        assert answer.status_code == 202, answer.text
+
+
+async def test_the_end_user_ip_is_never_stored_in_clear(api_factory: Factory) -> None:
+    """Rate buckets hold a keyed digest of the requester, not the address; the stored
+    message and its events do not mention it."""
+    async with api_factory(domain_max_per_window=5) as api:
+        answer = await _queue_otp(api.client, "ada@example.org", ip="203.0.113.77")
+        assert answer.status_code == 202, answer.text
+        details = await api.relay.get_message(answer.json()["id"])
+        assert "203.0.113.77" not in repr(details)
+        engine = api.relay.outbox.engine
+        async with engine.connect() as connection:
+            buckets = (await connection.scalars(select(rate_events.c.bucket))).all()
+        assert buckets
+        assert not any("203.0.113" in bucket for bucket in buckets)
+
+
+BAD_IPS = ["", "not-an-ip", "203.0.113.256", "1.2.3", "::1%eth0", "203.0.113.0/24", " 1.2.3.4"]
+
+
+async def test_a_bad_end_user_ip_is_refused_on_every_send_route(api_factory: Factory) -> None:
+    async with api_factory() as api:
+        bodies = {
+            "/send": {"to": "ada@example.org", "subject": "Hi", "html_body": "<p>Hi</p>"},
+            "/send/otp": {"to": "ada@example.org", "code": "123456"},
+            "/send/magic-link": {"to": "ada@example.org", "token": "t0ken"},
+            "/send/password-reset": {"to": "ada@example.org", "token": "t0ken"},
+            "/v1/messages": {"kind": "otp", "to": "ada@example.org", "code": "123456"},
+        }
+        for path, body in bodies.items():
+            for ip in [*BAD_IPS, "1" * 10_000]:
+                answer = await api.client.post(path, json={**body, "end_user_ip": ip})
+                assert answer.status_code == 422, (path, ip, answer.text)
+                assert answer.json()["error_code"] == "validation_error"
+                assert answer.json()["errors"][0]["field"].endswith("end_user_ip"), answer.text
+            good = await api.client.post(path, json={**body, "end_user_ip": "203.0.113.7"})
+            assert good.status_code in (200, 202), (path, good.text)
+        batch = {"messages": [{**bodies["/v1/messages"], "end_user_ip": "nope"}]}
+        [item] = (await api.client.post("/v1/messages/batch", json=batch)).json()["results"]
+        assert item["status"] == 422
+        assert len(await api.relay.list_messages(limit=50)) == len(bodies)
+
+
+async def test_the_client_passes_the_end_user_ip(api_factory: Factory) -> None:
+    """Every send method of the SDK takes ``end_user_ip``; the relay counts by it."""
+    async with (
+        api_factory(domain_max_per_window=1) as api,
+        AsyncAuthmailClient(api.url, api.settings.api_key, max_retries=0) as client,
+    ):
+        await client.send_otp("ada@corp.example", "123456", end_user_ip="203.0.113.7")
+        with pytest.raises(RateLimitedError) as raised:
+            await client.create_message(
+                "bea@corp.example", kind="otp", code="1", end_user_ip="203.0.113.7"
+            )
+        assert raised.value.limit == "domain"
+        await client.send_magic_link("bea@corp.example", "t0ken", end_user_ip="198.51.100.1")
+        await client.create_message(
+            "cy@corp.example", kind="otp", code="1", end_user_ip="198.51.100.2"
+        )
+        await client.send("dee@corp.example", "Hi", "<p>Hi</p>", end_user_ip="198.51.100.3")
+        with pytest.raises(ValidationError) as bad:
+            await client.send_password_reset("eve@corp.example", "t0ken", end_user_ip="nope")
+        assert bad.value.field == "end_user_ip"
+        assert len(await api.relay.list_messages(limit=10)) == 4

@@ -41,6 +41,12 @@ class _Extensions(BaseModel):
     webhook_secret: str | None = Field(
         None, max_length=256, description="HMAC secret for webhook_url."
     )
+    end_user_ip: str | None = Field(
+        None,
+        max_length=45,
+        description="IP address of the end user who triggered the mail: their own budget "
+        "in the domain limit. Never stored in clear.",
+    )
 
     def _common(self) -> dict[str, Any]:
         return {
@@ -54,6 +60,7 @@ class _Extensions(BaseModel):
             "headers": self.headers or {},
             "webhook_url": self.webhook_url,
             "webhook_secret": self.webhook_secret,
+            "end_user_ip": self.end_user_ip,
         }
 
 
