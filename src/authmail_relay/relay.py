@@ -39,6 +39,7 @@ from .rate_limits import (
     key_request_limit,
     recipient_bucket_address,
 )
+from .secrets_at_rest import load_keys
 from .sender_policy import check_sender
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
@@ -133,6 +134,7 @@ class Relay:
         if self._engine is not None:
             return
         mail_settings(self.settings)  # branding, locale and template overrides: fail fast
+        keys = load_keys(self.settings)  # before connecting: a missing key is one clear line
         engine = create_engine(
             self.settings.database_url, busy_timeout_ms=self.settings.db_busy_timeout_ms
         )
@@ -143,7 +145,9 @@ class Relay:
             raise
         self._engine = engine
         self._outbox = Outbox(
-            engine, webhook_max_age_ms=int(self.settings.webhook_max_age_seconds * 1000)
+            engine,
+            webhook_max_age_ms=int(self.settings.webhook_max_age_seconds * 1000),
+            keys=keys,
         )
 
     async def _prepare_schema(self, engine: AsyncEngine) -> None:
