@@ -134,12 +134,12 @@ class Relay:
         if self._engine is not None:
             return
         mail_settings(self.settings)  # branding, locale and template overrides: fail fast
-        keys = load_keys(self.settings)  # before connecting: a missing key is one clear line
         engine = create_engine(
             self.settings.database_url, busy_timeout_ms=self.settings.db_busy_timeout_ms
         )
         try:
             await self._prepare_schema(engine)
+            keys = load_keys(self.settings)  # a missing key: one clear line, before any work
         except BaseException:
             await engine.dispose()
             raise
