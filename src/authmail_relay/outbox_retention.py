@@ -216,6 +216,9 @@ class RetentionSweeper:
                 result = await sweep(self._engine, self.policy, stopping=self._stop.is_set)
             except StorageError as exc:
                 log.error("retention sweep failed: %s", exc)
+            except Exception:
+                # A bug must not take the worker down; the next interval tries again.
+                log.exception("retention sweep failed unexpectedly")
             else:
                 if result.total:
                     log.info(

@@ -245,16 +245,22 @@ def warn_if_loose(database: Path) -> None:
         if mode is None or path in _WARNED:
             continue
         _WARNED.add(path)
-        kind = "folder" if path == folder else "file"
-        logger.warning(
-            "the database %s %s is mode %04o: other local users may read stored messages "
-            "and secrets; make it owner-only (chmod %s %s)",
-            kind,
-            path,
-            mode,
-            "700" if path == folder else "600",
-            path,
-        )
+        if path == folder:
+            logger.warning(
+                "the database folder %s is mode %04o: other local users can list its "
+                "files (or, with write access, replace them); make it owner-only (chmod 700 %s)",
+                path,
+                mode,
+                path,
+            )
+        else:
+            logger.warning(
+                "the database file %s is mode %04o: other local users may read stored "
+                "messages and secrets; make it owner-only (chmod 600 %s)",
+                path,
+                mode,
+                path,
+            )
 
 
 @contextlib.contextmanager
