@@ -89,9 +89,8 @@ class WebhookQueue:
                     )
                 ).mappings()
             }
-        opener = _Opener(self._keys)
         return [
-            _claimed(row, now, token, worker_id, endpoints, own_hooks, opener)
+            _claimed(row, now, token, worker_id, endpoints, own_hooks, self._keys)
             for row in sorted(rows, key=lambda r: (r["next_attempt_at"], r["id"]))
         ]
 
@@ -221,37 +220,37 @@ def _claimed(
     worker_id: str,
     endpoints: dict[str, Any],
     own_hooks: dict[str, Any],
-    opener: _Opener,
+    keys: AtRestKeys | None,
 ) -> ClaimedDelivery:
     """The claim with its target: URL and signing secrets, read in the claim transaction."""
     url: str | None = None
     signing: list[str] = []
     legacy: str | None = None
     problem: str | None = None
+    opener = _Opener(keys)
     endpoint_id = row["endpoint_id"]
-    try:
-        if endpoint_id is not None:
-            endpoint = endpoints.get(endpoint_id)
-            if endpoint is None or not endpoint["enabled"]:
-                problem = "the endpoint is disabled"
-            else:
-                url = endpoint["url"]
-                signing = [opener.open(endpoint["secret"], endpoint_id)]
-                expires = endpoint["previous_secret_expires_at"]
-                if endpoint["previous_secret"] and expires is not None and expires > now:
-                    signing.append(opener.open(endpoint["previous_secret"], endpoint_id))
+    if endpoint_id is not None:
+        endpoint = endpoints.get(endpoint_id)
+        if endpoint is None or not endpoint["enabled"]:
+            problem = "the endpoint is disabled"
         else:
-            hook = own_hooks.get(row["message_id"])
-            url = None if hook is None else hook["webhook_url"]
-            if url is None:
-                problem = "the message has no webhook URL"
-            else:
-                stored = hook["webhook_secret"] if hook is not None else None
-                legacy = opener.open(stored, row["message_id"]) if stored else None
-                signing = [legacy] if legacy else []
-    except (ConfigurationError, StorageError) as exc:
+            url = endpoint["url"]
+            signing = [opener.open(endpoint["secret"], endpoint_id)]
+            expires = endpoint["previous_secret_expires_at"]
+            if endpoint["previous_secret"] and expires is not None and expires > now:
+                signing.append(opener.open(endpoint["previous_secret"], endpoint_id))
+    else:
+        hook = own_hooks.get(row["message_id"])
+        url = None if hook is None else hook["webhook_url"]
+        if url is None:
+            problem = "the message has no webhook URL"
+        else:
+            stored = hook["webhook_secret"] if hook is not None else None
+            legacy = opener.open(stored, row["message_id"]) if stored else None
+            signing = [legacy] if legacy else []
+    if opener.problem is not None:
         # Never sent unsigned: the delivery fails with the reason (no secret in it).
-        url, signing, legacy, problem = None, [], None, f"cannot sign: {exc.message}"
+        url, signing, legacy, problem = None, [], None, opener.problem
     return ClaimedDelivery(
         id=row["id"],
         message_id=row["message_id"],
@@ -272,13 +271,21 @@ def _claimed(
 
 
 class _Opener:
-    """Opens stored secrets with the queue's keys (as stored without keys)."""
+    """Opens one claim's stored secrets with the queue's keys (as stored without keys);
+    the first that does not open is remembered in ``problem`` instead of raising."""
 
     def __init__(self, keys: AtRestKeys | None) -> None:
         self._keys = keys
+        self.problem: str | None = None
 
     def open(self, stored: str, context: str) -> str:
-        return stored if self._keys is None else self._keys.open(stored, context=context)
+        if self._keys is None:
+            return stored
+        try:
+            return self._keys.open(stored, context=context)
+        except (ConfigurationError, StorageError) as exc:
+            self.problem = self.problem or f"cannot sign: {exc.message}"
+            return ""
 
 
 def _guard(claim: ClaimedDelivery) -> Any:
