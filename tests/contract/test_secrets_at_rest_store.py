@@ -4,6 +4,7 @@ working and re-sealed on demand."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authmail_relay.db import create_engine, upgrade
 from authmail_relay.db.schema import messages, webhook_endpoints
 from authmail_relay.outbox import Outbox
+from authmail_relay.redaction import address_hash
 from authmail_relay.secrets_at_rest import SEALED_PREFIX, AtRestKeys, new_key
 from authmail_relay.vocabulary import MessageStatus
 from authmail_relay.webhook_queue import WebhookQueue
@@ -179,3 +181,15 @@ async def _release_all(engine: AsyncEngine) -> None:
         await connection.execute(
             text("UPDATE webhook_deliveries SET lease_token = NULL, lease_expires_at = NULL")
         )
+
+
+async def test_payload_hashes_are_keyed_with_the_outbox_keys(engine: AsyncEngine) -> None:
+    keys = AtRestKeys([NEW])
+    outbox = Outbox(engine, keys=keys)
+    await WebhookStore(engine, keys=keys).create_endpoint(url="https://hooks.example.com/reg")
+    await message_in_status(outbox, MessageStatus.SENT, recipients=("Ada@Example.org",))
+    [claim] = await WebhookQueue(engine, keys=keys).claim(worker_id="t", limit=5, lease_ms=60_000)
+    payload = json.loads(claim.payload)
+    assert payload["data"]["to_hash"] == [keys.address_hash("ada@example.org")]
+    assert payload["data"]["to_hash"] != [address_hash("ada@example.org")]
+    assert payload["data"]["to_hash"] != [AtRestKeys([OLD]).address_hash("ada@example.org")]
