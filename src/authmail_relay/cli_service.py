@@ -128,7 +128,7 @@ async def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
     async with Relay(settings) as relay, WakeupListener(settings.database_url, relay.new_work):
         worker = Worker(relay.outbox, smtp, settings, wake=relay.new_work)
         dispatcher = WebhookDispatcher(
-            WebhookQueue(relay.outbox.engine),
+            WebhookQueue(relay.outbox.engine, keys=relay.outbox.keys),
             settings,
             worker_id=worker.worker_id,
             wake=relay.outbox.webhooks_due,

@@ -61,15 +61,35 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     replay = actions.add_parser("replay", help="send a delivery again, now")
     replay.add_argument("id", metavar="DELIVERY_ID")
 
+    hashing = actions.add_parser("hash", help="the to_hash this relay's payloads show for ADDRESS")
+    hashing.add_argument("address", metavar="ADDRESS")
+    actions.add_parser("new-key", help="print a fresh secrets key (for SECRETS_KEY)")
+    actions.add_parser(
+        "reencrypt", help="seal every stored webhook secret with the current secrets key"
+    )
+
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed ``webhooks`` action; returns the exit code."""
     from .relay import Relay
+    from .secrets_at_rest import encode_key, load_keys, new_key
     from .webhook_store import WebhookStore
 
+    action = args.webhooks_command
+    if action == "new-key":
+        print(encode_key(new_key()))
+        return 0
+    if action == "hash":
+        print(load_keys(settings).address_hash(args.address[:320]))
+        return 0
     async with Relay(settings) as relay:
-        store = WebhookStore.from_settings(relay.outbox.engine, settings)
-        action = args.webhooks_command
+        store = WebhookStore.from_settings(relay.outbox.engine, settings, keys=relay.outbox.keys)
+        if action == "reencrypt":
+            resealed = await store.reseal_secrets()
+            print(f"sealed {resealed.sealed} secret(s) with key {resealed.key_id}")
+            for problem in resealed.problems:
+                print(f"left as is: {problem}")
+            return 1 if resealed.problems else 0
         if action in ("create", "update") and args.url is not None:
             await relay.webhook_urls.check_with_dns(args.url, field="--url")
         await _act(action, args, store)

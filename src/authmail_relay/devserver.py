@@ -19,6 +19,7 @@ import uvicorn
 
 from .api import create_app
 from .capture import CapturedMail, CaptureServer
+from .file_modes import private_dir
 from .message_request import MessageRequest
 from .relay import Relay
 from .settings import Settings
@@ -73,7 +74,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 async def run_dev(*, data_dir: str, host: str, port: int, once: bool = False) -> int:
     """Serve until interrupted (or, with ``once``, until the sample mail is captured)."""
     root = Path(data_dir).resolve()  # noqa: ASYNC240 - once, at start-up
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)  # the dev database, its key file and captured mail: owner-only
     api_key = dev_api_key(root)
     async with CaptureServer(root / "inbox") as capture:
         smtp = SmtpConfig(

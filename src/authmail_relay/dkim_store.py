@@ -7,15 +7,14 @@ never leaves half a key behind and an existing selector is never replaced by acc
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from .dkim_keys import ALGORITHMS, Algorithm, DkimKey, check_domain, key_from_private
 from .exceptions import ConfigurationError, ConflictError, ValidationError
+from .file_modes import private_dir, write_private
 
 SUFFIX = ".key"
 
@@ -65,10 +64,16 @@ class KeyStore:
         paths = []
         for key in keys:
             folder = self.root / key.domain
-            _private_dir(self.root)
-            _private_dir(folder)
+            private_dir(self.root)
+            private_dir(folder)
             path = self.path_for(key.domain, key.selector, key.algorithm)
-            _write_private(path, key.private, replace=force)
+            try:
+                write_private(path, key.private, replace=force)
+            except FileExistsError:
+                raise ConflictError(
+                    f"{path} appeared while writing; nothing was replaced",
+                    error_code="dkim_selector_exists",
+                ) from None
             paths.append(path)
         return paths
 
@@ -103,32 +108,3 @@ class KeyStore:
     def keys(self, domain: str | None = None) -> list[DkimKey]:
         """The keys alone (see :meth:`entries`)."""
         return [entry.key for entry in self.entries(domain)]
-
-
-def _private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask; an old folder may be open
-
-
-def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        if replace:
-            os.replace(temporary, path)
-        else:
-            try:
-                os.link(temporary, path)  # fails if the name was taken meanwhile
-            except FileExistsError:
-                raise ConflictError(
-                    f"{path} appeared while writing; nothing was replaced",
-                    error_code="dkim_selector_exists",
-                ) from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)

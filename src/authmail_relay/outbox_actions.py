@@ -58,9 +58,18 @@ class OutboxActions(OutboxReader):
     async def _add_events(self, connection: AsyncConnection, now: int, *new: NewEvent) -> None:
         """Write events (and their webhook deliveries) in the caller's transaction."""
         written = await write_events(
-            connection, now, new, webhook_max_age_ms=self._webhook_max_age_ms
+            connection,
+            now,
+            new,
+            webhook_max_age_ms=self._webhook_max_age_ms,
+            hash_address=self.hash_address,
         )
         connection.info[_DELIVERIES_WRITTEN] = connection.info.get(_DELIVERIES_WRITTEN, 0) + written
+
+    def _seal(self, secret: str | None, *, context: str) -> str | None:
+        if secret is None or self._keys is None:
+            return secret
+        return self._keys.seal(secret, context=context)
 
     async def enqueue(
         self,
@@ -102,7 +111,7 @@ class OutboxActions(OutboxReader):
             "request_id": message.request_id,
             "attempt_count": 0,
             "webhook_url": message.webhook_url,
-            "webhook_secret": message.webhook_secret,
+            "webhook_secret": self._seal(message.webhook_secret, context=message.id),
             "api_key_id": message.api_key_id,
         }
         async with self._write("store the message") as (connection, now):
@@ -141,6 +150,7 @@ class OutboxActions(OutboxReader):
                 "last_error_message": None,
                 "cancelled_at": None,
                 "consumed_at": None,
+                "raw_purged_at": None,
             }
         )
 

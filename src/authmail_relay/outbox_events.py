@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .db.schema import events, messages, webhook_deliveries, webhook_endpoints
 from .outbox_records import load_strings
+from .redaction import address_hash
 from .vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType, MessageStatus
-from .webhook_payloads import PayloadFacts, build_payload, encode_payload
+from .webhook_payloads import AddressHasher, PayloadFacts, build_payload, encode_payload
 from .webhook_records import matches, new_delivery_id
 
 __all__ = ["DEFAULT_WEBHOOK_MAX_AGE_MS", "NewEvent", "write_events"]
@@ -62,9 +63,13 @@ async def write_events(
     new_events: Sequence[NewEvent],
     *,
     webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
+    hash_address: AddressHasher = address_hash,
 ) -> int:
     """Insert *new_events* in order at time *now* and fan out their webhook deliveries;
     returns how many deliveries were written.
+
+    *hash_address* makes the recipient hashes of the bodies: the relay passes its keyed
+    hash (the unkeyed default is for tools and tests that have no secrets key).
 
     Runs inside the caller's write transaction; the messages must already show the new
     state. Events that are not reported to webhooks are inserted in one statement.
@@ -113,6 +118,7 @@ async def write_events(
             message,
             targets,
             webhook_max_age_ms,
+            hash_address,
         )
         deliveries += len(targets)
     return deliveries
@@ -141,6 +147,7 @@ async def _fan_out(
     message: RowMapping,
     targets: Sequence[str | None],
     max_age_ms: int,
+    hash_address: AddressHasher,
 ) -> None:
     """One pending delivery per target of *event*, each carrying the finished body."""
     data = json.loads(event.data)
@@ -162,7 +169,7 @@ async def _fan_out(
         request_id=message["request_id"],
         sent_at=message["sent_at"],
     )
-    payload = encode_payload(build_payload(facts))
+    payload = encode_payload(build_payload(facts, hash_address=hash_address))
     await connection.execute(
         webhook_deliveries.insert(),
         [

@@ -47,7 +47,14 @@ __all__ = [
 _POSTGRES_NOW = text("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint")
 
 # The webhook URL and secret stay in the database: records only say whether there is one.
-_UNLISTED = ("raw", "lease_token", "lease_reclaimed", "webhook_url", "webhook_secret")
+_UNLISTED = (
+    "raw",
+    "raw_size",
+    "lease_token",
+    "lease_reclaimed",
+    "webhook_url",
+    "webhook_secret",
+)
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value)
 
 #: Every listed message column (not the body, lease token or webhook), plus the body's
@@ -55,7 +62,8 @@ _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value)
 MESSAGE_COLUMNS: tuple[ColumnElement[Any], ...] = (
     # Labelled by key: the "metadata" column is read back as "meta".
     *(column.label(column.key) for column in messages.c if column.key not in _UNLISTED),
-    func.length(messages.c.raw).label("size"),
+    # Once the bytes are erased, their count is kept in raw_size.
+    func.coalesce(messages.c.raw_size, func.length(messages.c.raw)).label("size"),
     messages.c.webhook_url.is_not(None).label("has_webhook"),
 )
 

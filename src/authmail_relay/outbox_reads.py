@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,7 +28,11 @@ from .outbox_records import (
     event_from_row,
     message_from_row,
 )
+from .redaction import address_hash
 from .vocabulary import MessageStatus
+
+if TYPE_CHECKING:
+    from .secrets_at_rest import AtRestKeys
 
 __all__ = ["MAX_LIST_LIMIT", "OutboxReader", "message_exists"]
 
@@ -39,13 +44,21 @@ class OutboxReader:
     """Read-only access to the outbox over a migrated engine (not owned: dispose it yourself).
 
     ``webhook_max_age_ms`` is how long the webhook deliveries that the outbox's writes fan
-    out are retried (``WEBHOOK_MAX_AGE_SECONDS``); reads do not use it.
+    out are retried (``WEBHOOK_MAX_AGE_SECONDS``); reads do not use it. ``keys`` (the
+    relay's :class:`~authmail_relay.secrets_at_rest.AtRestKeys`) seal per-request webhook
+    secrets and key the recipient hashes of webhook bodies; the relay always passes
+    them. Without keys (tools, tests) secrets are stored as given and hashes are unkeyed.
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS
+        self,
+        engine: AsyncEngine,
+        *,
+        webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
+        keys: AtRestKeys | None = None,
     ) -> None:
         self._engine = engine
+        self._keys = keys
         self._reader = read_only(engine)
         self._webhook_max_age_ms = webhook_max_age_ms
         #: Set when a transaction of this outbox committed new webhook deliveries, so a
@@ -55,6 +68,15 @@ class OutboxReader:
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
+
+    @property
+    def keys(self) -> AtRestKeys | None:
+        """The secrets keys the outbox seals and hashes with (None: none given)."""
+        return self._keys
+
+    def hash_address(self, address: str) -> str:
+        """The recipient hash webhook bodies show for *address*."""
+        return address_hash(address) if self._keys is None else self._keys.address_hash(address)
 
     @contextlib.asynccontextmanager
     async def _read(self, action: str) -> AsyncIterator[AsyncConnection]:

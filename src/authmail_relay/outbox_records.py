@@ -111,9 +111,11 @@ class AttemptRecord:
 class MessageRecord:
     """A stored message without its body (``size`` is the length of the raw bytes).
 
-    ``has_webhook`` says whether a webhook URL was stored; the URL and its secret are not
-    part of the record. ``cancelled_at`` and ``consumed_at`` are set by
-    ``Outbox.cancel`` and ``Outbox.consume``.
+    ``has_webhook`` says whether a webhook URL is stored; the URL and its secret are not
+    part of the record (both are forgotten after the retention, see
+    :mod:`authmail_relay.retention`). ``cancelled_at`` and ``consumed_at`` are set by
+    ``Outbox.cancel`` and ``Outbox.consume``. ``raw_purged_at`` is when the stored bytes
+    were erased (``size`` still says how many there were).
     """
 
     id: str
@@ -144,6 +146,7 @@ class MessageRecord:
     api_key_id: str | None = None
     cancelled_at: int | None = None
     consumed_at: int | None = None
+    raw_purged_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,7 @@ def message_from_row(row: Mapping[Any, Any]) -> MessageRecord:
         api_key_id=row["api_key_id"],
         cancelled_at=row["cancelled_at"],
         consumed_at=row["consumed_at"],
+        raw_purged_at=row["raw_purged_at"],
     )
 
 

@@ -43,6 +43,7 @@ from .rate_limits import (
     recipient_limit,
 )
 from .requester import requester_key
+from .secrets_at_rest import load_keys
 from .sender_policy import check_sender
 from .settings import Settings
 from .ssrf import Resolver, UrlGuard
@@ -142,12 +143,15 @@ class Relay:
         )
         try:
             await self._prepare_schema(engine)
+            keys = load_keys(self.settings)  # a missing key: one clear line, before any work
         except BaseException:
             await engine.dispose()
             raise
         self._engine = engine
         self._outbox = Outbox(
-            engine, webhook_max_age_ms=int(self.settings.webhook_max_age_seconds * 1000)
+            engine,
+            webhook_max_age_ms=int(self.settings.webhook_max_age_seconds * 1000),
+            keys=keys,
         )
 
     async def _prepare_schema(self, engine: AsyncEngine) -> None:

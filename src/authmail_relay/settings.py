@@ -10,6 +10,8 @@ the environment the same way.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +137,38 @@ def _host_list(name: str, raw: str) -> tuple[str, ...]:
             raise ConfigurationError(f"{name}: {host!r} is not a host name or IP address")
         hosts.append(host)
     return tuple(hosts)
+
+
+#: Bytes of one secrets key (SECRETS_KEY).
+SECRETS_KEY_BYTES = 32
+
+
+def decode_secrets_key(text: str) -> bytes:
+    """One secrets key from its base64url text (padding optional); ConfigurationError
+    unless it decodes to exactly :data:`SECRETS_KEY_BYTES` bytes."""
+    candidate = text.strip()
+    try:
+        if len(candidate) > 64:
+            raise ValueError("too long")
+        key = base64.urlsafe_b64decode(candidate + "=" * (-len(candidate) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != SECRETS_KEY_BYTES:
+        raise ConfigurationError(
+            f"a secrets key is {SECRETS_KEY_BYTES} random bytes in base64url "
+            "(`authmail-relay webhooks new-key` makes one)"
+        )
+    return key
+
+
+def _secrets_keys(name: str, raw: str) -> tuple[bytes, ...]:
+    items = [part.strip() for part in raw.split(",") if part.strip()]
+    if len(items) > 16:
+        raise ConfigurationError(f"{name}: at most 16 keys")
+    try:
+        return tuple(decode_secrets_key(item) for item in items)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{name}: {exc.message}") from None
 
 
 def _share(name: str, raw: str) -> float:
@@ -489,6 +523,44 @@ SETTINGS: tuple[Setting, ...] = (
         "webhook_secret_grace_seconds",
         _positive_float,
     ),
+    # Secrets at rest and retention (docs/storage.md).
+    Setting(
+        "SECRETS_KEY",
+        "",
+        "Keys that encrypt webhook secrets in the database and key the webhook to_hash: "
+        "base64url, 32 bytes each, comma-separated, the current one first. Empty: "
+        "SECRETS_KEY_FILE, else (SQLite only) the file <database>.keys, made on first start.",
+        "secrets_key",
+        _secrets_keys,
+    ),
+    Setting(
+        "SECRETS_KEY_FILE",
+        "",
+        "A file holding the secrets keys instead, one per line, the current one first.",
+        "secrets_key_file",
+    ),
+    Setting(
+        "RAW_RETENTION_SECONDS_AUTH",
+        "0",
+        "How long the stored bytes of a finished auth mail (OTP, magic link, password "
+        "reset) are kept before they are erased; 0: at the next sweep.",
+        "raw_retention_seconds_auth",
+        _seconds_or_zero,
+    ),
+    Setting(
+        "RAW_RETENTION_SECONDS",
+        "604800",
+        "How long the stored bytes of any other finished message are kept.",
+        "raw_retention_seconds",
+        _seconds_or_zero,
+    ),
+    Setting(
+        "RETENTION_SWEEP_SECONDS",
+        "60",
+        "How often a worker erases the stored bytes and webhook secrets that are due.",
+        "retention_sweep_seconds",
+        _positive_float,
+    ),
     # DKIM and domains (docs/dkim.md).
     Setting(
         "DKIM_KEYS_DIR",
@@ -646,6 +718,11 @@ class Settings:
     webhook_max_age_seconds: float = 86400.0
     webhook_client_error_attempts: int = 3
     webhook_secret_grace_seconds: float = 86400.0
+    secrets_key: tuple[bytes, ...] = field(default=(), repr=False)
+    secrets_key_file: str = ""
+    raw_retention_seconds_auth: float = 0.0
+    raw_retention_seconds: float = 604800.0
+    retention_sweep_seconds: float = 60.0
     dkim_keys_dir: str = "./dkim-keys"
     dns_resolver: str = ""
     dns_timeout_seconds: float = 5.0

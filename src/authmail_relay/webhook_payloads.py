@@ -3,8 +3,11 @@
 ``{"type": "message.sent", "timestamp": "<ISO-8601>", "data": {...}}`` plus, at the top
 level, the fields receivers of the older service read (``message_id``, ``status``,
 ``error_code``, ``refused``, ``sent_at``, ``attempts``). Recipients appear only as
-:func:`~authmail_relay.redaction.address_hash` values, addresses inside SMTP replies are
-replaced by their hash too, and bodies, tokens, codes and links are never part of it.
+hashes made by the caller's *hash_address* — the relay passes its keyed hash
+(:meth:`~authmail_relay.secrets_at_rest.AtRestKeys.address_hash`), so a receiver cannot
+tell which address a hash stands for by hashing candidates itself. Addresses inside SMTP
+replies are replaced by their hash too, and bodies, tokens, codes and links are never
+part of it.
 The body is built once, when the event is written, and every attempt sends those bytes.
 """
 
@@ -12,15 +15,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .redaction import address_hash
 from .vocabulary import EventType
 
-__all__ = ["LEGACY_STATUS", "PayloadFacts", "build_payload", "encode_payload", "redact_reply"]
+__all__ = [
+    "LEGACY_STATUS",
+    "AddressHasher",
+    "PayloadFacts",
+    "build_payload",
+    "encode_payload",
+    "redact_reply",
+]
 
 #: The older service's ``status`` word for each event (docs/webhooks.md has the table).
 LEGACY_STATUS: Mapping[EventType, str] = {
@@ -72,16 +81,20 @@ def iso_ms(ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def redact_reply(reply: str | None) -> str | None:
+#: Turns an address into the hash a payload shows for it.
+AddressHasher = Callable[[str], str]
+
+
+def redact_reply(reply: str | None, *, hash_address: AddressHasher) -> str | None:
     """The reply with every address replaced by its hash, cut to :data:`MAX_REPLY_CHARS`."""
     if reply is None:
         return None
-    return _ADDRESS.sub(lambda match: address_hash(match.group(0)), reply)[:MAX_REPLY_CHARS]
+    return _ADDRESS.sub(lambda match: hash_address(match.group(0)), reply)[:MAX_REPLY_CHARS]
 
 
-def build_payload(facts: PayloadFacts) -> dict[str, Any]:
+def build_payload(facts: PayloadFacts, *, hash_address: AddressHasher) -> dict[str, Any]:
     """The JSON object sent to receivers (see the module docstring for its shape)."""
-    refused = [address_hash(address) for address in facts.refused]
+    refused = [hash_address(address) for address in facts.refused]
     sent_at = None if facts.sent_at is None else iso_ms(facts.sent_at)
     data = {
         "id": facts.id,
@@ -90,8 +103,8 @@ def build_payload(facts: PayloadFacts) -> dict[str, Any]:
         "previous_status": facts.previous_status,
         "error_code": facts.error_code,
         "smtp_code": facts.smtp_code,
-        "smtp_reply": redact_reply(facts.smtp_reply),
-        "to_hash": [address_hash(address) for address in facts.recipients],
+        "smtp_reply": redact_reply(facts.smtp_reply, hash_address=hash_address),
+        "to_hash": [hash_address(address) for address in facts.recipients],
         "refused": refused,
         "attempts": facts.attempts,
         "sent_at": sent_at,

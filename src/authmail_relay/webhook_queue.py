@@ -7,6 +7,10 @@ the same delivery; every report is an update guarded by the lease token. A dispa
 that dies leaves its deliveries pending under a lease that runs out, and the next claim
 takes them over: nothing is lost.
 
+Signing secrets are stored sealed (:mod:`authmail_relay.secrets_at_rest`); the claim
+opens them. One that does not open (its key is not configured, or it is damaged) fails
+that delivery with the reason, never the claim.
+
 Order: a delivery is not claimed while an earlier one (by event id) for the same message
 and the same target is still pending, so one receiver hears about one message's events
 in the order they happened.
@@ -15,16 +19,20 @@ in the order they happened.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .db.schema import messages, webhook_attempts, webhook_deliveries, webhook_endpoints
+from .exceptions import ConfigurationError, StorageError
 from .outbox_queries import write_transaction
 from .vocabulary import DeliveryStatus, EventType
 from .webhook_records import ClaimedDelivery, DeliveryAttempt
 from .webhook_retry import Decision, Delivered, GiveUp, RetryAt
+
+if TYPE_CHECKING:
+    from .secrets_at_rest import AtRestKeys
 
 __all__ = ["MAX_ERROR_CHARS", "WebhookQueue"]
 
@@ -34,10 +42,15 @@ _PENDING = DeliveryStatus.PENDING.value
 
 
 class WebhookQueue:
-    """Delivery claims and reports over a migrated engine (not owned)."""
+    """Delivery claims and reports over a migrated engine (not owned).
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    ``keys`` open the stored signing secrets (the relay's: ``relay.outbox.keys``);
+    without keys they are used as stored.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, keys: AtRestKeys | None = None) -> None:
         self._engine = engine
+        self._keys = keys
 
     async def claim(self, *, worker_id: str, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
         """Lease up to *limit* due deliveries for *lease_ms*, oldest due first.
@@ -77,7 +90,7 @@ class WebhookQueue:
                 ).mappings()
             }
         return [
-            _claimed(row, now, token, worker_id, endpoints, own_hooks)
+            _claimed(row, now, token, worker_id, endpoints, own_hooks, self._keys)
             for row in sorted(rows, key=lambda r: (r["next_attempt_at"], r["id"]))
         ]
 
@@ -207,12 +220,14 @@ def _claimed(
     worker_id: str,
     endpoints: dict[str, Any],
     own_hooks: dict[str, Any],
+    keys: AtRestKeys | None,
 ) -> ClaimedDelivery:
     """The claim with its target: URL and signing secrets, read in the claim transaction."""
     url: str | None = None
     signing: list[str] = []
     legacy: str | None = None
     problem: str | None = None
+    opener = _Opener(keys)
     endpoint_id = row["endpoint_id"]
     if endpoint_id is not None:
         endpoint = endpoints.get(endpoint_id)
@@ -220,18 +235,22 @@ def _claimed(
             problem = "the endpoint is disabled"
         else:
             url = endpoint["url"]
-            signing = [endpoint["secret"]]
+            signing = [opener.open(endpoint["secret"], endpoint_id)]
             expires = endpoint["previous_secret_expires_at"]
             if endpoint["previous_secret"] and expires is not None and expires > now:
-                signing.append(endpoint["previous_secret"])
+                signing.append(opener.open(endpoint["previous_secret"], endpoint_id))
     else:
         hook = own_hooks.get(row["message_id"])
         url = None if hook is None else hook["webhook_url"]
         if url is None:
             problem = "the message has no webhook URL"
         else:
-            legacy = hook["webhook_secret"] if hook is not None else None
+            stored = hook["webhook_secret"] if hook is not None else None
+            legacy = opener.open(stored, row["message_id"]) if stored else None
             signing = [legacy] if legacy else []
+    if opener.problem is not None:
+        # Never sent unsigned: the delivery fails with the reason (no secret in it).
+        url, signing, legacy, problem = None, [], None, opener.problem
     return ClaimedDelivery(
         id=row["id"],
         message_id=row["message_id"],
@@ -249,6 +268,24 @@ def _claimed(
         legacy_secret=legacy,
         target_problem=problem,
     )
+
+
+class _Opener:
+    """Opens one claim's stored secrets with the queue's keys (as stored without keys);
+    the first that does not open is remembered in ``problem`` instead of raising."""
+
+    def __init__(self, keys: AtRestKeys | None) -> None:
+        self._keys = keys
+        self.problem: str | None = None
+
+    def open(self, stored: str, context: str) -> str:
+        if self._keys is None:
+            return stored
+        try:
+            return self._keys.open(stored, context=context)
+        except (ConfigurationError, StorageError) as exc:
+            self.problem = self.problem or f"cannot sign: {exc.message}"
+            return ""
 
 
 def _guard(claim: ClaimedDelivery) -> Any:

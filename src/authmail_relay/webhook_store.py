@@ -5,7 +5,9 @@ list, update, delete, rotate the secret (the old one keeps being signed with unt
 ``secret_grace_ms`` has passed). Deliveries: list with filters, read one with its
 attempts, replay. URLs are stored as given: callers check them with
 :class:`~authmail_relay.ssrf.UrlGuard` first (the dispatcher checks them again at every
-attempt). Database failures are :class:`~authmail_relay.exceptions.StorageError`.
+attempt). Secrets are stored sealed with the relay's secrets keys
+(:mod:`authmail_relay.secrets_at_rest`), bound to their endpoint's id. Database failures
+are :class:`~authmail_relay.exceptions.StorageError`.
 """
 
 from __future__ import annotations
@@ -13,16 +15,24 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .db.engine import read_only, storage_errors
-from .db.schema import webhook_attempts, webhook_deliveries, webhook_endpoints
-from .exceptions import ConflictError, NotFoundError, ValidationError
+from .db.schema import messages, webhook_attempts, webhook_deliveries, webhook_endpoints
+from .exceptions import (
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
 from .outbox_queries import db_now, write_transaction
+from .secrets_at_rest import SEALED_PREFIX
 from .settings import Settings
 from .vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType
 from .webhook_records import (
@@ -37,12 +47,29 @@ from .webhook_records import (
 )
 from .webhook_signing import new_endpoint_secret
 
+if TYPE_CHECKING:
+    from .secrets_at_rest import AtRestKeys
+
 __all__ = ["DELIVERY_IN_FLIGHT", "MAX_DESCRIPTION_CHARS", "MAX_LIST_LIMIT", "WebhookStore"]
 
 #: ``ConflictError.error_code`` for replaying a delivery that is being attempted right now.
 DELIVERY_IN_FLIGHT = "delivery_in_flight"
 MAX_DESCRIPTION_CHARS = 500
 MAX_LIST_LIMIT = 200
+#: Rows re-sealed per transaction by :meth:`WebhookStore.reseal_secrets`.
+RESEAL_BATCH = 200
+#: Problems :meth:`WebhookStore.reseal_secrets` reports by name; the rest are counted.
+_RESEAL_PROBLEMS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class ResealResult:
+    """What :meth:`WebhookStore.reseal_secrets` did: how many secrets it sealed with the
+    key ``key_id``, and the rows it could not open (left as they were)."""
+
+    sealed: int
+    key_id: str
+    problems: tuple[str, ...] = ()
 
 
 _WEBHOOK_EVENT_VALUES = frozenset(t.value for t in WEBHOOK_EVENT_TYPES)
@@ -62,7 +89,11 @@ def check_event_types(event_types: Iterable[EventType | str]) -> list[str]:
 
 
 class WebhookStore:
-    """Endpoint and delivery records over a migrated engine (not owned)."""
+    """Endpoint and delivery records over a migrated engine (not owned).
+
+    ``keys`` seal the endpoint secrets; the relay always passes its own. Without keys
+    (tools, tests) secrets are stored as given.
+    """
 
     def __init__(
         self,
@@ -71,21 +102,30 @@ class WebhookStore:
         secret_grace_ms: int = 86_400_000,
         max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
         new_secret: Callable[[], str] = new_endpoint_secret,
+        keys: AtRestKeys | None = None,
     ) -> None:
         self._engine = engine
+        self._keys = keys
         self._reader = read_only(engine)
         self._grace_ms = secret_grace_ms
         self._max_age_ms = max_age_ms
         self._new_secret = new_secret
 
     @classmethod
-    def from_settings(cls, engine: AsyncEngine, settings: Settings) -> WebhookStore:
-        """A store with ``WEBHOOK_SECRET_GRACE_SECONDS`` and ``WEBHOOK_MAX_AGE_SECONDS``."""
+    def from_settings(
+        cls, engine: AsyncEngine, settings: Settings, *, keys: AtRestKeys | None
+    ) -> WebhookStore:
+        """A store with ``WEBHOOK_SECRET_GRACE_SECONDS`` and ``WEBHOOK_MAX_AGE_SECONDS``,
+        sealing with *keys* (the relay's: ``relay.outbox.keys``)."""
         return cls(
             engine,
             secret_grace_ms=int(settings.webhook_secret_grace_seconds * 1000),
             max_age_ms=int(settings.webhook_max_age_seconds * 1000),
+            keys=keys,
         )
+
+    def _seal(self, secret: str, endpoint_id: str) -> str:
+        return secret if self._keys is None else self._keys.seal(secret, context=endpoint_id)
 
     @contextlib.asynccontextmanager
     async def _read(self, action: str) -> AsyncIterator[AsyncConnection]:
@@ -111,7 +151,7 @@ class WebhookStore:
             "description": description,
             "event_types": json.dumps(check_event_types(event_types)),
             "enabled": enabled,
-            "secret": secret,
+            "secret": self._seal(secret, endpoint_id),
         }
         async with write_transaction(self._engine, "store the webhook endpoint") as (conn, now):
             await conn.execute(
@@ -184,7 +224,7 @@ class WebhookStore:
                 .values(
                     previous_secret=webhook_endpoints.c.secret,
                     previous_secret_expires_at=now + self._grace_ms,
-                    secret=secret,
+                    secret=self._seal(secret, endpoint_id),
                     updated_at=now,
                 )
             )
@@ -262,6 +302,75 @@ class WebhookStore:
                 )
             )
             return await _delivery(conn, delivery_id, now)
+
+    async def reseal_secrets(self, *, batch: int = RESEAL_BATCH) -> ResealResult:
+        """Seal every stored webhook secret (endpoints' current and previous ones, the
+        messages' own) that is plaintext or sealed under an older key with the current
+        key, in transactions of *batch* rows. Safe while the relay runs: a row changed
+        meanwhile is left for the next run. Secrets that do not open are reported.
+        """
+        keys = self._keys
+        if keys is None:
+            raise ConfigurationError("no secrets keys to seal with")
+        sealed = 0
+        problems: list[str] = []
+        targets = (
+            (webhook_endpoints, ("secret", "previous_secret"), "endpoint"),
+            (messages, ("webhook_secret",), "message"),
+        )
+        for table, names, label in targets:
+            current = f"{SEALED_PREFIX}{keys.current_id}:"
+            stale = or_(
+                *(
+                    and_(
+                        table.c[name].is_not(None),
+                        ~table.c[name].startswith(current, autoescape=True),
+                    )
+                    for name in names
+                )
+            )
+            after = ""
+            while True:
+                async with write_transaction(self._engine, "re-seal webhook secrets") as (
+                    conn,
+                    _now,
+                ):
+                    query = (
+                        select(table.c.id, *(table.c[name] for name in names))
+                        .where(table.c.id > after, stale)
+                        .order_by(table.c.id)
+                        .limit(batch)
+                    )
+                    rows = (await conn.execute(query)).mappings().all()
+                    for row in rows:
+                        changes: dict[str, str] = {}
+                        for name in names:
+                            value = row[name]
+                            if value is None or not keys.needs_reseal(value):
+                                continue
+                            try:
+                                secret = keys.open(value, context=row["id"])
+                            except (ConfigurationError, StorageError) as exc:
+                                problems.append(f"{label} {row['id']} {name}: {exc.message}")
+                                continue
+                            changes[name] = keys.seal(secret, context=row["id"])
+                        if not changes:
+                            continue
+                        # Only if unchanged since it was read (a rotation may be under way).
+                        unchanged = [table.c[name] == row[name] for name in changes]
+                        result = await conn.execute(
+                            table.update()
+                            .where(table.c.id == row["id"], *unchanged)
+                            .values(changes)
+                        )
+                        sealed += len(changes) if result.rowcount == 1 else 0
+                if len(rows) < batch:
+                    break
+                after = rows[-1]["id"]
+        shown = problems[:_RESEAL_PROBLEMS_SHOWN]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more")
+        return ResealResult(sealed, keys.current_id, tuple(shown))
 
 
 def _check_description(description: str) -> None:

@@ -31,6 +31,7 @@ from .dkim_store import KeyStore
 from .exceptions import StorageError
 from .lanes import LaneSlots
 from .outbox import Claim, Outbox
+from .outbox_retention import RetentionSweeper
 from .rate_limits import Limit
 from .settings import Settings
 from .smtp_config import SmtpConfig
@@ -126,6 +127,8 @@ class Worker:
         self.signer = (
             signer if signer is not None else DkimSigner(KeyStore(settings.dkim_keys_dir).keys())
         )
+        #: Erases what finished messages no longer need (any process's messages).
+        self.retention = RetentionSweeper(outbox.engine, settings)
         self._delivery = Delivery(
             outbox,
             self.upstreams,
@@ -145,6 +148,7 @@ class Worker:
         """Deliver until :meth:`stop` (or until nothing is due, with ``until_idle``)."""
         log.info("worker %s started", self.worker_id)
         self.running = True
+        self.retention.start()
         try:
             while not self._stop.is_set():
                 self.last_beat = time.monotonic()
@@ -171,6 +175,7 @@ class Worker:
                 await self._idle_wait()
         finally:
             self.running = False
+            await self.retention.stop()
             await self._shutdown()
         log.info("worker %s stopped", self.worker_id)
 

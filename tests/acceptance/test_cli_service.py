@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,9 @@ def test_dev_mode_captures_the_sample(tmp_path: Path) -> None:
     inbox = sorted((tmp_path / "dev" / "inbox").glob("*.eml"))
     assert len(inbox) == 1
     assert b"Subject: Your relay works" in inbox[0].read_bytes()
+    # Its data folder holds the database, the secrets key file and the captured mail.
+    modes = {
+        name: stat.S_IMODE((tmp_path / "dev" / name).stat().st_mode)
+        for name in ("", "dev.db", "dev.db.keys")
+    }
+    assert modes == {"": 0o700, "dev.db": 0o600, "dev.db.keys": 0o600}

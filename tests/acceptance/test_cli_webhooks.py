@@ -104,3 +104,48 @@ async def test_refusals_exit_non_zero(tmp_path: Path, args: list[str], message: 
     code, _, err = await _run(args, env, tmp_path)
     assert code in (1, 2)
     assert message in err
+
+
+async def test_secrets_key_commands(tmp_path: Path) -> None:
+    """new-key makes a usable key; hash shows this relay's to_hash; reencrypt seals a
+    plaintext secret left by an earlier version, and a rotation to a new key."""
+    from sqlalchemy import text
+
+    from authmail_relay.db import create_engine, upgrade
+    from authmail_relay.secrets_at_rest import SEALED_PREFIX, AtRestKeys
+    from authmail_relay.settings import decode_secrets_key
+    from authmail_relay.webhook_store import WebhookStore
+
+    database = f"sqlite:///{tmp_path / 'relay.db'}"
+    code, out, err = await _run(["webhooks", "new-key"], {}, tmp_path)
+    assert code == 0, err
+    old_key = out.strip()
+    code, out, _ = await _run(["webhooks", "new-key"], {}, tmp_path)
+    new_key = out.strip()
+    assert old_key != new_key
+    env = {"DATABASE_URL": database, "SECRETS_KEY": old_key}
+
+    code, out, err = await _run(["webhooks", "hash", "Ada@Example.org"], env, tmp_path)
+    assert code == 0, err
+    assert out.strip() == AtRestKeys([decode_secrets_key(old_key)]).address_hash("ada@example.org")
+
+    engine = create_engine(database)
+    try:
+        await upgrade(engine)
+        plain = await WebhookStore(engine).create_endpoint(url="https://hooks.example.com/x")
+        code, out, err = await _run(["webhooks", "reencrypt"], env, tmp_path)
+        assert (code, out.splitlines()[0]) == (
+            0,
+            f"sealed 1 secret(s) with key {AtRestKeys([decode_secrets_key(old_key)]).current_id}",
+        ), err
+        rotated = env | {"SECRETS_KEY": f"{new_key},{old_key}"}
+        code, out, err = await _run(["webhooks", "reencrypt"], rotated, tmp_path)
+        assert code == 0, err
+        assert out.startswith("sealed 1 secret(s)")
+        async with engine.connect() as connection:
+            stored = await connection.scalar(text("SELECT secret FROM webhook_endpoints"))
+    finally:
+        await engine.dispose()
+    new_keys = AtRestKeys([decode_secrets_key(new_key)])
+    assert stored.startswith(f"{SEALED_PREFIX}{new_keys.current_id}:")
+    assert new_keys.open(stored, context=plain.endpoint.id) == plain.secret

@@ -19,7 +19,7 @@ from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus
-from tests.support.db import migrate
+from tests.support.db import migrate, secrets_key_for
 from tests.support.processes import service_env
 from tests.support.smtpd import SmtpServer
 
@@ -78,7 +78,11 @@ async def test_a_worker_process_is_woken_by_a_message_stored_elsewhere(
         # Let the worker finish the look it takes on connecting; from here on only a
         # notification (or the poll, a minute away) can make it claim again.
         await asyncio.sleep(1.0)
-        settings = Settings(database_url=postgres_url, smtp=smtp_sink.config(tls="none"))
+        settings = Settings(
+            database_url=postgres_url,
+            secrets_key=secrets_key_for(postgres_url),
+            smtp=smtp_sink.config(tls="none"),
+        )
         async with Relay(settings) as relay:
             for n in range(2):
                 accepted = await relay.submit(

@@ -21,7 +21,7 @@ from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import DeliveryStatus, MessageStatus
 from authmail_relay.webhook_store import WebhookStore
-from tests.support.db import migrate
+from tests.support.db import migrate, secrets_key_for
 from tests.support.processes import service_env
 from tests.support.smtpd import SmtpServer
 from tests.support.webhooks import Reply, running_receiver
@@ -63,7 +63,10 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 async def relay(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Relay]:
     await migrate(db_url)
     settings = Settings(
-        database_url=db_url, smtp=smtp_sink.config(tls="none"), webhook_allow_hosts=("127.0.0.1",)
+        database_url=db_url,
+        secrets_key=secrets_key_for(db_url),
+        smtp=smtp_sink.config(tls="none"),
+        webhook_allow_hosts=("127.0.0.1",),
     )
     async with Relay(settings) as relay:
         yield relay

@@ -20,7 +20,7 @@ from authmail_relay.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus
-from tests.support.db import migrate
+from tests.support.db import migrate, secrets_key_for
 from tests.support.processes import service_env
 from tests.support.smtpd import SmtpServer
 
@@ -55,7 +55,10 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 @pytest.fixture
 async def relay(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Relay]:
     await migrate(db_url)
-    async with Relay(Settings(database_url=db_url, smtp=smtp_sink.config(tls="none"))) as relay:
+    settings = Settings(
+        database_url=db_url, secrets_key=secrets_key_for(db_url), smtp=smtp_sink.config(tls="none")
+    )
+    async with Relay(settings) as relay:
         yield relay
 
 

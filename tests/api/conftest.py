@@ -24,7 +24,8 @@ else:
     from authmail_relay.db import create_engine, upgrade
     from authmail_relay.relay import Relay
     from authmail_relay.settings import Settings
-    from tests.support.smtpd import SmtpServer
+    from tests.support.db import secrets_key_for
+from tests.support.smtpd import SmtpServer
 
 API_KEY = "test-key-0123456789abcdef"
 
@@ -78,6 +79,7 @@ async def running_api(
 def api_settings(database_url: str, sink: SmtpServer, **changes: Any) -> Settings:
     base = Settings(
         database_url=database_url,
+        secrets_key=secrets_key_for(database_url),
         smtp=sink.config(),
         api_key=API_KEY,
         magic_link_base_url="https://app.example.com",

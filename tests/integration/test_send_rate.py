@@ -16,7 +16,7 @@ from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus
 from authmail_relay.worker import Worker
-from tests.support.db import migrate
+from tests.support.db import migrate, secrets_key_for
 from tests.support.smtpd import SmtpServer
 
 
@@ -25,6 +25,7 @@ async def relay(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Relay]:
     await migrate(db_url)
     settings = Settings(
         database_url=db_url,
+        secrets_key=secrets_key_for(db_url),
         smtp=smtp_sink.config(),
         worker_concurrency=4,
         poll_interval_seconds=0.05,

@@ -18,7 +18,7 @@ from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import ErrorCode, EventType, Kind, MessageStatus
 from authmail_relay.worker import Worker
-from tests.support.db import migrate
+from tests.support.db import migrate, secrets_key_for
 from tests.support.smtpd import SmtpServer
 
 ACTIVE = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
@@ -66,6 +66,7 @@ async def rig(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Rig]:
     await migrate(db_url)
     settings = Settings(
         database_url=db_url,
+        secrets_key=secrets_key_for(db_url),
         smtp=smtp_sink.config(),
         worker_concurrency=3,
         poll_interval_seconds=0.05,

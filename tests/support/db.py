@@ -16,6 +16,7 @@ a given status.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -35,6 +36,17 @@ from authmail_relay.outbox import AttemptRecord, MessageRecord, NewMessage, Outb
 from authmail_relay.vocabulary import ErrorCode, Kind, MessageStatus, Priority
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
+
+#: The secrets key (SECRETS_KEY) of every relay a test runs on PostgreSQL, which needs
+#: one; a SQLite relay makes its own key file next to its database.
+TEST_SECRETS_KEY = "dGVzdC1vbmx5LXNlY3JldHMta2V5LTMyLWJ5dGVzISE"
+
+
+def secrets_key_for(database_url: str) -> tuple[bytes, ...]:
+    """``Settings.secrets_key`` for a test relay on *database_url*."""
+    if database_url.startswith("sqlite"):
+        return ()
+    return (base64.urlsafe_b64decode(TEST_SECRETS_KEY + "="),)
 
 
 def postgres_admin_url() -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from tests.support.db import TEST_SECRETS_KEY
 from tests.support.smtpd import DEFAULT_FROM, SmtpServer
 
 
@@ -16,8 +17,10 @@ def service_env(
 ) -> dict[str, str]:
     """This process's environment without settings starting with *drop* (so the
     developer's own configuration never leaks in), pointed at *db_url* and at *sink*
-    over plain SMTP, plus *settings*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    over plain SMTP (with the test secrets key on PostgreSQL), plus *settings*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith((*drop, "SECRETS_"))}
+    if not db_url.startswith("sqlite"):
+        env["SECRETS_KEY"] = TEST_SECRETS_KEY
     env.update(
         DATABASE_URL=db_url,
         SMTP_HOST=sink.host,

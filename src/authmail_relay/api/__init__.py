@@ -63,7 +63,9 @@ def create_app(
         app.state.idempotency = IdempotencyStore(the_relay.outbox.engine)
         app.state.api_keys = ApiKeyStore(the_relay.outbox.engine)
         app.state.key_checker.store = app.state.api_keys
-        app.state.webhooks = WebhookStore.from_settings(the_relay.outbox.engine, settings)
+        app.state.webhooks = WebhookStore.from_settings(
+            the_relay.outbox.engine, settings, keys=the_relay.outbox.keys
+        )
         worker_task: asyncio.Task[None] | None = None
         dispatcher_task: asyncio.Task[None] | None = None
         # Messages stored by other processes wake the worker too (PostgreSQL only).
@@ -81,7 +83,7 @@ def create_app(
             worker_task = asyncio.create_task(worker.run(), name="authmail-relay worker")
             # Webhook deliveries go out from the process that runs the worker.
             dispatcher = WebhookDispatcher(
-                WebhookQueue(the_relay.outbox.engine),
+                WebhookQueue(the_relay.outbox.engine, keys=the_relay.outbox.keys),
                 settings,
                 worker_id=worker.worker_id,
                 wake=the_relay.outbox.webhooks_due,

@@ -5,8 +5,14 @@ Supported URLs:
 * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` (or ``sqlite+aiosqlite``)
 * ``postgresql://user:pass@host:port/db``, ``postgres://…`` (or ``postgresql+asyncpg``)
 
+A SQLite database is created owner-only: the folders the relay creates for it are 0700
+and the database file 0600 (SQLite gives its ``-wal`` and ``-shm`` files the database
+file's mode), whatever the umask. An existing file or folder that others can read is
+left as it is, with a warning at start naming its path and mode.
+
 SQLite connections run in WAL mode with ``synchronous=FULL`` (a commit that returned is on
-disk), ``foreign_keys=ON`` and a busy timeout. Transactions take the write lock when they
+disk), ``secure_delete=ON`` (freed space is overwritten with zeros), ``foreign_keys=ON``
+and a busy timeout. Transactions take the write lock when they
 begin (``BEGIN IMMEDIATE``) so that a transaction that reads and then writes can never fail
 half-way with a lock upgrade conflict; read-only work goes through
 :func:`read_only` connections, which begin a deferred transaction and do not wait for
@@ -30,6 +36,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..exceptions import ConfigurationError, StorageError
+from ..file_modes import create_private_file, loose_mode, private_dir
 
 __all__ = [
     "READ_ONLY_OPTION",
@@ -181,13 +188,20 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: int) -> AsyncEngine:
         # every statement afterwards.
         connect_args={"timeout": busy_timeout_ms / 1000},
     )
-    database = sqlite_path(url) or ""
+    database = Path(sqlite_path(url) or "").expanduser()
+    read_only_file = str(url.query.get("mode", "")).lower() == "ro"
+    warn_if_loose(database)
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "do_connect")
-    def _make_directory(*_args: Any) -> None:
-        # Create the directory on first use rather than at import or configuration time.
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    def _make_private_files(*_args: Any) -> None:
+        # On first use rather than at import or configuration time. The file is made
+        # here, 0600, before SQLite would create it with the umask's mode; its -wal and
+        # -shm then get the same mode from SQLite.
+        if read_only_file:
+            return
+        private_dir(database.parent, tighten=False)
+        create_private_file(database)
 
     @event.listens_for(sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -201,6 +215,8 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: int) -> AsyncEngine:
             if mode is None or str(mode[0]).lower() != "wal":
                 logger.warning("SQLite refused WAL mode (got %r); running without it", mode)
             cursor.execute("PRAGMA synchronous = FULL")
+            # Freed space is zeroed, so erased message bytes leave no copy in the file.
+            cursor.execute("PRAGMA secure_delete = ON")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
@@ -213,6 +229,38 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: int) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+#: Paths already warned about in this process (one warning each, at start).
+_WARNED: set[Path] = set()
+
+
+def warn_if_loose(database: Path) -> None:
+    """Log one warning per path for a database file, its ``-wal``/``-shm`` file or its
+    folder that group or others may read (the mode and the path, never any contents)."""
+    folder = database.parent
+    candidates = [folder, database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm"))]
+    for path in candidates:
+        mode = loose_mode(path)
+        if mode is None or path in _WARNED:
+            continue
+        _WARNED.add(path)
+        if path == folder:
+            logger.warning(
+                "the database folder %s is mode %04o: other local users can list its "
+                "files (or, with write access, replace them); make it owner-only (chmod 700 %s)",
+                path,
+                mode,
+                path,
+            )
+        else:
+            logger.warning(
+                "the database file %s is mode %04o: other local users may read stored "
+                "messages and secrets; make it owner-only (chmod 600 %s)",
+                path,
+                mode,
+                path,
+            )
 
 
 @contextlib.contextmanager

@@ -114,19 +114,33 @@ messages = Table(
     Column("last_error_code", Text, nullable=True),
     Column("last_error_message", Text, nullable=True),
     # Added by 0002. Where to report this message's progress, and the secret to sign
-    # those reports with (stored as given for now; never part of a listing).
+    # those reports with (sealed, see secrets_at_rest; never part of a listing). Both
+    # are cleared once the message is done with them (see retention.py).
     Column("webhook_url", Text, nullable=True),
     Column("webhook_secret", Text, nullable=True),
     # An opaque fingerprint of the API key that created the message (never the key).
     Column("api_key_id", Text, nullable=True),
     Column("cancelled_at", BigInteger, nullable=True),
     Column("consumed_at", BigInteger, nullable=True),
+    # Added by 0006: when the stored bytes were erased (raw is then empty) and how many
+    # there were, so the size stays known.
+    Column("raw_purged_at", BigInteger, nullable=True),
+    Column("raw_size", Integer, nullable=True),
     # The claim query filters on status and orders by lane, due time and id.
     Index(None, "status", "priority_rank", "next_attempt_at", "id"),
     # Listing, newest first, optionally by status or by API key; and retention by age.
     Index(None, "status", "id"),
     Index(None, "created_at"),
     Index(None, "api_key_id", "id"),
+    # The retention sweep: terminal messages whose bytes are still stored, oldest first;
+    # and those that still keep a webhook URL.
+    Index(None, "raw_purged_at", "updated_at"),
+    Index(
+        "ix_messages_webhook_kept",
+        "updated_at",
+        sqlite_where=text("webhook_url IS NOT NULL"),
+        postgresql_where=text("webhook_url IS NOT NULL"),
+    ),
 )
 
 attempts = Table(
