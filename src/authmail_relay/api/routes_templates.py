@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
+from ..locales import MAX_TAG as MAX_LOCALE
 from ..locales import list_locales
 from ..mail_settings import mail_settings
 from ..template_catalog import catalog, render_preview
@@ -67,7 +68,9 @@ async def preview_template(
     kind: Literal["magic_link", "otp", "password_reset"],
     caller: ReadCaller,
     settings: SettingsDep,
-    locale: Annotated[str | None, Query(max_length=35, description="e.g. de, pt-BR")] = None,
+    locale: Annotated[
+        str | None, Query(max_length=MAX_LOCALE, description="e.g. de, pt-BR")
+    ] = None,
     format: Annotated[Literal["json", "html", "text"], Query()] = "json",
 ) -> Response:
     mail = mail_settings(settings)
