@@ -24,7 +24,12 @@ from ..message_request import (
     is_encodable,
 )
 from ..ssrf import MAX_URL_CHARS
-from ..validation import MAX_ADDRESS_OCTETS, MAX_CUSTOM_HEADER_NAME, MAX_HEADER_CHARS
+from ..validation import (
+    MAX_ADDRESS_OCTETS,
+    MAX_CUSTOM_HEADER_NAME,
+    MAX_DOMAIN_OCTETS,
+    MAX_HEADER_CHARS,
+)
 
 #: The longest webhook secret a message may carry.
 MAX_WEBHOOK_SECRET = 256
@@ -43,6 +48,23 @@ def _published(**schema: Any) -> dict[str, Any]:
     return {"json_schema_extra": schema}
 
 
+# Published shapes of ids, host names, URLs and language tags: what the relay issues or
+# accepts, so generated examples are ones it takes (the checks stay where they are).
+_ULID = "[0-7][0-9A-HJKMNP-TV-Z]{25}"
+MESSAGE_ID_PATTERN = f"^msg_{_ULID}$"
+ENDPOINT_ID_PATTERN = f"^whep_{_ULID}$"
+DELIVERY_ID_PATTERN = f"^whd_{_ULID}$"
+_LABEL = "(?:[A-Za-z0-9-]{0,20}[A-Za-z0-9])?"
+_HOST = f"[A-Za-z0-9]{_LABEL}(?:\\.[A-Za-z]{_LABEL})+"
+_LOCAL_PART = "[A-Za-z0-9_+-]{1,32}(?:\\.[A-Za-z0-9_+-]{1,16}){0,2}"
+HOST_PATTERN = f"^{_HOST}$"
+ORIGIN_PATTERN = f"^https://{_HOST}$"
+URL_PATTERN = f"^https?://{_HOST}(?:/[A-Za-z0-9._~-]*)*$"
+LOCALE_PATTERN = "^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,6}$"
+#: One line of text (no C0 control or DEL).
+ONE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f]*$"
+
+
 #: One mailbox: ``user@example.com`` or ``Name <user@example.com>``, one header line at most.
 Mailbox = Annotated[
     str,
@@ -55,8 +77,15 @@ Mailbox = Annotated[
 #: One mailbox or a list of them (a single string is one address, never split).
 Mailboxes = Mailbox | Annotated[list[Mailbox], Field(max_length=MAX_RECIPIENTS)]
 ReplyTo = Mailbox | Annotated[list[Mailbox], Field(max_length=MAX_REPLY_TO)]
-#: A bare address or a domain rule (no display name).
-AddressRule = Annotated[str, Field(max_length=MAX_ADDRESS_OCTETS, **_published(minLength=1))]
+#: A bare address, a domain, or ``*.`` and a domain (its subdomains).
+AddressRule = Annotated[
+    str,
+    Field(
+        max_length=MAX_ADDRESS_OCTETS,
+        # A domain rule is at most 253 octets: the published cap fits both forms.
+        **_published(maxLength=MAX_DOMAIN_OCTETS, pattern=f"^(?:{_LOCAL_PART}@|\\*\\.)?{_HOST}$"),
+    ),
+]
 HeaderText = Annotated[str, Field(max_length=MAX_HEADER_CHARS, **_published(pattern=_HEADER_TEXT))]
 Subject = Annotated[
     str, Field(min_length=1, max_length=MAX_HEADER_CHARS, **_published(pattern=_HEADER_TEXT))
@@ -68,7 +97,10 @@ HeaderName = Annotated[
         **_published(minLength=3, pattern="^[Xx]-[A-Za-z0-9-]+$"),
     ),
 ]
-Headers = Annotated[dict[HeaderName, HeaderText], Field(max_length=MAX_CUSTOM_HEADERS)]
+Headers = Annotated[
+    dict[HeaderName, HeaderText],
+    Field(max_length=MAX_CUSTOM_HEADERS, **_published(additionalProperties=False)),
+]
 Tag = Annotated[
     str, Field(max_length=MAX_TAG_LENGTH, **_published(minLength=1, pattern=TAG_PATTERN))
 ]
@@ -77,10 +109,11 @@ Metadata = Annotated[
     dict[Annotated[str, Field(max_length=MAX_METADATA_BYTES)], Any],
     Field(max_length=MAX_METADATA_BYTES // _MIN_MEMBER_BYTES),
 ]
-Locale = Annotated[
-    str, Field(max_length=MAX_LOCALE, **_published(minLength=1, pattern="^[A-Za-z0-9-]+$"))
+Locale = Annotated[str, Field(max_length=MAX_LOCALE, **_published(pattern=LOCALE_PATTERN))]
+Url = Annotated[
+    str, Field(max_length=MAX_URL_CHARS, **_published(format="uri", pattern=URL_PATTERN))
 ]
-Url = Annotated[str, Field(max_length=MAX_URL_CHARS, **_published(minLength=1))]
+Origin = Annotated[str, Field(max_length=MAX_URL_CHARS, **_published(pattern=ORIGIN_PATTERN))]
 WebhookSecret = Annotated[str, Field(max_length=MAX_WEBHOOK_SECRET)]
 UserName = Annotated[str, Field(max_length=MAX_USER_NAME, **_published(pattern=_HEADER_TEXT))]
 Code = Annotated[str, Field(min_length=1, max_length=MAX_CODE)]

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..api_keys import MAX_RULES
 from ..api_keys_store import MAX_NAME_CHARS, ApiKey, CreatedKey
 from ..vocabulary import Scope
-from .fields import AddressRule, RequestModel, Url
+from .fields import AddressRule, Origin, RequestModel
 from .views import iso, iso_or_none
 
 _SCOPES = ", ".join(s.value for s in Scope)
-#: Most sender rules, and most link origins, one key may have.
-MAX_RULES = 100
 
 
 class KeyCreate(RequestModel):
@@ -23,7 +22,9 @@ class KeyCreate(RequestModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    name: str = Field(
+        min_length=1, max_length=MAX_NAME_CHARS, json_schema_extra={"pattern": "^[ -~]+$"}
+    )
     scopes: list[Scope] = Field(
         min_length=1, max_length=len(Scope), description=f"Any of {_SCOPES}."
     )
@@ -33,7 +34,7 @@ class KeyCreate(RequestModel):
         description="From addresses or domains (*.example.com: its subdomains) besides "
         "the default sender.",
     )
-    allowed_origins: list[Url] = Field(
+    allowed_origins: list[Origin] = Field(
         default_factory=list,
         max_length=MAX_RULES,
         description="Link origins (https://host[:port]) added to ALLOWED_LINK_ORIGINS.",

@@ -22,6 +22,7 @@ from ..vocabulary import MessageStatus
 from .batch import BatchRun, EntryKeys
 from .deps import ReadCaller, RelayDep, SendCaller, ServicesDep, documented_headers
 from .dry_run import dry_run_response, wants_dry_run
+from .fields import MESSAGE_ID_PATTERN
 from .idempotent import Reply, request_hash, run_idempotent
 from .responses import AUTHENTICATED, CREATING, problems
 from .routes_send import stamped
@@ -137,7 +138,12 @@ async def list_messages(
     created_before: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[
-        str | None, Query(max_length=40, description="next_cursor of the previous page.")
+        str | None,
+        Query(
+            max_length=40,
+            description="next_cursor of the previous page.",
+            json_schema_extra={"pattern": MESSAGE_ID_PATTERN},
+        ),
     ] = None,
 ) -> MessageList:
     if cursor is not None and not is_message_id(cursor):

@@ -13,6 +13,7 @@ from ..locales import list_locales
 from ..mail_settings import mail_settings
 from ..template_catalog import catalog, render_preview
 from .deps import ReadCaller, SettingsDep
+from .fields import LOCALE_PATTERN
 from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
 
@@ -69,7 +70,12 @@ async def preview_template(
     caller: ReadCaller,
     settings: SettingsDep,
     locale: Annotated[
-        str | None, Query(max_length=MAX_LOCALE, description="e.g. de, pt-BR")
+        str | None,
+        Query(
+            max_length=MAX_LOCALE,
+            description="e.g. de, pt-BR",
+            json_schema_extra={"pattern": LOCALE_PATTERN},
+        ),
     ] = None,
     format: Annotated[Literal["json", "html", "text"], Query()] = "json",
 ) -> Response:

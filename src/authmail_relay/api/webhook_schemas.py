@@ -13,15 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..vocabulary import WEBHOOK_EVENT_TYPES
 from ..webhook_records import Delivery, DeliveryAttempt, Endpoint
-from .fields import RequestModel, Url
+from ..webhook_store import MAX_DESCRIPTION_CHARS
+from .fields import ONE_LINE_PATTERN, RequestModel, Url
 from .views import iso, iso_or_none
 
 _EVENT_NAMES = sorted(t.value for t in WEBHOOK_EVENT_TYPES)
 #: An event type's name: published as the closed list, checked by the store.
 EventName = Annotated[str, Field(max_length=64, json_schema_extra={"enum": _EVENT_NAMES})]
 _EVENTS_FIELD = f"Event types to receive ({', '.join(_EVENT_NAMES)}); empty or absent: all."
-MAX_DESCRIPTION = 500
-Description = Annotated[str, Field(max_length=MAX_DESCRIPTION)]
+Description = Annotated[
+    str,
+    Field(max_length=MAX_DESCRIPTION_CHARS, json_schema_extra={"pattern": ONE_LINE_PATTERN}),
+]
 
 
 class EndpointCreate(RequestModel):
