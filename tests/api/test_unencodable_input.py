@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from authmail_relay.api import idempotent, routes_messages
 from authmail_relay.exceptions import ValidationError
 from authmail_relay.message_request import MessageRequest
 from tests.api.conftest import Api
@@ -129,14 +130,11 @@ async def test_storage_failure_mid_batch_keeps_the_key(
     items = [{**MAIL, "subject": "one"}, {**MAIL, "subject": "two"}, {**MAIL, "subject": "3"}]
     headers = {"Idempotency-Key": "batch-fail"}
     async with api_factory() as api:
-        database = sqlite3.connect(tmp_path / "api.db", isolation_level=None)
-        try:
-            database.execute(
-                "CREATE TRIGGER refuse_two BEFORE INSERT ON messages WHEN NEW.subject = 'two' "
-                "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-            )
-        finally:
-            database.close()
+        await _execute(
+            tmp_path / "api.db",
+            "CREATE TRIGGER refuse_two BEFORE INSERT ON messages WHEN NEW.subject = 'two' "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+        )
         first = await api.client.post(
             "/v1/messages/batch", json={"messages": items}, headers=headers
         )
@@ -155,6 +153,23 @@ async def test_storage_failure_mid_batch_keeps_the_key(
         assert sorted(str(m.parsed()["Subject"]) for m in api.sink.messages) == ["3", "one"]
 
 
+async def _execute(path: Path, statement: str) -> None:
+    """Run one statement on the service's database from outside, retrying (for at most
+    5 s) while the service's own start-up writes hold the lock."""
+    for _ in range(50):
+        database = sqlite3.connect(path, isolation_level=None)
+        try:
+            database.execute(statement)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+        finally:
+            database.close()
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the database stayed locked: {statement}")
+
+
 def _dumps(payload: dict[str, Any]) -> str:
     """JSON text; json.dumps writes lone surrogates as ``\\uXXXX`` escapes."""
     return json.dumps(payload)
@@ -171,3 +186,56 @@ async def test_relay_submit_refuses_lone_surrogates(api: Api) -> None:
         await api.relay.submit(request)
     assert caught.value.field == "metadata"
     assert await api.relay.list_messages() == []
+
+
+async def test_a_batch_whose_answer_was_lost_replays_its_entries(
+    api_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refuses to record the batch's answer (a real failure, after both
+    entries were stored): the client gets a 503 and the key stays locked. The retry that
+    takes the key over answers both entries from their own keys — the same message ids —
+    and stores nothing again."""
+    # Short locks, so the takeover happens within the test rather than after 30 s.
+    monkeypatch.setattr(idempotent, "LOCK_MARGIN_SECONDS", 2)
+    monkeypatch.setattr(routes_messages, "BATCH_ENTRY_LOCK_MS", 500)
+    items = [{**MAIL, "subject": "one"}, {**MAIL, "subject": "two"}]
+    headers = {"Idempotency-Key": "batch-lost"}
+    async with api_factory() as api:
+        # Fires until the worker has sent both messages: only the first run's answer is lost.
+        await _execute(
+            tmp_path / "api.db",
+            "CREATE TRIGGER lose_answer BEFORE UPDATE ON idempotency_keys "
+            "WHEN NEW.state = 'done' AND OLD.key = 'batch-lost' "
+            "AND (SELECT count(*) FROM messages WHERE status = 'sent') < 2 "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+        )
+        first = await api.client.post(
+            "/v1/messages/batch", json={"messages": items}, headers=headers
+        )
+        assert first.status_code == 503, first.text
+        stored = {m.subject: m.id for m in await api.relay.list_messages()}
+        assert sorted(stored) == ["one", "two"]
+
+        busy = await api.client.post(
+            "/v1/messages/batch", json={"messages": items}, headers=headers
+        )
+        assert busy.status_code == 409  # the key was kept, not forgotten
+        await asyncio.to_thread(api.sink.handler.wait_for_messages, 2, 10.0)
+        for _ in range(200):  # the worker records both as sent (at most 10 s)
+            if {m.status.value for m in await api.relay.list_messages()} == {"sent"}:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2.2)  # the first run's lock runs out
+        retry = await api.client.post(
+            "/v1/messages/batch", json={"messages": items}, headers=headers
+        )
+        assert retry.status_code == 200, retry.text
+        results = retry.json()["results"]
+        assert [r["status"] for r in results] == [202, 202]
+        assert [r["message"]["id"] for r in results] == [stored["one"], stored["two"]]
+        assert len(await api.relay.list_messages()) == 2
+        again = await api.client.post(
+            "/v1/messages/batch", json={"messages": items}, headers=headers
+        )
+        assert again.json() == retry.json()
+        assert again.headers["idempotent-replayed"] == "true"
