@@ -1,12 +1,15 @@
 """What a caller asks the relay to send, and its validation (pure).
 
 A :class:`MessageRequest` carries raw strings from any adapter (CLI, HTTP, library);
-:func:`validate_request` checks the parts the composer does not own (tags, metadata,
-priority, expiry) and returns the normalised values the outbox stores.
+:func:`validate_request` first refuses any string that is not valid Unicode (a lone
+surrogate, which JSON's ``\\ud800`` escapes and truncated UTF-16 produce, and which
+neither the database drivers nor SMTP can carry), then checks the parts the composer does not
+own (tags, metadata, priority, expiry) and returns the normalised values the outbox stores.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -22,7 +25,9 @@ MAX_TAG_LENGTH = 64
 MAX_METADATA_BYTES = 4096
 #: Longest expiry a caller may ask for: a week. Auth mail older than that is never useful.
 MAX_EXPIRES_IN_SECONDS = 7 * 86400
-_TAG = re.compile(r"^[A-Za-z0-9_.:/-]+$")
+#: What a tag may hold (the HTTP schema publishes the same pattern).
+TAG_PATTERN = r"^[A-Za-z0-9_.:/-]+$"
+_TAG = re.compile(TAG_PATTERN)
 
 #: Kinds whose mail is latency-critical and so default to the high-priority lane.
 AUTH_KINDS = frozenset({Kind.OTP, Kind.MAGIC_LINK, Kind.PASSWORD_RESET})
@@ -96,13 +101,50 @@ def as_list(value: str | Sequence[str] | None) -> list[str]:
     return list(value)
 
 
+def is_encodable(value: object) -> bool:
+    """False when a string anywhere in *value* (nested mappings, their keys, and lists
+    included) holds a surrogate code point, i.e. is not valid Unicode text.
+
+    Linear in the size of *value*, and iterative, so a deeply nested value cannot exhaust
+    the stack.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            pending.extend(item)
+    return True
+
+
+def check_encodable(value: object, *, field: str) -> None:
+    """Raise :class:`ValidationError` (``field``) unless :func:`is_encodable` (*value*).
+
+    The message never echoes the value: it cannot be encoded, not even into the error.
+    """
+    if not is_encodable(value):
+        raise ValidationError(
+            f"{field} is not valid Unicode text (it holds a lone surrogate)", field=field
+        )
+
+
 def validate_request(request: MessageRequest) -> Envelope:
-    """Check tags, metadata, priority, expiry and the end-user IP; raise
-    :class:`ValidationError` if bad."""
+    """Check every string for encodability, then tags, metadata, priority, expiry and
+    the end-user IP; raise :class:`ValidationError` if anything is bad."""
+    for item in dataclasses.fields(request):
+        check_encodable(getattr(request, item.name), field=item.name)
     return Envelope(
         priority=_priority(request),
         tags=_tags(request.tags),
-        metadata=_metadata(request.metadata),
+        metadata=check_metadata(request.metadata),
         expires_in_ms=_expires_in_ms(request.expires_in_seconds),
         end_user_network=end_user_network(request.end_user_ip),
     )
@@ -132,12 +174,20 @@ def _tags(tags: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tags))
 
 
-def _metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+def check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata as it will be stored: a JSON object of at most
+    :data:`MAX_METADATA_BYTES` bytes, every key and string valid Unicode.
+
+    ``json.dumps`` escapes lone surrogates instead of refusing them, so they are looked
+    for first.
+    """
     if not isinstance(metadata, Mapping):
         raise ValidationError("metadata must be an object", field="metadata")
+    check_encodable(metadata, field="metadata")
     try:
         encoded = json.dumps(dict(metadata), separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
+        # RecursionError: nested deeper than the encoder can go, far beyond 4 KiB anyway.
         raise ValidationError("metadata must be plain JSON values", field="metadata") from None
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise ValidationError(

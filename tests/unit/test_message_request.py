@@ -61,3 +61,37 @@ def test_as_list_accepts_one_or_many() -> None:
     assert as_list(("a@x", "b@x")) == ["a@x", "b@x"]
     assert as_list(None) == []
     assert as_list("") == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"metadata": {"k": "\ud800"}},
+        {"metadata": {"\udfff": 1}},
+        {"metadata": {"a": [{"b": ["ok", "x\ud83d"]}]}},
+        {"tags": ["\ud800"]},
+        {"headers": {"X-A": "\ud800"}},
+        {"to": ["a@example.com", "b\ud800@example.com"]},
+        {"webhook_secret": "\ud800"},
+        {"user_name": "\ud800"},
+    ],
+    ids=lambda changes: next(iter(changes)),
+)
+def test_lone_surrogates_are_refused_anywhere(changes: dict[str, object]) -> None:
+    """Text that is not valid Unicode cannot be stored or sent: a ValidationError naming
+    the field, whatever the nesting (json.dumps would only have escaped it)."""
+    with pytest.raises(ValidationError) as caught:
+        validate_request(_request(**changes))
+    assert caught.value.field == next(iter(changes))
+    assert "\\ud" not in caught.value.message
+
+
+def test_metadata_with_a_deeply_nested_value_is_checked_without_recursion() -> None:
+    """The encodability walk is iterative: a nesting deeper than the recursion limit is
+    judged, not a RecursionError."""
+    for leaf in ("\ud800", "fine"):
+        deep: object = leaf
+        for _ in range(5000):
+            deep = [deep]
+        with pytest.raises(ValidationError):
+            validate_request(_request(metadata={"k": deep}))

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from pydantic import WithJsonSchema
 
 from ..exceptions import PermissionDeniedError
-from ..idempotency import IdempotencyStore
+from ..idempotency import MAX_KEY_CHARS, IdempotencyStore
 from ..rate_limits import ratelimit_headers
 from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import Scope
+from .dry_run import DRY_RUN_VALUES
 from .routing import set_rate_limit_headers
 from .security import Caller, KeyChecker, client_address
 
@@ -94,6 +96,7 @@ def documented_headers(
     x_dry_run: Annotated[
         str | None,
         Header(alias="X-Dry-Run", description="true, 1 or yes: validate and render only."),
+        WithJsonSchema({"type": "string", "enum": DRY_RUN_VALUES}),
     ] = None,
     idempotency_key: Annotated[
         str | None,
@@ -101,10 +104,19 @@ def documented_headers(
             alias="Idempotency-Key",
             description="Up to 255 printable ASCII characters; makes a retry safe.",
         ),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_KEY_CHARS,
+                "pattern": "^[!-~]([ -~]*[!-~])?$",
+            }
+        ),
     ] = None,
 ) -> None:
     """Declares the create routes' optional headers in the OpenAPI schema; the routes
-    read and check them themselves (an invalid value is a 400, not a 422)."""
+    read and check them themselves (an invalid value is a 400, not a 422), so their
+    constraints are published rather than enforced here."""
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

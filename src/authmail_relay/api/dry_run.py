@@ -12,6 +12,8 @@ from .problems import InvalidHeaderError
 HEADER = "X-Dry-Run"
 _YES = frozenset({"true", "1", "yes"})
 _NO = frozenset({"false", "0", "no"})
+#: The values the schema publishes (any case is accepted).
+DRY_RUN_VALUES = sorted(_YES | _NO)
 
 
 def wants_dry_run(request: Request) -> bool:

@@ -4,9 +4,9 @@ The first request with a key runs; its response is stored for ``IDEMPOTENCY_TTL_
 per API key. The same key with the same body replays that response (with
 ``Idempotent-Replayed: true``); with a different body it is a ``422``; while the first is
 still running it is a ``409``. A request that failed before storing anything forgets the
-key, so the client's retry runs normally. If the process handling the first request
-died after storing its message, the next request with the key takes over and answers
-for that message instead of creating a second one.
+key, so the client's retry runs normally; one that stored something keeps it. If the
+process handling the first request died after storing its message, the next request
+with the key takes over and answers for that message instead of creating a second one.
 """
 
 from __future__ import annotations
@@ -74,8 +74,15 @@ async def run_idempotent(
     ttl_seconds: float,
     lock_seconds: float,
     handler: Handler,
+    keep_key: Callable[[], bool] = lambda: False,
 ) -> Response:
-    """Run ``handler`` at most once per ``Idempotency-Key`` (or simply run it without one)."""
+    """Run ``handler`` at most once per ``Idempotency-Key`` (or simply run it without one).
+
+    If ``handler`` raises, the key is forgotten so a retry runs again — unless
+    ``keep_key()`` says something was stored all the same (a batch whose earlier entries
+    committed): then the key stays locked until its lock runs out, and the run that takes
+    it over answers the stored parts instead of storing them again.
+    """
     key = request.headers.get(HEADER)
     if key is None or not key.strip():
         return (await handler(None, None)).response()
@@ -108,7 +115,7 @@ async def run_idempotent(
     try:
         reply = await handler(begun.link, recovered)
     except BaseException:
-        if recovered is None:
+        if recovered is None and not keep_key():
             await store.abandon(begun.link)
         raise
     await store.complete(

@@ -6,36 +6,37 @@ rotate, the only times the full key is shown.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..api_keys_store import ApiKey, CreatedKey
+from ..api_keys import MAX_RULES
+from ..api_keys_store import MAX_NAME_CHARS, ApiKey, CreatedKey
 from ..vocabulary import Scope
+from .fields import AddressRule, Origin, RequestModel
 from .views import iso, iso_or_none
 
-Rule = Annotated[str, Field(max_length=320)]
 _SCOPES = ", ".join(s.value for s in Scope)
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(RequestModel):
     """``POST /v1/keys``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    scopes: list[Annotated[str, Field(max_length=20)]] = Field(
-        min_length=1, max_length=4, description=f"Any of {_SCOPES}."
+    name: str = Field(
+        min_length=1, max_length=MAX_NAME_CHARS, json_schema_extra={"pattern": "^[ -~]+$"}
     )
-    allowed_senders: list[Rule] = Field(
+    scopes: list[Scope] = Field(
+        min_length=1, max_length=len(Scope), description=f"Any of {_SCOPES}."
+    )
+    allowed_senders: list[AddressRule] = Field(
         default_factory=list,
-        max_length=100,
+        max_length=MAX_RULES,
         description="From addresses or domains (*.example.com: its subdomains) besides "
         "the default sender.",
     )
-    allowed_origins: list[Rule] = Field(
+    allowed_origins: list[Origin] = Field(
         default_factory=list,
-        max_length=100,
+        max_length=MAX_RULES,
         description="Link origins (https://host[:port]) added to ALLOWED_LINK_ORIGINS.",
     )
     expires_in_days: float | None = Field(None, gt=0, le=3650)

@@ -8,6 +8,7 @@ message, never the submitted value, so a multi-megabyte input is not echoed back
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,6 +51,41 @@ _TITLES = {
     502: "Bad gateway",
     503: "Service unavailable",
 }
+
+
+#: Every ``error_code`` a problem body can carry besides the :class:`ErrorCode` values
+#: (documented in docs/errors.md, which a test keeps in step with this set).
+API_ERROR_CODES = frozenset(
+    {
+        "invalid_json",
+        "invalid_dry_run",
+        "invalid_idempotency_key",
+        "invalid_content_length",
+        "unauthorized",
+        "forbidden",
+        "sender_not_allowed",
+        "not_found",
+        "method_not_allowed",
+        "conflict",
+        "idempotency_key_in_use",
+        "not_cancellable",
+        "not_consumable",
+        "key_revoked",
+        "delivery_in_flight",
+        "dkim_selector_exists",
+        "payload_too_large",
+        "validation_error",
+        "idempotency_key_mismatch",
+        "rate_limited",
+        "internal_error",
+        "storage_unavailable",
+        "not_configured",
+        "http_error",
+    }
+)
+#: The code of a framework-level HTTP error by status. The framework answers 400 only
+#: when it cannot parse the body (too deep, not UTF-8, an integer too long to convert).
+_HTTP_ERROR_CODES = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}
 
 
 class InvalidHeaderError(RelayError):
@@ -165,13 +201,13 @@ def install_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = _HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+        detail = "the body is not valid JSON" if code == "invalid_json" else str(exc.detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem(
-            exc.status_code,
-            code,
-            str(exc.detail),
-            request_id=request_id_of(request),
-            headers=exc.headers,
+            exc.status_code, code, detail, request_id=request_id_of(request), headers=headers
         )
 
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
@@ -184,6 +220,44 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, crashed)
 
 
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` of a 405: every method of the request's path, as the schema lists it.
+
+    Each route holds one operation, so the router's own 405 names only the first route
+    that matched the path. Of the paths that match, the one with the fewest parameters
+    is the request's (literal routes are declared before parameter ones).
+    """
+    table: list[tuple[re.Pattern[str], int, str]] | None = getattr(
+        request.app.state, "allow_table", None
+    )
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            methods = ", ".join(sorted(m.upper() for m in operations if m.upper() in _METHODS))
+            table.append((re.compile(f"^{pattern}$"), template.count("{"), methods))
+        table.sort(key=lambda entry: entry[1])
+        request.app.state.allow_table = table
+    path = request.scope.get("path", "")
+    return next((methods for regex, _, methods in table if regex.match(path)), "")
+
+
+_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+
+
+def field_of(error: Mapping[str, Any]) -> str:
+    """The dotted field path of a pydantic error, without ``body`` and without the type
+    tags pydantic adds inside unions (``to.list[constrained-str].1`` is ``to.1``)."""
+    parts = [
+        str(part)
+        for part in error.get("loc", ())
+        if part != "body" and not (isinstance(part, str) and _UNION_TAG.match(part))
+    ]
+    return ".".join(parts)[:100] or "body"
+
+
+_UNION_TAG = re.compile(r"^(constrained-)?(str|int|list\[.*\]|dict\[.*\])$")
+
+
 def _field_error(error: Mapping[str, Any]) -> dict[str, str]:
-    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
-    return {"field": location[:100], "message": str(error.get("msg", "invalid"))[:200]}
+    return {"field": field_of(error), "message": str(error.get("msg", "invalid"))[:200]}

@@ -14,7 +14,9 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from ..domain_check import check_with_settings
+from ..validation import MAX_DOMAIN_OCTETS
 from .deps import CallerDep, SettingsDep
+from .fields import HOST_PATTERN
 from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
 
@@ -86,7 +88,14 @@ class DomainReportView(BaseModel):
     summary="Check a sending domain's DKIM, SPF and DMARC records",
 )
 async def check_domain_route(
-    domain: Annotated[str, Path(max_length=253, description="e.g. example.com")],
+    domain: Annotated[
+        str,
+        Path(
+            max_length=MAX_DOMAIN_OCTETS,
+            description="e.g. example.com",
+            json_schema_extra={"pattern": HOST_PATTERN},
+        ),
+    ],
     caller: CallerDep,
     settings: SettingsDep,
 ) -> DomainReportView:

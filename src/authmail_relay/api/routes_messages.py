@@ -8,41 +8,41 @@ or code it carried was used.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated
 
-import pydantic
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from ..exceptions import RelayError, ValidationError
+from ..exceptions import ValidationError
 from ..idempotency import IdempotencyLink
 from ..ids import is_message_id
-from ..relay import Relay
-from ..validation import parse_mailbox
+from ..message_request import MAX_TAG_LENGTH
+from ..validation import MAX_ADDRESS_OCTETS, parse_mailbox
 from ..vocabulary import MessageStatus
+from .batch import BatchRun, EntryKeys
 from .deps import ReadCaller, RelayDep, SendCaller, ServicesDep, documented_headers
 from .dry_run import dry_run_response, wants_dry_run
-from .idempotent import Reply, run_idempotent
-from .problems import problem_for, request_id_of
+from .fields import MESSAGE_ID_PATTERN
+from .idempotent import Reply, request_hash, run_idempotent
 from .responses import AUTHENTICATED, CREATING, problems
 from .routes_send import stamped
 from .routing import CountedRoute
 from .schemas import (
     Accepted,
     BatchCreate,
-    BatchItem,
     BatchResult,
     DryRunResponse,
     MessageCreate,
     MessageList,
     MessageView,
 )
-from .security import Caller
 from .views import accepted_view, message_view
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"], route_class=CountedRoute)
 MAX_PAGE = 200
+#: How long one batch entry holds its own key while it is being stored: well inside the
+#: batch's own lock, so a run that takes a dead batch over finds its entries unlocked.
+BATCH_ENTRY_LOCK_MS = 10_000
 
 
 @router.post(
@@ -92,16 +92,21 @@ async def create_message(
 async def create_batch(
     body: BatchCreate, request: Request, caller: SendCaller, services: ServicesDep
 ) -> Response:
-    dry_run = wants_dry_run(request)
+    run = BatchRun(services.relay, request, caller, wants_dry_run(request))
 
     async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
-        results = [
-            await _batch_item(index, item, request, caller, services.relay, dry_run)
-            for index, item in enumerate(body.messages)
-        ]
+        if link is not None:
+            run.keys = EntryKeys(
+                services.idempotency,
+                link,
+                request_hash(request, body),
+                ttl_ms=int(services.settings.idempotency_ttl_seconds * 1000),
+                lock_ms=BATCH_ENTRY_LOCK_MS,
+            )
+        results = [await run.entry(index, item) for index, item in enumerate(body.messages)]
         return Reply(200, BatchResult(results=results).model_dump(exclude_none=True))
 
-    if dry_run:
+    if run.dry_run:
         return (await handle(None, None)).response()
     return await run_idempotent(
         request,
@@ -111,35 +116,8 @@ async def create_batch(
         ttl_seconds=services.settings.idempotency_ttl_seconds,
         lock_seconds=0,
         handler=handle,
+        keep_key=lambda: run.committed,
     )
-
-
-async def _batch_item(
-    index: int,
-    item: dict[str, Any],
-    request: Request,
-    caller: Caller,
-    relay: Relay,
-    dry_run: bool,
-) -> BatchItem:
-    """Validate and store (or, on a dry run, only render) one batch entry."""
-    try:
-        parsed = MessageCreate.model_validate(item)
-        message = stamped(parsed.to_request(), request, caller)
-        if dry_run:
-            relay.render(message)
-            return BatchItem(index=index, status=200)
-        accepted = await relay.submit(message)
-    except pydantic.ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
-        error: RelayError = ValidationError(f"invalid fields: {fields}", field=fields or "body")
-    except RelayError as exc:
-        error = exc
-    else:
-        return BatchItem(index=index, status=202, message=accepted_view(accepted))
-    response = problem_for(error, request_id_of(request))
-    problem = json.loads(bytes(response.body))
-    return BatchItem(index=index, status=response.status_code, problem=problem)
 
 
 @router.get(
@@ -150,16 +128,22 @@ async def list_messages(
     relay: RelayDep,
     status: Annotated[MessageStatus | None, Query(description="Only this status.")] = None,
     tag: Annotated[
-        str | None, Query(max_length=64, description="Only messages with this tag.")
+        str | None, Query(max_length=MAX_TAG_LENGTH, description="Only messages with this tag.")
     ] = None,
     to: Annotated[
-        str | None, Query(max_length=320, description="Only messages to this address.")
+        str | None,
+        Query(max_length=MAX_ADDRESS_OCTETS, description="Only messages to this address."),
     ] = None,
     created_after: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
     created_before: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[
-        str | None, Query(max_length=40, description="next_cursor of the previous page.")
+        str | None,
+        Query(
+            max_length=40,
+            description="next_cursor of the previous page.",
+            json_schema_extra={"pattern": MESSAGE_ID_PATTERN},
+        ),
     ] = None,
 ) -> MessageList:
     if cursor is not None and not is_message_id(cursor):

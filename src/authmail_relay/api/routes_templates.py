@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
+from ..locales import MAX_TAG as MAX_LOCALE
 from ..locales import list_locales
 from ..mail_settings import mail_settings
 from ..template_catalog import catalog, render_preview
 from .deps import ReadCaller, SettingsDep
+from .fields import LOCALE_PATTERN
 from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
 
@@ -67,7 +69,14 @@ async def preview_template(
     kind: Literal["magic_link", "otp", "password_reset"],
     caller: ReadCaller,
     settings: SettingsDep,
-    locale: Annotated[str | None, Query(max_length=35, description="e.g. de, pt-BR")] = None,
+    locale: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_LOCALE,
+            description="e.g. de, pt-BR",
+            json_schema_extra={"pattern": LOCALE_PATTERN},
+        ),
+    ] = None,
     format: Annotated[Literal["json", "html", "text"], Query()] = "json",
 ) -> Response:
     mail = mail_settings(settings)

@@ -18,6 +18,7 @@ from ..vocabulary import DeliveryStatus
 from ..webhook_records import is_delivery_id, is_endpoint_id
 from ..webhook_store import WebhookStore
 from .deps import AdminCaller, ReadCaller, RelayDep
+from .fields import DELIVERY_ID_PATTERN, ENDPOINT_ID_PATTERN, MESSAGE_ID_PATTERN
 from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
 from .webhook_schemas import (
@@ -98,12 +99,21 @@ async def list_endpoints(caller: AdminCaller, store: StoreDep) -> EndpointList:
 async def list_deliveries(
     caller: ReadCaller,
     store: StoreDep,
-    endpoint_id: Annotated[str | None, Query(max_length=40)] = None,
-    message_id: Annotated[str | None, Query(max_length=40)] = None,
+    endpoint_id: Annotated[
+        str | None, Query(max_length=40, json_schema_extra={"pattern": ENDPOINT_ID_PATTERN})
+    ] = None,
+    message_id: Annotated[
+        str | None, Query(max_length=40, json_schema_extra={"pattern": MESSAGE_ID_PATTERN})
+    ] = None,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[
-        str | None, Query(max_length=40, description="next_cursor of the previous page.")
+        str | None,
+        Query(
+            max_length=40,
+            description="next_cursor of the previous page.",
+            json_schema_extra={"pattern": DELIVERY_ID_PATTERN},
+        ),
     ] = None,
 ) -> DeliveryList:
     if cursor is not None and not is_delivery_id(cursor):

@@ -9,44 +9,70 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..message_request import MessageRequest
+from ..composing import MAX_RECIPIENTS
+from ..message_request import MAX_EXPIRES_IN_SECONDS, MessageRequest
+from ..requester import MAX_END_USER_IP
 from ..vocabulary import Kind
+from .fields import (
+    BatchEntry,
+    Code,
+    Headers,
+    Locale,
+    Mailbox,
+    Mailboxes,
+    Metadata,
+    ReplyTo,
+    RequestModel,
+    Subject,
+    Tags,
+    Token,
+    Url,
+    UserName,
+    WebhookSecret,
+    metadata_checked,
+)
 
-Address = str
-Addresses = Address | list[Address]
-MAX_RECIPIENT_FIELD = 50
 BODY_LIMIT = 10_000_000
+#: Most entries in one batch.
+MAX_BATCH = 100
 
 
-class _Extensions(BaseModel):
+class _Extensions(RequestModel):
     """Optional fields every send route accepts."""
 
-    from_: str | None = Field(
-        None, alias="from", max_length=998, description="Sender; default SMTP_FROM."
+    from_: Mailbox | None = Field(None, alias="from", description="Sender; default SMTP_FROM.")
+    reply_to: ReplyTo | None = Field(None, description="Reply-To address(es).")
+    tags: Tags | None = Field(None, description="Up to 10 short labels.")
+    metadata: Metadata | None = Field(
+        None, description="Small JSON object (at most 4 KiB as JSON) echoed in events."
     )
-    reply_to: Addresses | None = Field(None, description="Reply-To address(es).")
-    tags: list[str] | None = Field(None, max_length=10, description="Up to 10 short labels.")
-    metadata: dict[str, Any] | None = Field(None, description="Small JSON object echoed in events.")
     priority: Literal["high", "normal", "low"] | None = Field(
         None, description="Delivery lane; auth kinds default to high."
     )
-    locale: str | None = Field(None, max_length=35, description="Template language (auth kinds).")
+    locale: Locale | None = Field(None, description="Template language (auth kinds).")
     expires_in: int | None = Field(
-        None, ge=1, le=604_800, description="Seconds until the mail must not be sent any more."
-    )
-    headers: dict[str, str] | None = Field(None, description="Extra X-* headers.")
-    webhook_url: str | None = Field(None, max_length=2048, description="Where to POST the outcome.")
-    webhook_secret: str | None = Field(
-        None, max_length=256, description="HMAC secret for webhook_url."
+        None,
+        ge=1,
+        le=MAX_EXPIRES_IN_SECONDS,
+        description="Seconds until the mail must not be sent any more.",
     )
     end_user_ip: str | None = Field(
         None,
-        max_length=45,
+        min_length=2,
+        max_length=MAX_END_USER_IP,
         description="IP address of the end user who triggered the mail: their own budget "
         "in the domain limit. Never stored in clear.",
     )
+    headers: Headers | None = Field(None, description="Extra X-* headers.")
+    webhook_url: Url | None = Field(None, description="Where to POST the outcome.")
+    webhook_secret: WebhookSecret | None = Field(None, description="HMAC secret for webhook_url.")
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return metadata_checked(value)
 
     def _common(self) -> dict[str, Any]:
         return {
@@ -69,12 +95,12 @@ class SendRequest(_Extensions):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    to: Addresses = Field(description="Recipient address, or a list.")
-    subject: str = Field(min_length=1, max_length=998)
+    to: Mailboxes = Field(description="Recipient address, or a list.")
+    subject: Subject
     html_body: str = Field(min_length=1, max_length=BODY_LIMIT)
     text_body: str | None = Field(None, max_length=BODY_LIMIT)
-    cc: list[Address] | None = Field(None, max_length=MAX_RECIPIENT_FIELD)
-    bcc: list[Address] | None = Field(None, max_length=MAX_RECIPIENT_FIELD)
+    cc: list[Mailbox] | None = Field(None, max_length=MAX_RECIPIENTS)
+    bcc: list[Mailbox] | None = Field(None, max_length=MAX_RECIPIENTS)
     wrap: bool = Field(False, description="Frame html_body in the branded layout.")
 
     def to_request(self) -> MessageRequest:
@@ -95,9 +121,9 @@ class OtpRequest(_Extensions):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    to: Address = Field(max_length=320)
-    user_name: str | None = Field(None, max_length=200)
-    code: str = Field(min_length=1, max_length=64)
+    to: Mailbox
+    user_name: UserName | None = None
+    code: Code
 
     def to_request(self) -> MessageRequest:
         return MessageRequest(
@@ -110,12 +136,10 @@ class LinkRequest(_Extensions):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    to: Address = Field(max_length=320)
-    user_name: str | None = Field(None, max_length=200)
-    token: str = Field(min_length=1, max_length=4096)
-    base_url: str | None = Field(
-        None, max_length=2048, description="Same origin as MAGIC_LINK_BASE_URL."
-    )
+    to: Mailbox
+    user_name: UserName | None = None
+    token: Token
+    base_url: Url | None = Field(None, description="Same origin as MAGIC_LINK_BASE_URL.")
 
     def to_request(self, kind: Kind) -> MessageRequest:
         return MessageRequest(
@@ -134,16 +158,16 @@ class MessageCreate(_Extensions):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     kind: Literal["raw", "otp", "magic_link", "password_reset"] = "raw"
-    to: Addresses
-    subject: str | None = Field(None, max_length=998)
+    to: Mailboxes
+    subject: Subject | None = None
     html_body: str | None = Field(None, max_length=BODY_LIMIT)
     text_body: str | None = Field(None, max_length=BODY_LIMIT)
-    cc: list[Address] | None = Field(None, max_length=MAX_RECIPIENT_FIELD)
-    bcc: list[Address] | None = Field(None, max_length=MAX_RECIPIENT_FIELD)
-    user_name: str | None = Field(None, max_length=200)
-    code: str | None = Field(None, max_length=64)
-    token: str | None = Field(None, max_length=4096)
-    base_url: str | None = Field(None, max_length=2048)
+    cc: list[Mailbox] | None = Field(None, max_length=MAX_RECIPIENTS)
+    bcc: list[Mailbox] | None = Field(None, max_length=MAX_RECIPIENTS)
+    user_name: UserName | None = None
+    code: Code | None = None
+    token: Token | None = None
+    base_url: Url | None = None
     wrap: bool = Field(False, description="Raw mail: frame html_body in the branded layout.")
 
     def to_request(self) -> MessageRequest:
@@ -169,7 +193,7 @@ class BatchCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    messages: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+    messages: list[BatchEntry] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 # Responses ---------------------------------------------------------------------------

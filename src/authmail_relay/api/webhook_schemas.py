@@ -13,33 +13,40 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..vocabulary import WEBHOOK_EVENT_TYPES
 from ..webhook_records import Delivery, DeliveryAttempt, Endpoint
+from ..webhook_store import MAX_DESCRIPTION_CHARS
+from .fields import ONE_LINE_PATTERN, RequestModel, Url
 from .views import iso, iso_or_none
 
-_EVENT_NAMES = ", ".join(sorted(t.value for t in WEBHOOK_EVENT_TYPES))
-EventName = Annotated[str, Field(max_length=64)]
-_EVENTS_FIELD = f"Event types to receive ({_EVENT_NAMES}); empty or absent: all of them."
+_EVENT_NAMES = sorted(t.value for t in WEBHOOK_EVENT_TYPES)
+#: An event type's name: published as the closed list, checked by the store.
+EventName = Annotated[str, Field(max_length=64, json_schema_extra={"enum": _EVENT_NAMES})]
+_EVENTS_FIELD = f"Event types to receive ({', '.join(_EVENT_NAMES)}); empty or absent: all."
+Description = Annotated[
+    str,
+    Field(max_length=MAX_DESCRIPTION_CHARS, json_schema_extra={"pattern": ONE_LINE_PATTERN}),
+]
 
 
-class EndpointCreate(BaseModel):
+class EndpointCreate(RequestModel):
     """``POST /v1/webhooks``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048, description="http(s) URL; must resolve to public addresses.")
+    url: Url = Field(description="http(s) URL; must resolve to public addresses.")
     event_types: list[EventName] | None = Field(None, max_length=20, description=_EVENTS_FIELD)
     enabled: bool = True
-    description: str = Field("", max_length=500)
+    description: Description = ""
 
 
-class EndpointUpdate(BaseModel):
+class EndpointUpdate(RequestModel):
     """``PATCH /v1/webhooks/{id}``: the fields given are changed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, max_length=2048)
+    url: Url | None = None
     event_types: list[EventName] | None = Field(None, max_length=20, description=_EVENTS_FIELD)
     enabled: bool | None = Field(None, description="true also clears disabled_reason.")
-    description: str | None = Field(None, max_length=500)
+    description: Description | None = None
 
 
 class EndpointView(BaseModel):
