@@ -123,9 +123,7 @@ def make_draft(
         raise ValidationError(
             f"at most {MAX_RECIPIENTS} recipients (to, cc and bcc together)", field="to"
         )
-    check_header_value(subject, field="subject")
-    if len(subject) > MAX_HEADER_CHARS:
-        raise ValidationError("subject is longer than 998 characters", field="subject")
+    check_header_value(subject, field="subject", limit=MAX_HEADER_CHARS)
     for name, body in (("html", html), ("text", text)):
         if body is not None and not isinstance(body, str):
             raise ValidationError(f"{name} must be a string", field=name)
