@@ -110,16 +110,17 @@ class _Scan:
             last_end = head.start() + MAX_ENCODED_WORD - 2
             if next_end > last_end:
                 raise self.refuse("an over-long encoded-word")
-            ends = [m.start() for m in _END.finditer(text, next_end, last_end + 2)]
+            final_end = text.rfind("?=", next_end, last_end + 2)
             encoding = head.group(3).lower()
             if encoding == "b":
                 if b64_counts is None:
                     b64_counts = list(accumulate(map(_B64_CHARS.__contains__, text), initial=0))
                 base = b64_counts[payload]
                 # A lenient reader pads the base64 text; 4k+1 characters cannot be padded.
-                if any((b64_counts[end] - base) % 4 == 1 for end in ends):
-                    raise self.refuse("a malformed encoded-word")
-            decoded = self.decode(head.group(2), encoding, text[payload : ends[-1]])
+                for end in _END.finditer(text, next_end, final_end + 2):
+                    if (b64_counts[end.start()] - base) % 4 == 1:
+                        raise self.refuse("a malformed encoded-word")
+            decoded = self.decode(head.group(2), encoding, text[payload:final_end])
             self.check(decoded, depth=depth + 1)
 
     def decode(self, charset: str, encoding: str, payload: str) -> str:

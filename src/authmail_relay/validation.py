@@ -37,7 +37,10 @@ _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _CUSTOM_HEADER_NAME = re.compile(r"[Xx]-[A-Za-z0-9-]+")
 # Characters that change the meaning of an unquoted display name (RFC 5322 specials).
-_PHRASE_SPECIALS = frozenset('"(),:;<>@[\\]')
+_PHRASE_SPECIALS = re.compile(r'["(),:;<>@\[\\\]]')
+# A quoted string: a backslash takes the next character literally (RFC 5322 quoted-pair).
+_QUOTED_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 
 
 def check_header_value(value: str, *, field: str, limit: int = MAX_HEADER_CHARS) -> str:
@@ -137,7 +140,7 @@ def _split_display_name(text: str, *, field: str) -> tuple[str | None, str]:
             raise InvalidAddressError(f"{field} is not a single mailbox", field=field)
         return name, rest[1:].strip()
     name, sep, addr = text.partition("<")
-    if not sep or any(ch in _PHRASE_SPECIALS for ch in name):
+    if not sep or _PHRASE_SPECIALS.search(name):
         raise InvalidAddressError(
             f"{field} is not a single mailbox (quote display names that contain punctuation)",
             field=field,
@@ -147,19 +150,10 @@ def _split_display_name(text: str, *, field: str) -> tuple[str | None, str]:
 
 def _read_quoted(text: str, *, field: str) -> tuple[str, str]:
     """Read a quoted string at the start of ``text``; return its content and the rest."""
-    out: list[str] = []
-    index = 1
-    while index < len(text):
-        ch = text[index]
-        if ch == "\\" and index + 1 < len(text):
-            out.append(text[index + 1])
-            index += 2
-        elif ch == '"':
-            return "".join(out), text[index + 1 :]
-        else:
-            out.append(ch)
-            index += 1
-    raise InvalidAddressError(f"{field} has an unterminated quoted display name", field=field)
+    match = _QUOTED_STRING.match(text)
+    if match is None:
+        raise InvalidAddressError(f"{field} has an unterminated quoted display name", field=field)
+    return _QUOTED_PAIR.sub(r"\1", match.group(1)), text[match.end() :]
 
 
 def _parse_addr_spec(text: str, *, field: str) -> str:
