@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.errors import NonASCIILocalPartDefect
+from email.errors import MessageError, NonASCIILocalPartDefect
 from email.headerregistry import AddressHeader
 from email.message import EmailMessage, Message, MIMEPart
 from email.parser import Parser
@@ -185,12 +185,34 @@ def compose(draft: Draft, *, now: datetime, message_id: str | None = None) -> Co
         raise ValidationError("message_id must look like <left@right>", field="message_id")
     _recheck(draft)
     smtputf8 = draft.needs_smtputf8
-    policy = SMTPUTF8 if smtputf8 else SMTP
     text = _normalise_body(draft.text) if draft.text is not None else None
     html = _normalise_body(draft.html) if draft.html is not None else None
     if html is not None and text is None:
         text = html_to_text(html)
 
+    try:
+        raw = _encode(draft, now=now, message_id=message_id, text=text, html=html)
+    except (UnicodeError, MessageError):
+        # The email package fails on some odd (harmless) encoded-word-like text, e.g. a
+        # word followed by a head whose text is cut short; refuse it as a bad header.
+        raise HeaderInjectionError(
+            "a header value could not be encoded (an odd encoded-word?)", field="headers"
+        ) from None
+    _verify(raw, draft, multipart=html is not None)
+    return Composed(
+        message_id=message_id,
+        raw=raw,
+        envelope_from=draft.sender.address,
+        recipients=draft.recipients,
+        needs_smtputf8=smtputf8,
+    )
+
+
+def _encode(
+    draft: Draft, *, now: datetime, message_id: str, text: str | None, html: str | None
+) -> bytes:
+    """The email package's encoding of the draft (checked by :func:`_verify` after)."""
+    policy = SMTPUTF8 if draft.needs_smtputf8 else SMTP
     msg = EmailMessage(policy=policy)
     msg["From"] = draft.sender.to_address()
     if draft.to:
@@ -214,15 +236,8 @@ def compose(draft: Draft, *, now: datetime, message_id: str | None = None) -> Co
         msg["Content-Type"] = f'multipart/alternative; boundary="{_boundary(message_id, parts)}"'
         payload: list[Message[str, str] | str] = list(parts)
         msg.set_payload(payload)
-    raw = msg.as_bytes(policy=policy)
-    _verify(raw, draft, multipart=html is not None)
-    return Composed(
-        message_id=message_id,
-        raw=raw,
-        envelope_from=draft.sender.address,
-        recipients=draft.recipients,
-        needs_smtputf8=smtputf8,
-    )
+    raw: bytes = msg.as_bytes(policy=policy)
+    return raw
 
 
 def _recheck(draft: Draft) -> None:
