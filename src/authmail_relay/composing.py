@@ -28,6 +28,7 @@ from email.policy import SMTP, SMTPUTF8, EmailPolicy, default
 from typing import Any
 
 from .exceptions import HeaderInjectionError, ValidationError
+from .header_text import WordBudget
 from .html_text import html_to_text
 from .validation import (
     MAX_HEADER_CHARS,
@@ -111,11 +112,13 @@ def make_draft(
     """
     if not from_addr:
         raise ValidationError("no sender address: pass from_addr or configure one", field="from")
-    sender = parse_mailbox(from_addr, field="from")
-    to_boxes = parse_mailboxes(to, field="to", limit=MAX_RECIPIENTS)
-    cc_boxes = parse_mailboxes(cc, field="cc", limit=MAX_RECIPIENTS)
-    bcc_boxes = parse_mailboxes(bcc, field="bcc", limit=MAX_RECIPIENTS)
-    reply_boxes = parse_mailboxes(reply_to, field="reply_to", limit=MAX_REPLY_TO)
+    # One budget of encoded-words for the whole message bounds its total scan work.
+    words = WordBudget()
+    sender = parse_mailbox(from_addr, field="from", budget=words)
+    to_boxes = parse_mailboxes(to, field="to", limit=MAX_RECIPIENTS, budget=words)
+    cc_boxes = parse_mailboxes(cc, field="cc", limit=MAX_RECIPIENTS, budget=words)
+    bcc_boxes = parse_mailboxes(bcc, field="bcc", limit=MAX_RECIPIENTS, budget=words)
+    reply_boxes = parse_mailboxes(reply_to, field="reply_to", limit=MAX_REPLY_TO, budget=words)
     total = len(to_boxes) + len(cc_boxes) + len(bcc_boxes)
     if total == 0:
         raise ValidationError("at least one recipient is required", field="to")
@@ -123,7 +126,7 @@ def make_draft(
         raise ValidationError(
             f"at most {MAX_RECIPIENTS} recipients (to, cc and bcc together)", field="to"
         )
-    check_header_value(subject, field="subject", limit=MAX_HEADER_CHARS)
+    check_header_value(subject, field="subject", limit=MAX_HEADER_CHARS, budget=words)
     for name, body in (("html", html), ("text", text)):
         if body is not None and not isinstance(body, str):
             raise ValidationError(f"{name} must be a string", field=name)
@@ -138,15 +141,17 @@ def make_draft(
         subject=subject,
         html=html or None,
         text=text or None,
-        headers=_custom_headers(headers or {}),
+        headers=_custom_headers(headers or {}, words),
         auto_submitted=auto_submitted,
     )
 
 
-def _custom_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+def _custom_headers(headers: Mapping[str, str], words: WordBudget) -> tuple[tuple[str, str], ...]:
     if len(headers) > MAX_CUSTOM_HEADERS:
         raise ValidationError(f"at most {MAX_CUSTOM_HEADERS} custom headers", field="headers")
-    checked = tuple(check_custom_header(name, value) for name, value in headers.items())
+    checked = tuple(
+        check_custom_header(name, value, budget=words) for name, value in headers.items()
+    )
     names = [name.lower() for name, _ in checked]
     if len(set(names)) != len(names):
         raise ValidationError("custom header names must be unique", field="headers")
@@ -242,14 +247,15 @@ def _encode(
 
 def _recheck(draft: Draft) -> None:
     """Drafts can be built by hand, so the header-bound values are checked again."""
-    check_header_value(draft.subject, field="subject")
+    words = WordBudget()
+    check_header_value(draft.subject, field="subject", budget=words)
     for name, value in draft.headers:
-        check_custom_header(name, value)
+        check_custom_header(name, value, budget=words)
     everyone = (draft.sender, *draft.to, *draft.cc, *draft.bcc, *draft.reply_to)
     for box in everyone:
-        check_header_value(box.address, field="address")
+        check_header_value(box.address, field="address", budget=words)
         if box.display_name is not None:
-            check_header_value(box.display_name, field="display name")
+            check_header_value(box.display_name, field="display name", budget=words)
 
 
 def _normalise_body(body: str) -> str:

@@ -45,6 +45,10 @@ MAX_DECODE_DEPTH = 3
 #: refused. Words close together are examined again inside each other's decoded text,
 #: so this admits five short words side by side, or 13 full-length ones (998 characters).
 MAX_ENCODED_WORDS = 16
+#: Most encoded-word heads examined across one message's values (see :class:`WordBudget`):
+#: room for a pre-encoded display name on each of 50 recipients and more, while a
+#: message with every field at its cap costs a few milliseconds at most.
+MAX_ENCODED_WORDS_PER_MESSAGE = 256
 
 # C0 (TAB, CR and LF included), DEL, C1 (NEL included), the Unicode line and paragraph
 # separators, and the bidi controls that can make a header read differently than it parses.
@@ -65,23 +69,32 @@ _Q_LITERAL_EQUALS = re.compile(rb"=(?![0-9A-Fa-f]{2})")
 _NOT_PREFIX_STABLE = frozenset({"punycode", "idna"})
 
 
-def check_header_text(text: str, *, field: str) -> None:
+class WordBudget:
+    """Encoded-word heads left to examine across several values (one message's)."""
+
+    def __init__(self, limit: int = MAX_ENCODED_WORDS_PER_MESSAGE) -> None:
+        self.left = limit
+
+
+def check_header_text(text: str, *, field: str, budget: WordBudget | None = None) -> None:
     """Raise :class:`HeaderInjectionError` if ``text`` is unsafe in a header.
 
     Unsafe: a C0 control (TAB, CR, LF and NUL included), DEL, a C1 control,
     U+2028/U+2029, a bidi control or a lone surrogate; or an encoded-word (as described
     in the module docstring) whose decoded text is unsafe, that cannot be decoded, that
-    is over-long, nested too deep, or one too many.
+    is over-long, nested too deep, or one too many for the value (or for ``budget``,
+    shared by the values of one message).
     """
-    _Scan(field).check(text, depth=0)
+    _Scan(field, budget).check(text, depth=0)
 
 
 class _Scan:
     """One value's check; counts the encoded-word heads examined across all levels."""
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, field: str, budget: WordBudget | None) -> None:
         self.field = field
         self.words = 0
+        self.budget = budget
 
     def refuse(self, what: str) -> HeaderInjectionError:
         return HeaderInjectionError(f"{self.field} contains {what}", field=self.field)
@@ -106,6 +119,10 @@ class _Scan:
             self.words += 1
             if self.words > MAX_ENCODED_WORDS:
                 raise self.refuse("too many encoded-words")
+            if self.budget is not None:
+                self.budget.left -= 1
+                if self.budget.left < 0:
+                    raise self.refuse("one encoded-word too many for one message")
             # The "?" of the closing "?=" may sit at most here for a 75-character word.
             last_end = head.start() + MAX_ENCODED_WORD - 2
             if next_end > last_end:

@@ -19,7 +19,7 @@ from email.policy import SMTP, SMTPUTF8
 
 from .domains import to_ascii
 from .exceptions import InvalidAddressError, ValidationError
-from .header_text import check_header_text
+from .header_text import WordBudget, check_header_text
 
 #: Longest header line RFC 5322 allows (without CRLF); also our cap on a header value
 #: and on one mailbox (display name and address) as given.
@@ -43,7 +43,9 @@ _QUOTED_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
 _QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 
 
-def check_header_value(value: str, *, field: str, limit: int = MAX_HEADER_CHARS) -> str:
+def check_header_value(
+    value: str, *, field: str, limit: int = MAX_HEADER_CHARS, budget: WordBudget | None = None
+) -> str:
     """Return ``value`` unchanged if it is safe to put in a header.
 
     Raises :class:`ValidationError` when it is not a string or is longer than ``limit``
@@ -51,13 +53,14 @@ def check_header_value(value: str, *, field: str, limit: int = MAX_HEADER_CHARS)
     :class:`~authmail_relay.exceptions.HeaderInjectionError` when it contains a C0
     control (TAB, CR, LF and NUL included), DEL, a C1 control, U+2028/U+2029, a bidi
     control or a lone surrogate, or an RFC 2047 encoded-word whose decoded text contains
-    one, or one that cannot be judged (see :mod:`authmail_relay.header_text`).
+    one, or one that cannot be judged (see :mod:`authmail_relay.header_text`; ``budget``
+    bounds the encoded-words examined across the values of one message).
     """
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a string", field=field)
     if len(value) > limit:
         raise ValidationError(f"{field} is longer than {limit} characters", field=field)
-    check_header_text(value, field=field)
+    check_header_text(value, field=field, budget=budget)
     return value
 
 
@@ -103,7 +106,7 @@ class Mailbox:
         return folded[len("To: ") :].rstrip("\r\n")
 
 
-def parse_mailbox(value: str, *, field: str) -> Mailbox:
+def parse_mailbox(value: str, *, field: str, budget: WordBudget | None = None) -> Mailbox:
     """Parse ``user@example.com`` or ``Display Name <user@example.com>``.
 
     The display name may be a quoted string (``"Doe, Jane" <jane@example.com>``).
@@ -116,7 +119,7 @@ def parse_mailbox(value: str, *, field: str) -> Mailbox:
         raise InvalidAddressError(
             f"{field} is longer than {MAX_MAILBOX_CHARS} characters", field=field
         )
-    check_header_value(value, field=field, limit=MAX_MAILBOX_CHARS)
+    check_header_value(value, field=field, limit=MAX_MAILBOX_CHARS, budget=budget)
     text = value.strip()
     if not text:
         raise InvalidAddressError(f"{field} is empty", field=field)
@@ -126,8 +129,11 @@ def parse_mailbox(value: str, *, field: str) -> Mailbox:
     address = _parse_addr_spec(text, field=field)
     if display is not None:
         display = " ".join(display.split()) or None
-    if display is not None:
-        check_header_value(display, field=f"{field} display name")
+    # A display name that is part of the value as given was checked with it (a part
+    # holds no encoded-word or control the whole does not); one that is not (a quoted
+    # name with escapes, spaces collapsed) is checked on its own.
+    if display is not None and display not in value:
+        check_header_value(display, field=f"{field} display name", budget=budget)
     return Mailbox(address=address, display_name=display)
 
 
@@ -215,7 +221,11 @@ def normalise_domain(domain: str, *, field: str) -> str:
 
 
 def parse_mailboxes(
-    values: str | Iterable[str] | None, *, field: str, limit: int
+    values: str | Iterable[str] | None,
+    *,
+    field: str,
+    limit: int,
+    budget: WordBudget | None = None,
 ) -> tuple[Mailbox, ...]:
     """Parse one address or a list of them; a single string is one address (never split).
 
@@ -226,10 +236,12 @@ def parse_mailboxes(
     items = [values] if isinstance(values, str) else list(values)
     if len(items) > limit:
         raise ValidationError(f"{field} has more than {limit} addresses", field=field)
-    return tuple(parse_mailbox(item, field=field) for item in items)
+    return tuple(parse_mailbox(item, field=field, budget=budget) for item in items)
 
 
-def check_custom_header(name: str, value: str) -> tuple[str, str]:
+def check_custom_header(
+    name: str, value: str, *, budget: WordBudget | None = None
+) -> tuple[str, str]:
     """Validate an extra header; only ``X-`` names are allowed. Returns ``(name, value)``.
 
     Names must match ``X-[A-Za-z0-9-]+`` (the ``X`` in either case) and be at most 76
@@ -251,5 +263,5 @@ def check_custom_header(name: str, value: str) -> tuple[str, str]:
         )
     if isinstance(value, str) and len(value) > MAX_HEADER_CHARS:
         raise ValidationError(f"header {name} is longer than 998 characters", field="headers")
-    check_header_value(value, field=f"header {name}")
+    check_header_value(value, field=f"header {name}", budget=budget)
     return name, value

@@ -152,3 +152,19 @@ def test_the_scan_itself_is_linear_without_a_cap() -> None:
         with contextlib.suppress(HeaderInjectionError):
             check_header_text(value, field="subject")
     assert time.perf_counter() - started < FAST
+
+
+def test_one_message_has_one_budget_of_encoded_words() -> None:
+    from authmail_relay.header_text import MAX_ENCODED_WORDS_PER_MESSAGE
+
+    # A pre-encoded display name on each of 50 recipients is fine...
+    name = "=?utf-8?q?J=C3=BCrgen_Gro=C3=9F?="
+    _draft(to=[f"{name} <to{i}@example.com>" for i in range(50)], subject=name)
+    # ...but the words examined across all fields of one message are bounded, so a
+    # message with every field at its cap costs a few milliseconds at most.
+    words = " ".join(["=?utf-8?q?a?=" + "x" * 61] * 13)  # 13 words, each examined once
+    count = MAX_ENCODED_WORDS_PER_MESSAGE // 13 + 1
+    _draft(to=[f"{words} <to{i}@example.com>" for i in range(count - 1)])
+    with pytest.raises(HeaderInjectionError) as info:
+        _draft(to=[f"{words} <to{i}@example.com>" for i in range(count)])
+    assert "too many for one message" in str(info.value)
