@@ -48,7 +48,8 @@ test-py310:
 	.venv310/bin/python -m pip install --quiet pytest pytest-asyncio trustme aiosmtpd
 	.venv310/bin/python -m pytest -p no:cacheprovider -m library tests
 
-# The benchmark suite (benchmarks/README.md), not part of `make test`: five scenarios,
+# The benchmark suite (benchmarks/README.md), not part of `make test`: the DKIM and
+# worst-case validation micro-benchmarks, then five scenarios,
 # about ten minutes; `make bench QUICK=1` for a short run, BENCH_ARGS for more options
 # (e.g. BENCH_ARGS="-s e2e --profile"). authmail-relay 0.5.0, the baseline of one
 # scenario, is installed into its own venv first.
@@ -58,6 +59,7 @@ bench: $(STAMP)
 		$(BENCH_050)/bin/python -m pip install --quiet "authmail-relay[http]==0.5.0" && \
 		touch $(BENCH_050)/.installed; } || echo "0.5.0 not installed: its scenario will fail"
 	$(BIN)/python benchmarks/dkim_sign.py --seconds $(if $(QUICK),0.5,2)
+	$(BIN)/python benchmarks/validation_worst.py --repeat $(if $(QUICK),5,20)
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:

@@ -85,11 +85,11 @@ class LinkSpec:
 
 def user_name_value(value: str | None) -> str:
     """The name for the greeting: one line of printable text, or a neutral default."""
+    if value is not None and len(value) > MAX_USER_NAME:
+        raise ValidationError("user_name is too long", field="user_name")
     if value is None or not value.strip():
         return ANONYMOUS_USER_NAME
-    check_header_value(value, field="user_name")
-    if len(value) > MAX_USER_NAME:
-        raise ValidationError("user_name is too long", field="user_name")
+    check_header_value(value, field="user_name", limit=MAX_USER_NAME)
     return value.strip()
 
 

@@ -79,12 +79,12 @@ def link_color(accent: str) -> str:
 def _one_line(value: str, field: str, limit: int) -> str:
     if not isinstance(value, str):
         raise ConfigurationError(f"{field} must be text")
-    try:
-        check_header_value(value, field=field)
-    except ValidationError as exc:
-        raise ConfigurationError(exc.message) from None
     if len(value) > limit:
         raise ConfigurationError(f"{field} is longer than {limit} characters")
+    try:
+        check_header_value(value, field=field, limit=limit)
+    except ValidationError as exc:
+        raise ConfigurationError(exc.message) from None
     return value
 
 

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.errors import NonASCIILocalPartDefect
+from email.errors import MessageError, NonASCIILocalPartDefect
 from email.headerregistry import AddressHeader
 from email.message import EmailMessage, Message, MIMEPart
 from email.parser import Parser
@@ -28,6 +28,7 @@ from email.policy import SMTP, SMTPUTF8, EmailPolicy, default
 from typing import Any
 
 from .exceptions import HeaderInjectionError, ValidationError
+from .header_text import WordBudget
 from .html_text import html_to_text
 from .validation import (
     MAX_HEADER_CHARS,
@@ -111,11 +112,13 @@ def make_draft(
     """
     if not from_addr:
         raise ValidationError("no sender address: pass from_addr or configure one", field="from")
-    sender = parse_mailbox(from_addr, field="from")
-    to_boxes = parse_mailboxes(to, field="to", limit=MAX_RECIPIENTS)
-    cc_boxes = parse_mailboxes(cc, field="cc", limit=MAX_RECIPIENTS)
-    bcc_boxes = parse_mailboxes(bcc, field="bcc", limit=MAX_RECIPIENTS)
-    reply_boxes = parse_mailboxes(reply_to, field="reply_to", limit=MAX_REPLY_TO)
+    # One budget of encoded-words for the whole message bounds its total scan work.
+    words = WordBudget()
+    sender = parse_mailbox(from_addr, field="from", budget=words)
+    to_boxes = parse_mailboxes(to, field="to", limit=MAX_RECIPIENTS, budget=words)
+    cc_boxes = parse_mailboxes(cc, field="cc", limit=MAX_RECIPIENTS, budget=words)
+    bcc_boxes = parse_mailboxes(bcc, field="bcc", limit=MAX_RECIPIENTS, budget=words)
+    reply_boxes = parse_mailboxes(reply_to, field="reply_to", limit=MAX_REPLY_TO, budget=words)
     total = len(to_boxes) + len(cc_boxes) + len(bcc_boxes)
     if total == 0:
         raise ValidationError("at least one recipient is required", field="to")
@@ -123,9 +126,7 @@ def make_draft(
         raise ValidationError(
             f"at most {MAX_RECIPIENTS} recipients (to, cc and bcc together)", field="to"
         )
-    check_header_value(subject, field="subject")
-    if len(subject) > MAX_HEADER_CHARS:
-        raise ValidationError("subject is longer than 998 characters", field="subject")
+    check_header_value(subject, field="subject", limit=MAX_HEADER_CHARS, budget=words)
     for name, body in (("html", html), ("text", text)):
         if body is not None and not isinstance(body, str):
             raise ValidationError(f"{name} must be a string", field=name)
@@ -140,15 +141,17 @@ def make_draft(
         subject=subject,
         html=html or None,
         text=text or None,
-        headers=_custom_headers(headers or {}),
+        headers=_custom_headers(headers or {}, words),
         auto_submitted=auto_submitted,
     )
 
 
-def _custom_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+def _custom_headers(headers: Mapping[str, str], words: WordBudget) -> tuple[tuple[str, str], ...]:
     if len(headers) > MAX_CUSTOM_HEADERS:
         raise ValidationError(f"at most {MAX_CUSTOM_HEADERS} custom headers", field="headers")
-    checked = tuple(check_custom_header(name, value) for name, value in headers.items())
+    checked = tuple(
+        check_custom_header(name, value, budget=words) for name, value in headers.items()
+    )
     names = [name.lower() for name, _ in checked]
     if len(set(names)) != len(names):
         raise ValidationError("custom header names must be unique", field="headers")
@@ -187,12 +190,34 @@ def compose(draft: Draft, *, now: datetime, message_id: str | None = None) -> Co
         raise ValidationError("message_id must look like <left@right>", field="message_id")
     _recheck(draft)
     smtputf8 = draft.needs_smtputf8
-    policy = SMTPUTF8 if smtputf8 else SMTP
     text = _normalise_body(draft.text) if draft.text is not None else None
     html = _normalise_body(draft.html) if draft.html is not None else None
     if html is not None and text is None:
         text = html_to_text(html)
 
+    try:
+        raw = _encode(draft, now=now, message_id=message_id, text=text, html=html)
+    except (UnicodeError, MessageError):
+        # The email package fails on some odd (harmless) encoded-word-like text, e.g. a
+        # word followed by a head whose text is cut short; refuse it as a bad header.
+        raise HeaderInjectionError(
+            "a header value could not be encoded (an odd encoded-word?)", field="headers"
+        ) from None
+    _verify(raw, draft, multipart=html is not None)
+    return Composed(
+        message_id=message_id,
+        raw=raw,
+        envelope_from=draft.sender.address,
+        recipients=draft.recipients,
+        needs_smtputf8=smtputf8,
+    )
+
+
+def _encode(
+    draft: Draft, *, now: datetime, message_id: str, text: str | None, html: str | None
+) -> bytes:
+    """The email package's encoding of the draft (checked by :func:`_verify` after)."""
+    policy = SMTPUTF8 if draft.needs_smtputf8 else SMTP
     msg = EmailMessage(policy=policy)
     msg["From"] = draft.sender.to_address()
     if draft.to:
@@ -216,27 +241,21 @@ def compose(draft: Draft, *, now: datetime, message_id: str | None = None) -> Co
         msg["Content-Type"] = f'multipart/alternative; boundary="{_boundary(message_id, parts)}"'
         payload: list[Message[str, str] | str] = list(parts)
         msg.set_payload(payload)
-    raw = msg.as_bytes(policy=policy)
-    _verify(raw, draft, multipart=html is not None)
-    return Composed(
-        message_id=message_id,
-        raw=raw,
-        envelope_from=draft.sender.address,
-        recipients=draft.recipients,
-        needs_smtputf8=smtputf8,
-    )
+    raw: bytes = msg.as_bytes(policy=policy)
+    return raw
 
 
 def _recheck(draft: Draft) -> None:
     """Drafts can be built by hand, so the header-bound values are checked again."""
-    check_header_value(draft.subject, field="subject")
+    words = WordBudget()
+    check_header_value(draft.subject, field="subject", budget=words)
     for name, value in draft.headers:
-        check_custom_header(name, value)
+        check_custom_header(name, value, budget=words)
     everyone = (draft.sender, *draft.to, *draft.cc, *draft.bcc, *draft.reply_to)
     for box in everyone:
-        check_header_value(box.address, field="address")
+        check_header_value(box.address, field="address", budget=words)
         if box.display_name is not None:
-            check_header_value(box.display_name, field="display name")
+            check_header_value(box.display_name, field="display name", budget=words)
 
 
 def _normalise_body(body: str) -> str:

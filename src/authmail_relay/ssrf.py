@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from urllib.parse import urlsplit
 
+from .domains import to_ascii
 from .exceptions import WebhookDeliveryError, WebhookUrlError
 
 __all__ = [
@@ -192,13 +193,14 @@ def parse_webhook_url(url: str, *, field: str = "webhook_url") -> WebhookTarget:
         address = None
     if address is None:
         if not host.isascii():
-            # IDNA 2003 (Python's codec) and IDNA 2008 (the HTTP client's) map some names
-            # differently; the checked name and the connected one must be the same.
+            # The checked name and the one the HTTP client connects to must be the same;
+            # an xn-- name leaves no mapping to either side.
             raise refuse("has a non-ASCII host name: give its xn-- (IDNA) form")
         try:
-            # The codec also checks label lengths and empty labels.
-            host = host.encode("idna").decode("ascii").lower()
-        except UnicodeError:
+            # The same normalisation as mail domains: label lengths, empty labels and
+            # valid xn-- labels.
+            host = to_ascii(host)
+        except ValueError:
             raise refuse("has a host name that is not valid") from None
         if len(host) > 253 or not _HOST_NAME.fullmatch(host):
             raise refuse("has a host name that is not valid")

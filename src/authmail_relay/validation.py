@@ -1,125 +1,67 @@
 """Checks for every value that ends up in a message header or the SMTP envelope.
 
-Nothing here trusts the :mod:`email` package to refuse dangerous input: some CPython
-releases fold an RFC 2047 encoded-word whose decoded text holds a newline straight into
-the output, which turns ``=?UTF-8?Q?=0A?=Bcc: x@evil.example`` into a second header. So
-every header-bound value is checked here first, including the decoded text of any
-encoded-word it contains, and addresses are parsed by a deliberately narrow grammar
-instead of the permissive RFC 5322 one.
+Every value is capped in length first, then checked by
+:func:`~authmail_relay.header_text.check_header_text` (control characters, and the
+decoded text of anything that might be read as an RFC 2047 encoded-word, in linear
+time); addresses are then parsed by a deliberately narrow grammar instead of the
+permissive RFC 5322 one, their domains normalised by :mod:`authmail_relay.domains`.
 
 All functions are pure. Errors name the offending field but never echo its value.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.policy import SMTP, SMTPUTF8
 
-from .exceptions import HeaderInjectionError, InvalidAddressError, ValidationError
+from .domains import to_ascii
+from .exceptions import InvalidAddressError, ValidationError
+from .header_text import WordBudget, check_header_text
 
-#: Longest header line RFC 5322 allows (without CRLF); also our cap on a header value.
+#: Longest header line RFC 5322 allows (without CRLF); also our cap on a header value
+#: and on one mailbox (display name and address) as given.
 MAX_HEADER_CHARS = 998
+MAX_MAILBOX_CHARS = MAX_HEADER_CHARS
 MAX_LOCAL_PART_OCTETS = 64
 MAX_DOMAIN_OCTETS = 253
 MAX_LABEL_OCTETS = 63
 MAX_ADDRESS_OCTETS = 254
 MAX_CUSTOM_HEADER_NAME = 76
-
-# C0 (TAB, CR and LF included), DEL, C1 (NEL included), the Unicode line and paragraph
-# separators, and the bidi controls that can make a header read differently than it parses.
-_FORBIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-# Only the byte values that are controls in every ASCII-compatible charset.
-_FORBIDDEN_BYTES = re.compile(b"[\x00-\x1f\x7f]")
-# The start of anything the email package might decode as an encoded-word; the text and
-# the closing ``?=`` are found separately because the parser tolerates odd forms.
-_ENCODED_WORD_HEAD = re.compile(r"=\?([^?]*)\?([^?]*)\?")
-_MAX_DECODE_DEPTH = 3
+#: Longest domain looked at, as given (a U-label form may be longer than its A-labels).
+MAX_DOMAIN_INPUT_CHARS = MAX_HEADER_CHARS
 
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")
 _LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _CUSTOM_HEADER_NAME = re.compile(r"[Xx]-[A-Za-z0-9-]+")
 # Characters that change the meaning of an unquoted display name (RFC 5322 specials).
-_PHRASE_SPECIALS = frozenset('"(),:;<>@[\\]')
+_PHRASE_SPECIALS = re.compile(r'["(),:;<>@\[\\\]]')
+# A quoted string: a backslash takes the next character literally (RFC 5322 quoted-pair).
+_QUOTED_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 
 
-def check_header_value(value: str, *, field: str) -> str:
+def check_header_value(
+    value: str, *, field: str, limit: int = MAX_HEADER_CHARS, budget: WordBudget | None = None
+) -> str:
     """Return ``value`` unchanged if it is safe to put in a header.
 
-    Raises :class:`HeaderInjectionError` when it contains a C0 control (TAB, CR, LF and
-    NUL included), DEL, a C1 control, U+2028/U+2029, a bidi control or a lone surrogate,
-    or an RFC 2047 encoded-word whose decoded text contains one, or an encoded-word that
-    cannot be decoded at all.
+    Raises :class:`ValidationError` when it is not a string or is longer than ``limit``
+    characters (checked before anything else looks at it), and
+    :class:`~authmail_relay.exceptions.HeaderInjectionError` when it contains a C0
+    control (TAB, CR, LF and NUL included), DEL, a C1 control, U+2028/U+2029, a bidi
+    control or a lone surrogate, or an RFC 2047 encoded-word whose decoded text contains
+    one, or one that cannot be judged (see :mod:`authmail_relay.header_text`; ``budget``
+    bounds the encoded-words examined across the values of one message).
     """
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a string", field=field)
-    _check_text(value, field=field, depth=0)
+    if len(value) > limit:
+        raise ValidationError(f"{field} is longer than {limit} characters", field=field)
+    check_header_text(value, field=field, budget=budget)
     return value
-
-
-def _check_text(text: str, *, field: str, depth: int) -> None:
-    if _FORBIDDEN.search(text):
-        raise HeaderInjectionError(f"{field} contains a control character", field=field)
-    if "=?" not in text:
-        return
-    if depth >= _MAX_DECODE_DEPTH:
-        raise HeaderInjectionError(f"{field} contains nested encoded-words", field=field)
-    start = text.find("=?")
-    while start != -1:
-        # Every "=?" is tried, overlapping ones included, so "=?=?utf-8?q?...?=" is caught.
-        match = _ENCODED_WORD_HEAD.match(text, start)
-        start = text.find("=?", start + 1)
-        if match is None or match.group(2).lower() not in ("q", "b"):
-            continue
-        charset, encoding = match.group(1), match.group(2).lower()
-        rest = text[match.end() :]
-        # The email package's idea of where an encoded-word ends is lenient, so check
-        # every candidate end rather than guess which one it will pick.
-        end = rest.find("?=")
-        while end != -1:
-            decoded = _decode_word(charset, encoding, rest[:end])
-            if decoded is None:
-                raise HeaderInjectionError(
-                    f"{field} contains a malformed encoded-word", field=field
-                )
-            _check_text(decoded, field=field, depth=depth + 1)
-            end = rest.find("?=", end + 2)
-
-
-def _decode_word(charset: str, encoding: str, payload: str) -> str | None:
-    """Decode an encoded-word's text the way a lenient reader might; None if impossible."""
-    raw = payload.encode("utf-8", "surrogatepass")
-    if encoding == "q":
-        data = re.sub(
-            rb"=([0-9A-Fa-f]{2})",
-            lambda m: bytes([int(m.group(1), 16)]),
-            raw.replace(b"_", b" "),
-        )
-    else:
-        compact = re.sub(rb"[^A-Za-z0-9+/]", b"", raw)
-        try:
-            data = base64.b64decode(compact + b"=" * (-len(compact) % 4))
-        except (binascii.Error, ValueError):
-            return None
-    if _FORBIDDEN_BYTES.search(data):
-        return "\x00"  # a control byte whatever the charset; report it as one
-    name = charset.split("*", 1)[0].strip()
-    try:
-        codecs.lookup(name)
-    except (LookupError, ValueError):
-        name = "latin-1"
-    try:
-        return data.decode(name, "replace")
-    except (LookupError, UnicodeError, ValueError, TypeError):
-        # Not a text codec (rot13, base64, ...): judge the bytes as Latin-1 instead.
-        return data.decode("latin-1")
 
 
 @dataclass(frozen=True)
@@ -164,15 +106,20 @@ class Mailbox:
         return folded[len("To: ") :].rstrip("\r\n")
 
 
-def parse_mailbox(value: str, *, field: str) -> Mailbox:
+def parse_mailbox(value: str, *, field: str, budget: WordBudget | None = None) -> Mailbox:
     """Parse ``user@example.com`` or ``Display Name <user@example.com>``.
 
     The display name may be a quoted string (``"Doe, Jane" <jane@example.com>``).
     Control characters anywhere raise :class:`HeaderInjectionError`; anything else that
     is not exactly one plain mailbox raises :class:`InvalidAddressError`: lists, groups,
-    comments, quoted local parts, IP-literal or dotless domains, and over-long parts.
+    comments, quoted local parts, IP-literal or dotless domains, and over-long parts
+    (the whole value is capped at :data:`MAX_MAILBOX_CHARS` before it is scanned).
     """
-    check_header_value(value, field=field)
+    if isinstance(value, str) and len(value) > MAX_MAILBOX_CHARS:
+        raise InvalidAddressError(
+            f"{field} is longer than {MAX_MAILBOX_CHARS} characters", field=field
+        )
+    check_header_value(value, field=field, limit=MAX_MAILBOX_CHARS, budget=budget)
     text = value.strip()
     if not text:
         raise InvalidAddressError(f"{field} is empty", field=field)
@@ -182,8 +129,11 @@ def parse_mailbox(value: str, *, field: str) -> Mailbox:
     address = _parse_addr_spec(text, field=field)
     if display is not None:
         display = " ".join(display.split()) or None
-    if display is not None:
-        check_header_value(display, field=f"{field} display name")
+    # A display name that is part of the value as given was checked with it (a part
+    # holds no encoded-word or control the whole does not); one that is not (a quoted
+    # name with escapes, spaces collapsed) is checked on its own.
+    if display is not None and display not in value:
+        check_header_value(display, field=f"{field} display name", budget=budget)
     return Mailbox(address=address, display_name=display)
 
 
@@ -196,7 +146,7 @@ def _split_display_name(text: str, *, field: str) -> tuple[str | None, str]:
             raise InvalidAddressError(f"{field} is not a single mailbox", field=field)
         return name, rest[1:].strip()
     name, sep, addr = text.partition("<")
-    if not sep or any(ch in _PHRASE_SPECIALS for ch in name):
+    if not sep or _PHRASE_SPECIALS.search(name):
         raise InvalidAddressError(
             f"{field} is not a single mailbox (quote display names that contain punctuation)",
             field=field,
@@ -206,19 +156,10 @@ def _split_display_name(text: str, *, field: str) -> tuple[str | None, str]:
 
 def _read_quoted(text: str, *, field: str) -> tuple[str, str]:
     """Read a quoted string at the start of ``text``; return its content and the rest."""
-    out: list[str] = []
-    index = 1
-    while index < len(text):
-        ch = text[index]
-        if ch == "\\" and index + 1 < len(text):
-            out.append(text[index + 1])
-            index += 2
-        elif ch == '"':
-            return "".join(out), text[index + 1 :]
-        else:
-            out.append(ch)
-            index += 1
-    raise InvalidAddressError(f"{field} has an unterminated quoted display name", field=field)
+    match = _QUOTED_STRING.match(text)
+    if match is None:
+        raise InvalidAddressError(f"{field} has an unterminated quoted display name", field=field)
+    return _QUOTED_PAIR.sub(r"\1", match.group(1)), text[match.end() :]
 
 
 def _parse_addr_spec(text: str, *, field: str) -> str:
@@ -249,17 +190,24 @@ def _is_local_char(ch: str) -> bool:
 
 
 def normalise_domain(domain: str, *, field: str) -> str:
-    """Return the lower-case IDNA A-label form of a host name, or raise.
+    """Return the lower-case IDNA A-label form of a mail domain, or raise.
 
     A single trailing dot is dropped. IP literals (``[...]``), dotless names, all-numeric
-    top-level labels and labels that are not letters-digits-hyphen are refused.
+    top-level labels, labels that are not letters-digits-hyphen, invalid ``xn--`` labels
+    and names IDNA refuses (see :mod:`authmail_relay.domains`: IDNA 2008 non-transitional
+    with the ``idna`` package; without it, deviation characters such as ``ß`` are
+    refused rather than mapped) raise :class:`InvalidAddressError`.
     """
+    if not isinstance(domain, str):
+        raise InvalidAddressError(f"{field} has an invalid domain", field=field)
+    if len(domain) > MAX_DOMAIN_INPUT_CHARS:
+        raise InvalidAddressError(f"{field} has a domain over 253 octets", field=field)
     name = domain[:-1] if domain.endswith(".") else domain
     if not name or name.startswith("[") or any(ch.isspace() for ch in name):
         raise InvalidAddressError(f"{field} has an invalid domain", field=field)
     try:
-        ascii_name = name.encode("idna").decode("ascii").lower()
-    except UnicodeError:
+        ascii_name = to_ascii(name)
+    except ValueError:
         raise InvalidAddressError(f"{field} has an invalid domain", field=field) from None
     if len(ascii_name) > MAX_DOMAIN_OCTETS:
         raise InvalidAddressError(f"{field} has a domain over 253 octets", field=field)
@@ -273,7 +221,11 @@ def normalise_domain(domain: str, *, field: str) -> str:
 
 
 def parse_mailboxes(
-    values: str | Iterable[str] | None, *, field: str, limit: int
+    values: str | Iterable[str] | None,
+    *,
+    field: str,
+    limit: int,
+    budget: WordBudget | None = None,
 ) -> tuple[Mailbox, ...]:
     """Parse one address or a list of them; a single string is one address (never split).
 
@@ -284,25 +236,32 @@ def parse_mailboxes(
     items = [values] if isinstance(values, str) else list(values)
     if len(items) > limit:
         raise ValidationError(f"{field} has more than {limit} addresses", field=field)
-    return tuple(parse_mailbox(item, field=field) for item in items)
+    return tuple(parse_mailbox(item, field=field, budget=budget) for item in items)
 
 
-def check_custom_header(name: str, value: str) -> tuple[str, str]:
+def check_custom_header(
+    name: str, value: str, *, budget: WordBudget | None = None
+) -> tuple[str, str]:
     """Validate an extra header; only ``X-`` names are allowed. Returns ``(name, value)``.
 
     Names must match ``X-[A-Za-z0-9-]+`` (the ``X`` in either case) and be at most 76
-    characters; values must pass
-    :func:`check_header_value` and be at most 998 characters.
+    characters; values must be at most 998 characters and pass
+    :func:`check_header_value`. Both lengths are checked before anything is scanned.
     """
     if not isinstance(name, str):
         raise ValidationError("header names must be strings", field="headers")
-    check_header_value(name, field="header name")
-    if len(name) > MAX_CUSTOM_HEADER_NAME or not _CUSTOM_HEADER_NAME.fullmatch(name):
+    if len(name) > MAX_CUSTOM_HEADER_NAME:
+        raise ValidationError(
+            f"custom header names are at most {MAX_CUSTOM_HEADER_NAME} characters",
+            field="headers",
+        )
+    check_header_value(name, field="header name", limit=MAX_CUSTOM_HEADER_NAME)
+    if not _CUSTOM_HEADER_NAME.fullmatch(name):
         raise ValidationError(
             "custom header names must look like X-Something (letters, digits, hyphens)",
             field="headers",
         )
-    check_header_value(value, field=f"header {name}")
-    if len(value) > MAX_HEADER_CHARS:
+    if isinstance(value, str) and len(value) > MAX_HEADER_CHARS:
         raise ValidationError(f"header {name} is longer than 998 characters", field="headers")
+    check_header_value(value, field=f"header {name}", budget=budget)
     return name, value

@@ -324,3 +324,25 @@ def test_output_check_catches_a_smuggled_header() -> None:
     with pytest.raises(HeaderInjectionError):
         composing._verify(raw.replace(b"\r\n\r\n", b"\r\n\n", 1), d, multipart=True)
     composing._verify(raw, d, multipart=True)  # the original passes
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["=?utf-8?q?=E2=82=AC?= =?utf-8?q?=E2", "=?utf-8?q?=C3=A9?==?utf-8?q?=C3"],
+)
+def test_a_subject_the_email_package_cannot_fold_is_a_validation_error(subject: str) -> None:
+    # CPython's folder raises UnicodeEncodeError on these (a valid word, then a head
+    # whose text is cut short); that must be a refusal, not an unexpected exception.
+    with pytest.raises(ValidationError) as info:
+        compose(draft(subject=subject), now=NOW, message_id="<x@acme.example>")
+    assert info.value.field == "headers"
+    assert subject not in str(info.value)
+
+
+def test_the_library_sender_reports_it_without_connecting(smtp_sink: SmtpServer) -> None:
+    result = SmtpSender(smtp_sink.config()).send(
+        "bob@example.com", "=?utf-8?q?=E2=82=AC?= =?utf-8?q?=E2", "<p>x</p>"
+    )
+    assert not result
+    assert result.attempts == 0
+    assert smtp_sink.handler.events == []
