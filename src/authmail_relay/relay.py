@@ -20,6 +20,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import rate_store
+from .compose_work import ComposeSlots
 from .composing import Composed, Draft, compose
 from .db.engine import create_engine
 from .db.migrate import is_current, upgrade
@@ -120,6 +121,8 @@ class Relay:
         self._finished: collections.OrderedDict[str, None] = collections.OrderedDict()
         #: Auth mail in progress here; an embedded worker holds bulk work back meanwhile.
         self.urgency = Urgency()
+        #: Large messages are composed in a few threads, never on the event loop.
+        self._compose_slots = ComposeSlots()
 
     async def __aenter__(self) -> Relay:
         await self.open()
@@ -177,16 +180,27 @@ class Relay:
         return self._outbox
 
     def render(self, request: MessageRequest) -> Composed:
-        """Validate and render without storing (what a dry run shows).
+        """Validate and render without storing (what a dry run shows), on the calling
+        thread; async callers use :meth:`preview`, which keeps large messages off the
+        event loop.
 
         The webhook URL gets the checks that need no DNS.
         """
         validate_request(request)
         if request.webhook_url is not None:
             self.webhook_urls.check(request.webhook_url)
+        return self._compose(request)[1]
+
+    async def preview(self, request: MessageRequest) -> Composed:
+        """:meth:`render`, with a large message composed in a thread (see
+        :mod:`authmail_relay.compose_work`)."""
+        return await self._compose_slots.run(request, lambda: self.render(request))
+
+    def _compose(self, request: MessageRequest) -> tuple[Draft, Composed]:
+        """Build, sender-check and compose *request* (pure; may run in a thread)."""
         draft = build_draft(request, self.settings)
         check_sender(draft, request, self.settings)
-        return compose(draft, now=self._clock())
+        return draft, compose(draft, now=self._clock())
 
     async def submit(
         self, request: MessageRequest, *, idempotency: IdempotencyLink | None = None
@@ -205,9 +219,7 @@ class Relay:
             if request.webhook_url is not None:
                 # WebhookUrlError (a ValidationError) for a URL the relay will never call.
                 await self.webhook_urls.check_with_dns(request.webhook_url)
-            draft = build_draft(request, self.settings)
-            check_sender(draft, request, self.settings)
-            composed = compose(draft, now=self._clock())
+            draft, composed = await self._compose_slots.run(request, lambda: self._compose(request))
             lifetime = lifetime_seconds(request, self.settings)
             with urgent_writes(urgent is not None):
                 record = await self._store(

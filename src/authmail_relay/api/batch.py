@@ -72,7 +72,7 @@ class BatchRun:
         try:
             message = self._parse(item)
             if self.dry_run:
-                self.relay.render(message)
+                await self.relay.preview(message)
                 return BatchItem(index=index, status=200)
             if self.keys is None:
                 return self._accepted(index, await self.relay.submit(message))

@@ -32,9 +32,9 @@ def wants_dry_run(request: Request) -> bool:
     )
 
 
-def dry_run_response(relay: Relay, message: MessageRequest) -> JSONResponse:
+async def dry_run_response(relay: Relay, message: MessageRequest) -> JSONResponse:
     """Render the message exactly as it would be stored, and report its size."""
-    composed = relay.render(message)
+    composed = await relay.preview(message)
     body = {
         "sent": False,
         "dry_run": True,

@@ -62,7 +62,7 @@ async def create_message(
     relay = services.relay
     message = stamped(body.to_request(), request, caller)
     if wants_dry_run(request):
-        return dry_run_response(relay, message)
+        return await dry_run_response(relay, message)
 
     async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
         if recovered is not None:

@@ -94,7 +94,7 @@ async def _send(
     relay, settings = services.relay, services.settings
     message = stamped(message, request, caller)
     if wants_dry_run(request):
-        return dry_run_response(relay, message)
+        return await dry_run_response(relay, message)
 
     async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
         message_id = recovered or (await relay.submit(message, idempotency=link)).id
