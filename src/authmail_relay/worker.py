@@ -155,6 +155,11 @@ class Worker:
                         break
                     await self._idle_wait(self.upstreams.seconds_until_available())
                     continue
+                if self._delivery.unrecorded:
+                    # Results the database refused are being retried: send nothing more
+                    # until they are stored (docs/delivery.md). New work stays signalled.
+                    await self._in_flight.wait_any(self._stop, self.settings.poll_interval_seconds)
+                    continue
                 self._forget_drained_lanes()
                 looked_everywhere = not self._drained
                 claims = await self._claim_lanes()
