@@ -153,8 +153,8 @@ class Worker:
         """Deliver until :meth:`stop` (or until nothing is due, with ``until_idle``)."""
         log.info("worker %s started", self.worker_id)
         self.running = True
-        await self._take_over_from_stopped_workers()
         try:
+            await self._take_over_from_stopped_workers()
             while not self._stop.is_set():
                 self.last_beat = time.monotonic()
                 if not self.upstreams.has_available():
