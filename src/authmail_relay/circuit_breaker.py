@@ -13,6 +13,16 @@ upstream is skipped for ``cooldown_ms``; then one message may try it (half-open)
 closes the breaker; another failure re-opens it with the cool-down doubled, up to
 ``max_cooldown_ms``. A *fatal* failure (authentication or TLS set-up: retrying cannot help
 until an operator acts) opens it at once and raises an alert instead of burning retries.
+
+An *uncertain* outcome — the connection lost or timed out after the final dot — counts
+towards opening like any failure, so that mail moves to another upstream. But it also
+proves that the server took the whole transaction: it may well have the message, and the
+retry of that message (the same bytes) may be all it takes. So a breaker that every
+failure since the last success was uncertain about is only a preference: while it is
+open, the upstream is still used when no other one may be (:meth:`CircuitBreaker.
+last_resort`). Otherwise one upstream that loses the reply to each message's first copy
+would keep its breaker open for ever: each probe is a new message that fails the same
+way, and the retries that would succeed never get through.
 """
 
 from __future__ import annotations
@@ -47,6 +57,8 @@ class Health(Enum):
     OK = "ok"  # the server worked (whatever it said about the message)
     FAULT = "fault"  # the server failed; counts towards opening the breaker
     FATAL = "fatal"  # set-up or credentials are wrong; opens the breaker at once
+    #: The reply to the final dot was lost: counts like a fault, but see last_resort.
+    UNCERTAIN = "uncertain"
 
 
 def health_of(outcome: Outcome) -> Health:
@@ -60,7 +72,7 @@ def health_of(outcome: Outcome) -> Health:
     if outcome.error_code in (ErrorCode.SMTP_CONNECTION, ErrorCode.SMTP_TIMEOUT):
         return Health.FAULT
     if outcome.error_code is ErrorCode.SMTP_DISCONNECT_UNCERTAIN:
-        return Health.FAULT
+        return Health.UNCERTAIN
     if outcome.stage in _SETUP_STAGES:
         return Health.FAULT
     return Health.OK
@@ -95,6 +107,8 @@ class CircuitBreaker:
     probing: bool = False
     #: The error code that last opened the breaker (for status pages and logs).
     reason: ErrorCode | None = None
+    #: Whether a failure other than an uncertain outcome was seen since the last success.
+    hard_failure: bool = False
 
     def available(self, now_ms: int) -> bool:
         """Whether a message may use the upstream now (without taking the probe)."""
@@ -114,6 +128,12 @@ class CircuitBreaker:
             self.probing = True
         return True
 
+    def last_resort(self) -> bool:
+        """Whether a message may use the upstream although :meth:`available` says no,
+        because no other upstream may be used: true while the breaker is open (and no
+        probe is out) only for uncertain outcomes. Such a use is not a probe."""
+        return self.state is BreakerState.OPEN and not self.probing and not self.hard_failure
+
     def release(self) -> None:
         """The message that took the probe ended without a verdict (e.g. cancelled)."""
         self.probing = False
@@ -126,9 +146,11 @@ class CircuitBreaker:
             self.failures = 0
             self.current_cooldown_ms = 0
             self.reason = None
+            self.hard_failure = False
             return False
         self.failures += 1
-        if health is Health.FAULT and not was_probe and self.failures < self.failure_threshold:
+        self.hard_failure = self.hard_failure or health is not Health.UNCERTAIN
+        if health is not Health.FATAL and not was_probe and self.failures < self.failure_threshold:
             return False
         if self.state is BreakerState.OPEN and not was_probe:
             return False  # a message that started before the breaker opened

@@ -5,6 +5,14 @@ the lease again just before MAIL FROM) → on an upstream failure of an auth mai
 next upstream at once → decide (pure retry policy) → record with a guarded update*.
 Times come from the database clock: the claim carries the database's "now", and the
 delivery adds the monotonic time elapsed since.
+
+Once an attempt has an outcome, its result is recorded whatever it takes: a write the
+database refuses (a full disk, say) is tried again with a growing pause (up to
+:data:`RECORD_RETRY_MAX_SECONDS`), the lease being renewed meanwhile where the database
+still allows that, for as long as the process runs. While any result waits like this the
+worker claims nothing new (:attr:`Delivery.unrecorded`), so this process never sends a
+message again whose ``250`` it holds but could not store; and a message whose outcome is
+in hand is not handed back to the queue on shutdown.
 """
 
 from __future__ import annotations
@@ -13,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .circuit_breaker import fails_over
 from .dkim_signing import DkimSigner, SigningError
@@ -31,6 +40,12 @@ log = logging.getLogger("authmail_relay.worker")
 
 #: Longest a bulk send waits for auth mail in progress before it goes anyway.
 URGENT_HOLD_SECONDS = 0.25
+#: Pauses between tries to store a result the database refused: doubling from the first
+#: to the last.
+RECORD_RETRY_FIRST_SECONDS = 0.1
+RECORD_RETRY_MAX_SECONDS = 5.0
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -71,6 +86,10 @@ class Delivery:
         self._urgency = urgency
         # Enough for MAIL, RCPT, DATA and the final dot each to take a full timeout.
         self._lease_margin = int(5 * settings.require_smtp().timeout * 1000)
+        #: Messages whose outcome is known and being recorded.
+        self._settling: set[str] = set()
+        #: Of those, the ones whose result the database refused at least once.
+        self.unrecorded: set[str] = set()
 
     async def deliver(self, claim: Claim) -> None:
         """Send one claimed message and record what happened (never raises but for
@@ -95,7 +114,11 @@ class Delivery:
                 tried.append(upstream)
                 current = await self._attempt(upstream, current, raw, timing, tried)
         except asyncio.CancelledError:
-            if current is not None:
+            if current is not None and current.id in self._settling:
+                # Sent (or tried) but not recorded: handing it back would send it again at
+                # once; its lease runs out instead (docs/delivery.md).
+                log.error("%s: stopped before its result could be recorded", claim.id)
+            elif current is not None:
                 with contextlib.suppress(StorageError):
                     await asyncio.shield(self.outbox.release(current))
             raise
@@ -103,6 +126,8 @@ class Delivery:
             # The lease will expire and another attempt will be made; see docs/storage.md.
             log.error("could not record the result of %s: %s", claim.id, exc)
         finally:
+            self._settling.discard(claim.id)
+            self.unrecorded.discard(claim.id)
             if self._urgency is not None and claim.priority is Priority.HIGH:
                 # Sent, deferred, failed or handed back: bulk mail need not wait for it.
                 self._urgency.end(claim.id)
@@ -127,6 +152,22 @@ class Delivery:
             self.upstreams.abandon(upstream)
             return None
         self.upstreams.report(upstream, outcome)
+        # Until recorded, this message is not to be handed back (see deliver).
+        self._settling.add(claim.id)
+        following = await self._settle(upstream, claim, outcome, started, timing, tried)
+        self._settling.discard(claim.id)
+        return following
+
+    async def _settle(
+        self,
+        upstream: Upstream,
+        claim: Claim,
+        outcome: Outcome,
+        started: int,
+        timing: _Timing,
+        tried: list[Upstream],
+    ) -> Claim | None:
+        """Record *outcome*: as one attempt of a failover, or as the claim's result."""
         attempt = AttemptRecord(
             started_at=started,
             finished_at=timing.now_ms(),
@@ -145,9 +186,50 @@ class Delivery:
                 upstream.name,
                 outcome.error_code.value if outcome.error_code else "failed",
             )
-            return await asyncio.shield(self.outbox.record_attempt(claim, attempt))
-        await self._record(claim, outcome, attempt)
+            return await self._persist(
+                claim, timing, lambda: self.outbox.record_attempt(claim, attempt)
+            )
+        await self._record(claim, outcome, attempt, timing)
         return None
+
+    async def _persist(
+        self, claim: Claim, timing: _Timing, write: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """Run *write* (shielded from cancellation) until the database takes it.
+
+        Between tries the pause doubles up to RECORD_RETRY_MAX_SECONDS, and the lease is
+        renewed when it runs low (a small in-place update, which a full disk may still
+        allow); a renewal that fails changes nothing. Ends only with the write's result,
+        or with cancellation (the worker stopping).
+        """
+        pause = RECORD_RETRY_FIRST_SECONDS
+        lease_end = claim.lease_expires_at
+        tries = 0
+        while True:
+            try:
+                result = await asyncio.shield(write())
+            except StorageError as exc:
+                tries += 1
+                self.unrecorded.add(claim.id)
+                if tries == 1 or tries % 10 == 0:
+                    log.error(
+                        "could not record the result of %s (try %d): %s; retrying",
+                        claim.id,
+                        tries,
+                        exc,
+                    )
+            else:
+                if tries:
+                    log.warning("%s: result recorded after %d failed tries", claim.id, tries)
+                    self.unrecorded.discard(claim.id)
+                return result
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECORD_RETRY_MAX_SECONDS)
+            if lease_end - timing.now_ms() < self._lease_margin:
+                with contextlib.suppress(StorageError):
+                    renewed = await self.outbox.extend_lease(claim, self.settings.lease_ms)
+                    if renewed is not None:
+                        lease_end = renewed.lease_expires_at
 
     async def _send(
         self, upstream: Upstream, claim: Claim, raw: bytes, timing: _Timing
@@ -199,7 +281,9 @@ class Delivery:
             log.error("%s: %s; sending unsigned", claim.id, exc.message)
             return claim.raw
 
-    async def _record(self, claim: Claim, outcome: Outcome, attempt: AttemptRecord) -> None:
+    async def _record(
+        self, claim: Claim, outcome: Outcome, attempt: AttemptRecord, timing: _Timing
+    ) -> None:
         decision = decide(
             outcome,
             attempt_number=claim.attempt_number,
@@ -209,26 +293,36 @@ class Delivery:
             policy=self.policy,
             rand=self._rand,
         )
+        write: Callable[[], Awaitable[bool]]
         if isinstance(decision, Sent):
             partial = outcome.message if outcome.refused else None
-            kept = await asyncio.shield(
-                self.outbox.mark_sent(claim, attempt, error_message=partial)
-            )
+
+            def write() -> Awaitable[bool]:
+                return self.outbox.mark_sent(claim, attempt, error_message=partial)
+
         elif isinstance(decision, Retry):
-            kept = await asyncio.shield(
-                self.outbox.mark_deferred(
-                    claim, attempt, retry_at=decision.at_ms, error_message=outcome.message
+            retry_at = decision.at_ms
+
+            def write() -> Awaitable[bool]:
+                return self.outbox.mark_deferred(
+                    claim, attempt, retry_at=retry_at, error_message=outcome.message
                 )
-            )
+
         elif isinstance(decision, GiveUp):
-            kept = await asyncio.shield(
-                self.outbox.mark_failed(
-                    claim, attempt, error_code=decision.error_code, error_message=decision.reason
+            give_up = decision
+
+            def write() -> Awaitable[bool]:
+                return self.outbox.mark_failed(
+                    claim, attempt, error_code=give_up.error_code, error_message=give_up.reason
                 )
-            )
+
         else:
             assert isinstance(decision, Expire)
-            kept = await asyncio.shield(self.outbox.mark_expired(claim, attempt))
+
+            def write() -> Awaitable[bool]:
+                return self.outbox.mark_expired(claim, attempt)
+
+        kept = await self._persist(claim, timing, write)
         log.info(
             "%s attempt %d: %s%s",
             claim.id,

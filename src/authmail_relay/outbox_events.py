@@ -25,6 +25,7 @@ from .redaction import address_hash
 from .vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType, MessageStatus
 from .webhook_payloads import AddressHasher, PayloadFacts, build_payload, encode_payload
 from .webhook_records import matches, new_delivery_id
+from .webhook_targets import endpoint_target, url_target
 
 __all__ = ["DEFAULT_WEBHOOK_MAX_AGE_MS", "NewEvent", "write_events"]
 
@@ -178,6 +179,11 @@ async def _fan_out(
                 "event_id": event_id,
                 "message_id": event.message_id,
                 "endpoint_id": endpoint_id,
+                "target": (
+                    url_target(message["webhook_url"])
+                    if endpoint_id is None
+                    else endpoint_target(endpoint_id)
+                ),
                 "event_type": event.type.value,
                 "payload": payload,
                 "status": DeliveryStatus.PENDING.value,

@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from .db.engine import storage_errors
 from .db.schema import PRIORITY_RANK, messages
 from .db.write_gate import write_gate
+from .db.write_health import write_health
+from .exceptions import StorageError
 from .outbox_records import dump_json
 from .vocabulary import MessageStatus, Priority
 
@@ -92,10 +94,18 @@ async def write_transaction(
 
     An exception inside rolls everything back. Database and driver errors become
     StorageError ("could not *action*: …"); any other exception passes through unchanged.
+    A commit or a StorageError is reported to the database's
+    :func:`~authmail_relay.db.write_health.write_health` (``/ready`` reads it).
     """
-    with storage_errors(action):
-        async with write_gate(engine), engine.begin() as connection:
-            yield connection, await db_now(connection)
+    health = write_health(engine)
+    try:
+        with storage_errors(action):
+            async with write_gate(engine), engine.begin() as connection:
+                yield connection, await db_now(connection)
+    except StorageError:
+        health.failed(action)
+        raise
+    health.succeeded(action)
 
 
 def select_messages() -> Select[Any]:

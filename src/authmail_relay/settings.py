@@ -475,6 +475,14 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "WEBHOOK_CONCURRENCY_PER_TARGET",
+        "2",
+        "Webhook deliveries in flight at once for one target (a registered endpoint, or "
+        "the host and port of per-request webhook URLs), across all workers.",
+        "webhook_concurrency_per_target",
+        _positive_int,
+    ),
+    Setting(
         "WEBHOOK_CONNECT_TIMEOUT_SECONDS",
         "5",
         "How long a webhook attempt may take to connect (per address).",
@@ -711,6 +719,7 @@ class Settings:
     templates_dir: str = ""
     webhook_allow_hosts: tuple[str, ...] = ()
     webhook_concurrency: int = 8
+    webhook_concurrency_per_target: int = 2
     webhook_connect_timeout_seconds: float = 5.0
     webhook_timeout_seconds: float = 15.0
     webhook_retry_base_seconds: float = 5.0

@@ -98,23 +98,32 @@ class Upstreams:
 
     def choose(self, exclude: Collection[Upstream] = ()) -> Upstream | None:
         """The first upstream, in order, that is not excluded and whose breaker lets a
-        message through now (taking its probe if it is half-open); None if there is none.
+        message through now (taking its probe if it is half-open); failing that, the
+        first whose breaker is open for uncertain outcomes only (the last resort, see
+        :mod:`authmail_relay.circuit_breaker`); None if there is none.
 
         The caller must :meth:`report` (or :meth:`abandon`) every upstream it was given.
         """
         now = self._now_ms()
-        for upstream in self.all:
-            if upstream not in exclude and upstream.breaker.acquire(now):
+        candidates = [u for u in self.all if u not in exclude]
+        for upstream in candidates:
+            if upstream.breaker.acquire(now):
                 return upstream
-        return None
+        return next((u for u in candidates if u.breaker.last_resort()), None)
 
     def has_available(self, exclude: Collection[Upstream] = ()) -> bool:
         """Whether :meth:`choose` would find an upstream now (without taking a probe)."""
         now = self._now_ms()
-        return any(u.breaker.available(now) for u in self.all if u not in exclude)
+        return any(
+            u.breaker.available(now) or u.breaker.last_resort()
+            for u in self.all
+            if u not in exclude
+        )
 
     def seconds_until_available(self) -> float:
         """How long until some upstream may be tried again (0 when one may be now)."""
+        if self.has_available():
+            return 0.0
         now = self._now_ms()
         return min(u.breaker.reopens_in_ms(now) for u in self.all) / 1000
 
@@ -147,10 +156,11 @@ class Upstreams:
             )
         else:
             log.warning(
-                "upstream %s failing (%s); skipped for %.0fs",
+                "upstream %s failing (%s); skipped for %.0fs%s",
                 alert.upstream,
                 reason,
                 alert.retry_in_seconds,
+                "" if breaker.hard_failure else " while another upstream can be used",
             )
         self._on_alert(alert)
 

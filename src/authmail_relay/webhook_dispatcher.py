@@ -2,7 +2,9 @@
 
 It runs in the worker process, next to the delivery worker, with up to
 ``WEBHOOK_CONCURRENCY`` deliveries in flight; each is bounded by
-``WEBHOOK_TIMEOUT_SECONDS``, so a slow receiver holds one slot and never the others. One
+``WEBHOOK_TIMEOUT_SECONDS``, and one target (a registered endpoint, or one host and port
+of per-request URLs) has at most ``WEBHOOK_CONCURRENCY_PER_TARGET`` of them, so a slow
+receiver, however long its backlog, holds that many slots and never the others. One
 delivery reads top to bottom: *target still there? → resolve and check the address →
 sign → POST → decide (pure policy) → record with a guarded update*. Time is the
 database's: the claim's "now" plus monotonic time since.
@@ -119,7 +121,10 @@ class WebhookDispatcher:
     async def _claim(self, limit: int) -> list[ClaimedDelivery]:
         try:
             return await self.queue.claim(
-                worker_id=self.worker_id, limit=limit, lease_ms=self.settings.webhook_lease_ms
+                worker_id=self.worker_id,
+                limit=limit,
+                lease_ms=self.settings.webhook_lease_ms,
+                per_target=self.settings.webhook_concurrency_per_target,
             )
         except StorageError as exc:
             log.error("webhook claim failed: %s", exc)

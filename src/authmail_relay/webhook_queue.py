@@ -14,6 +14,11 @@ that delivery with the reason, never the claim.
 Order: a delivery is not claimed while an earlier one (by event id) for the same message
 and the same target is still pending, so one receiver hears about one message's events
 in the order they happened.
+
+Fairness: with ``per_target``, a claim counts the deliveries in flight (under a live
+lease, whoever holds it) per target (:mod:`authmail_relay.webhook_targets`), skips the
+targets that are at the cap in SQL — so a backlog of any size for one receiver is passed
+over, not scanned in turn — and picks round-robin among the rest.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .db.schema import messages, webhook_attempts, webhook_deliveries, webhook_endpoints
 from .exceptions import ConfigurationError, StorageError
@@ -30,6 +35,7 @@ from .outbox_queries import write_transaction
 from .vocabulary import DeliveryStatus, EventType
 from .webhook_records import ClaimedDelivery, DeliveryAttempt
 from .webhook_retry import Decision, Delivered, GiveUp, RetryAt
+from .webhook_targets import pick_fairly
 
 if TYPE_CHECKING:
     from .secrets_at_rest import AtRestKeys
@@ -52,18 +58,26 @@ class WebhookQueue:
         self._engine = engine
         self._keys = keys
 
-    async def claim(self, *, worker_id: str, limit: int, lease_ms: int) -> list[ClaimedDelivery]:
+    async def claim(
+        self, *, worker_id: str, limit: int, lease_ms: int, per_target: int | None = None
+    ) -> list[ClaimedDelivery]:
         """Lease up to *limit* due deliveries for *lease_ms*, oldest due first.
 
         Due: pending, ``next_attempt_at <= now``, not under a live lease, and no earlier
-        delivery for the same message and target still pending.
+        delivery for the same message and target still pending. With *per_target*, no
+        target ends up with more than that many in flight (counting other dispatchers'
+        live leases), and the picks go round-robin across targets; a claim may then
+        return fewer than *limit* although more are due (for targets at their cap).
         """
         if limit <= 0:
             return []
         token = secrets.token_urlsafe(18)
         async with write_transaction(self._engine, "claim webhook deliveries") as (conn, now):
+            picked = await _pick(conn, now, limit, per_target)
+            if not picked:
+                return []
             rows = (
-                (await conn.execute(_claim_statement(now, limit, lease_ms, token, worker_id)))
+                (await conn.execute(_lease_statement(picked, now, lease_ms, token, worker_id)))
                 .mappings()
                 .all()
             )
@@ -165,8 +179,42 @@ class WebhookQueue:
         return result.rowcount == 1
 
 
-def _claim_statement(now: int, limit: int, lease_ms: int, token: str, worker_id: str) -> Any:
+#: A fair claim looks at most this many due deliveries per slot it fills.
+_SCAN_PER_SLOT = 4
+
+
+async def _pick(conn: AsyncConnection, now: int, limit: int, per_target: int | None) -> list[str]:
+    """The ids to lease: the oldest due, or (with *per_target*) a fair pick of them.
+
+    On PostgreSQL the candidate rows are locked (``FOR UPDATE SKIP LOCKED``) until the
+    transaction ends, so concurrent claimers pick disjoint sets.
+    """
     candidate = webhook_deliveries.alias("candidate")
+    if per_target is None:
+        query = _due(candidate, now, candidate.c.id).limit(limit)
+        return list((await conn.execute(query.with_for_update(skip_locked=True))).scalars())
+    counted = await conn.execute(
+        select(webhook_deliveries.c.target, func.count())
+        .where(
+            webhook_deliveries.c.lease_expires_at >= now,
+            webhook_deliveries.c.status == _PENDING,
+        )
+        .group_by(webhook_deliveries.c.target)
+    )
+    in_flight: dict[str, int] = {row[0]: row[1] for row in counted}
+    full = sorted(target for target, count in in_flight.items() if count >= per_target)
+    query = (
+        _due(candidate, now, candidate.c.id, candidate.c.target)
+        .where(candidate.c.target.not_in(full))
+        .limit(limit * max(per_target, _SCAN_PER_SLOT))
+        .with_for_update(skip_locked=True)
+    )
+    due = [(row.id, row.target) for row in await conn.execute(query)]
+    return pick_fairly(due, in_flight, per_target=per_target, limit=limit)
+
+
+def _due(candidate: Any, now: int, *columns: Any) -> Any:
+    """SELECT *columns* of the due deliveries (of the *candidate* alias), oldest first."""
     earlier = webhook_deliveries.alias("earlier")
     waits_for_earlier = (
         exists()
@@ -178,8 +226,8 @@ def _claim_statement(now: int, limit: int, lease_ms: int, token: str, worker_id:
         )
         .correlate(candidate)
     )
-    picked = (
-        select(candidate.c.id)
+    return (
+        select(*columns)
         .where(
             candidate.c.status == _PENDING,
             candidate.c.next_attempt_at <= now,
@@ -187,12 +235,13 @@ def _claim_statement(now: int, limit: int, lease_ms: int, token: str, worker_id:
             ~waits_for_earlier,
         )
         .order_by(candidate.c.next_attempt_at, candidate.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
     )
+
+
+def _lease_statement(ids: list[str], now: int, lease_ms: int, token: str, worker_id: str) -> Any:
     return (
         webhook_deliveries.update()
-        .where(webhook_deliveries.c.id.in_(picked))
+        .where(webhook_deliveries.c.id.in_(ids))
         .values(
             lease_token=token,
             lease_owner=worker_id,

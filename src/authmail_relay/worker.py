@@ -5,7 +5,9 @@ One :class:`Worker` claims in batches and keeps up to ``WORKER_CONCURRENCY`` del
 :class:`~authmail_relay.lanes.LaneSlots` (reserved slots for high priority; a guaranteed
 share for low). Messages go out through the configured upstreams
 (:mod:`authmail_relay.upstreams`): each has a pool of reused connections and a circuit
-breaker; while every breaker is open nothing is claimed. New work wakes the loop at once
+breaker; while every breaker is open (and none only for uncertain outcomes, see
+:mod:`authmail_relay.circuit_breaker`) nothing is claimed, nor while a result the database
+refused is being retried (:mod:`authmail_relay.delivery`). New work wakes the loop at once
 (the ``wake`` event: in-process submits, PostgreSQL notifications); otherwise it polls.
 
 Stopping (:meth:`Worker.stop`, wired to SIGTERM by the CLI) stops claiming at once, lets
@@ -30,8 +32,10 @@ from .dkim_signing import DkimSigner
 from .dkim_store import KeyStore
 from .exceptions import StorageError
 from .lanes import LaneSlots
+from .lease_recovery import release_orphaned_leases
 from .outbox import Claim, Outbox
 from .outbox_retention import RetentionSweeper
+from .process_identity import process_tag
 from .rate_limits import Limit
 from .settings import Settings
 from .smtp_config import SmtpConfig
@@ -49,8 +53,12 @@ _OTHER_LANES = frozenset({Priority.NORMAL, Priority.LOW})
 
 
 def default_worker_id() -> str:
-    """``host:pid:random`` — unique enough to tell lease owners apart in the database."""
-    return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+    """``host:pid:random`` — unique enough to tell lease owners apart in the database —
+    and, on Linux, ``:tag``, by which a later process can prove this one has stopped
+    (:mod:`authmail_relay.process_identity`)."""
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+    tag = process_tag()
+    return worker_id if tag is None else f"{worker_id}:{tag}"
 
 
 class Worker:
@@ -150,6 +158,7 @@ class Worker:
         self.running = True
         self.retention.start()
         try:
+            await self._take_over_from_stopped_workers()
             while not self._stop.is_set():
                 self.last_beat = time.monotonic()
                 if not self.upstreams.has_available():
@@ -158,6 +167,11 @@ class Worker:
                     if until_idle and not self._in_flight:
                         break
                     await self._idle_wait(self.upstreams.seconds_until_available())
+                    continue
+                if self._delivery.unrecorded:
+                    # Results the database refused are being retried: send nothing more
+                    # until they are stored (docs/delivery.md). New work stays signalled.
+                    await self._in_flight.wait_any(self._stop, self.settings.poll_interval_seconds)
                     continue
                 self._forget_drained_lanes()
                 looked_everywhere = not self._drained
@@ -178,6 +192,22 @@ class Worker:
             await self.retention.stop()
             await self._shutdown()
         log.info("worker %s stopped", self.worker_id)
+
+    async def _take_over_from_stopped_workers(self) -> None:
+        """End at once the leases of workers that provably died (a crashed predecessor on
+        this machine), instead of waiting for them to run out."""
+        try:
+            taken, handed = await release_orphaned_leases(self.outbox.engine)
+        except StorageError as exc:
+            log.error("could not look for leases of stopped workers: %s", exc)
+            return
+        if taken or handed:
+            log.warning(
+                "took over %d message(s) and %d webhook delivery(ies) from stopped workers",
+                taken,
+                handed,
+            )
+            self._wake.set()
 
     async def _claim_lanes(self) -> list[Claim]:
         """Fill free slots: high priority first, into any slot; then low priority up to its

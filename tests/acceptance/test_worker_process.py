@@ -156,6 +156,46 @@ async def test_sigterm_finishes_in_flight_sends(
     assert len(smtp_sink.messages) == counts[MessageStatus.SENT]
 
 
+async def test_a_restarted_worker_takes_over_at_once_from_its_killed_predecessor(
+    relay: Relay, smtp_sink: SmtpServer, db_url: str, tmp_path: Path
+) -> None:
+    """SIGKILL with messages in flight under a 60 s lease: the next worker on this
+    machine proves the first one gone and sends them at once, not after the lease."""
+    smtp_sink.handler.delay_at("final_dot", 1.0)
+    ids = [
+        (
+            await relay.submit(MessageRequest(to="u@example.org", subject=f"n{n}", html="<p>x</p>"))
+        ).id
+        for n in range(6)
+    ]
+    env = _worker_env(db_url, smtp_sink) | {"LEASE_SECONDS": "60", "SMTP_TIMEOUT": "5"}
+    first = _start_worker(env, tmp_path / "worker.log")
+    try:
+        await _wait_for(
+            lambda: _async(len(smtp_sink.handler.data_received) >= 1), 20, "a message in flight"
+        )
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    in_flight = {mid for mid, s in (await _statuses(relay)).items() if s is MessageStatus.SENDING}
+    assert in_flight
+    killed_at = time.monotonic()
+    second = _start_worker(env, tmp_path / "worker.log")
+    try:
+        await _wait_for(lambda: _all_sent(relay, len(ids)), 20, "every message to be sent")
+        took = time.monotonic() - killed_at
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(15) == 0
+    assert took < 15, f"took {took:.1f} s: the predecessor's lease was waited out"
+    for message_id in in_flight:
+        shown = await relay.get_message(message_id)
+        assert shown.message.status is MessageStatus.SENT
+        assert [e.data.get("reclaimed") for e in shown.events if e.type.value == "message.sending"][
+            -1
+        ] is True
+
+
 async def _async(value: bool) -> bool:
     return value
 

@@ -94,7 +94,7 @@ async def test_upgrade_is_idempotent_and_keeps_data(db_url: str) -> None:
         assert await is_current(engine) is False
 
         await upgrade(engine)
-        assert await current_revision(engine) == head_revision() == "0006"
+        assert await current_revision(engine) == head_revision() == "0007"
         assert await is_current(engine) is True
 
         record = await Outbox(engine).enqueue(new_message())
@@ -222,5 +222,56 @@ async def test_0002_downgrades_without_touching_0001_data(db_url: str) -> None:
 
         await upgrade(engine)
         assert (await Outbox(engine).get_message(_ROW_0001["id"])).subject == "Your code"
+    finally:
+        await engine.dispose()
+
+
+async def test_0007_keys_existing_deliveries_by_target(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        await _migrate(engine, "upgrade", "0006")
+        await _store_0001_rows(engine)
+        message_id = _ROW_0001["id"]
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE messages SET webhook_url = 'https://Hooks.example.com/a?b=1'")
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO webhook_endpoints (id, url, secret, created_at, updated_at)"
+                    " VALUES ('whep_1', 'https://e.example.com/', 'whsec_x', 1, 1)"
+                )
+            )
+            event_id = await connection.scalar(text("SELECT id FROM events"))
+            for delivery_id, endpoint_id, status in (
+                ("whd_pending", None, "pending"),
+                ("whd_done", None, "succeeded"),
+                ("whd_endpoint", "whep_1", "pending"),
+            ):
+                await connection.execute(
+                    text(
+                        "INSERT INTO webhook_deliveries (id, event_id, message_id, endpoint_id,"
+                        " event_type, payload, status, next_attempt_at, give_up_at,"
+                        " created_at, updated_at)"
+                        " VALUES (:id, :e, :m, :ep, 'message.deferred', '{}', :s, 1, 2, 1, 1)"
+                    ),
+                    {
+                        "id": delivery_id,
+                        "e": event_id,
+                        "m": message_id,
+                        "ep": endpoint_id,
+                        "s": status,
+                    },
+                )
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            targets = dict(
+                (await connection.execute(text("SELECT id, target FROM webhook_deliveries"))).all()
+            )
+        assert targets == {
+            "whd_pending": "host:hooks.example.com:443",
+            "whd_done": "host:hooks.example.com:443",  # the same message's: keyed alike
+            "whd_endpoint": "endpoint:whep_1",
+        }
     finally:
         await engine.dispose()

@@ -7,6 +7,7 @@ import asyncio
 from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import DeliveryStatus, EventType, MessageStatus
 from authmail_relay.webhook_queue import WebhookQueue
+from authmail_relay.webhook_records import ClaimedDelivery
 from authmail_relay.webhook_retry import Delivered, GiveUp, RetryAt
 from authmail_relay.webhook_store import WebhookStore
 from tests.support.db import message_in_status
@@ -135,3 +136,51 @@ async def test_release_makes_it_due_again(outbox: Outbox) -> None:
     assert await queue.release(claim)
     [again] = await claim_all(queue)
     assert (again.id, again.attempt_number) == (claim.id, 1)
+
+
+async def test_a_target_at_its_cap_is_passed_over_for_the_others(outbox: Outbox) -> None:
+    """Per-request URLs on one host and port are one target whatever their paths; a claim
+    leaves a target at most `per_target` in flight, counting leases taken earlier, and
+    goes round-robin across targets."""
+    queue = WebhookQueue(outbox.engine)
+    for n in range(5):
+        await message_in_status(
+            outbox, MessageStatus.SENT, webhook_url=f"https://slow.example.com/h/{n}?q={n}"
+        )
+    await message_in_status(
+        outbox, MessageStatus.SENT, webhook_url="https://slow.example.com:8443/h"
+    )
+    quick = await message_in_status(
+        outbox, MessageStatus.SENT, webhook_url="https://QUICK.example.com/"
+    )
+
+    def urls(claims: list[ClaimedDelivery]) -> list[str | None]:
+        return sorted(c.url for c in claims if c.url)
+
+    first = await queue.claim(worker_id="d1", limit=3, lease_ms=60_000, per_target=2)
+    # Round-robin: one of each target before a second of any.
+    assert urls(first) == [
+        "https://QUICK.example.com/",
+        "https://slow.example.com/h/0?q=0",
+        "https://slow.example.com:8443/h",
+    ]
+    second = await queue.claim(worker_id="d2", limit=8, lease_ms=60_000, per_target=2)
+    assert urls(second) == ["https://slow.example.com/h/1?q=1"]  # its cap, with d1's lease
+    assert await queue.claim(worker_id="d3", limit=8, lease_ms=60_000, per_target=2) == []
+    done = next(c for c in first if c.message_id != quick.id and c.url and ":8443" not in c.url)
+    assert await queue.record(done, delivery_attempt(done, 200, "succeeded"), Delivered())
+    third = await queue.claim(worker_id="d3", limit=8, lease_ms=60_000, per_target=2)
+    assert urls(third) == ["https://slow.example.com/h/2?q=2"]
+    # Without a cap, the oldest due go first, whatever their target.
+    assert len(await queue.claim(worker_id="d4", limit=8, lease_ms=60_000)) == 2
+
+
+async def test_registered_endpoints_are_targets_of_their_own(outbox: Outbox) -> None:
+    store, queue = WebhookStore(outbox.engine), WebhookQueue(outbox.engine)
+    endpoint = (await store.create_endpoint(url="https://slow.example.com/h")).endpoint
+    for _ in range(3):
+        await message_in_status(
+            outbox, MessageStatus.SENT, webhook_url="https://slow.example.com/x"
+        )
+    claims = await queue.claim(worker_id="d1", limit=8, lease_ms=60_000, per_target=1)
+    assert sorted((c.endpoint_id or "") for c in claims) == ["", endpoint.id]

@@ -250,3 +250,77 @@ async def test_temporary_refusal_of_an_auth_mail_fails_over_at_once(
     assert [a.error_code for a in details.attempts] == [ErrorCode.SMTP_TRANSIENT, None]
     assert first.messages == []
     assert len(pair.second.messages) == 1
+
+
+async def test_an_upstream_that_drops_after_the_dot_once_per_message_keeps_delivering(
+    tmp_path: object, smtp_server: SmtpServerFactory
+) -> None:
+    """The only upstream hangs up after every message's first final dot (each first copy
+    is stored: the outcome is ambiguous), then answers 250 to the retry. Default breaker
+    threshold, short cool-down, one message at a time so new messages come before
+    retries: every message is sent, none stalls behind an open breaker."""
+    only = smtp_server()
+    only.handler.disconnect_at_first_final_dot()
+    url = f"sqlite:///{tmp_path}/drops.db"
+    await migrate(url)
+    settings = Settings(
+        database_url=url,
+        smtp=only.config(timeout=2.0),
+        worker_concurrency=1,
+        poll_interval_seconds=0.05,
+        retry_base_seconds=0.05,
+        retry_max_seconds=0.1,
+        shutdown_grace_seconds=2,
+        smtp_breaker_cooldown_seconds=0.5,
+    )
+    assert settings.smtp_breaker_failures == 3
+    async with Relay(settings) as relay:
+        pair = Pair(relay, settings, settings.require_smtp(), only, [])
+        ids = [await pair.submit(n) for n in range(11)]
+
+        async def all_sent() -> bool:
+            statuses = [(await relay.outbox.get_message(i)).status for i in ids]
+            return all(s is MessageStatus.SENT for s in statuses)
+
+        worker = pair.worker()
+        started = time.monotonic()
+        await _run_until(worker, all_sent, timeout=15)
+        took = time.monotonic() - started
+        details = [await relay.get_message(i) for i in ids]
+    assert took < 10, f"took {took:.1f} s"
+    for detail in details:
+        assert [a.error_code for a in detail.attempts] == [
+            ErrorCode.SMTP_DISCONNECT_UNCERTAIN,
+            None,
+        ]
+    # At least once: the first copy of each was stored before the hang-up.
+    assert len(only.messages) == 22
+
+
+async def test_uncertain_failures_still_move_mail_to_a_healthy_upstream(
+    make_pair: MakePair, smtp_server: SmtpServerFactory
+) -> None:
+    """The first upstream loses the reply to every final dot: its breaker opens (it is
+    not the last resort while the second works) and the retries go to the second."""
+    first = smtp_server()
+    first.handler.disconnect_at("final_dot")
+    pair: Pair = await make_pair(
+        first.config(timeout=2.0), retry_base_seconds=0.05, retry_max_seconds=0.1
+    )
+    ids = [await pair.submit(n) for n in range(4)]
+
+    async def all_sent() -> bool:
+        statuses = [(await pair.relay.outbox.get_message(i)).status for i in ids]
+        return all(s is MessageStatus.SENT for s in statuses)
+
+    worker = pair.worker()
+    await _run_until(worker, all_sent)
+    breaker = worker.upstreams.all[0].breaker
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.reason is ErrorCode.SMTP_DISCONNECT_UNCERTAIN
+    second = pair.second.config().upstream
+    for message_id in ids:
+        attempts = (await pair.relay.get_message(message_id)).attempts
+        assert attempts[-1].upstream == second
+        assert {a.error_code for a in attempts[:-1]} <= {ErrorCode.SMTP_DISCONNECT_UNCERTAIN}
+    assert len(pair.second.messages) == 4

@@ -193,6 +193,39 @@ async def test_a_slow_receiver_does_not_stall_the_others(rig: Rig) -> None:
     assert slow_attempts[1].status_code == 200
 
 
+async def test_a_backlog_for_one_slow_host_does_not_hold_up_another_receiver(
+    rig: Rig,
+) -> None:
+    """40 per-request deliveries to a host that never answers (different paths: one
+    target), then one to a quick receiver: the quick one goes out within about one
+    attempt timeout, not after the backlog (40 x timeout / WEBHOOK_CONCURRENCY)."""
+    timeout = 1.0
+    settings = fast_settings(
+        rig.settings.database_url,
+        webhook_timeout_seconds=timeout,
+        webhook_retry_base_seconds=5,
+        webhook_retry_max_seconds=5,
+    )
+    assert settings.webhook_concurrency == 8
+    async with running_receiver() as slow, running_receiver() as quick:
+        slow.default = Reply(hang=True)
+        for n in range(40):
+            await message_in_status(
+                rig.outbox, MessageStatus.SENT, webhook_url=slow.url(path=f"/hook/{n}")
+            )
+        record = await message_in_status(rig.outbox, MessageStatus.SENT, webhook_url=quick.url())
+        [quick_delivery] = await rig.deliveries(record.id)
+        started = time.monotonic()
+        async with rig.dispatching(settings=settings):
+            await quick.wait_for(1, timeout=15)
+            quick_took = time.monotonic() - started
+            await rig.settled(quick_delivery.id)
+            # The slow host never has more than its share of the slots.
+            slow_busy = len(slow.requests)
+    assert quick_took < 2 * timeout, f"the quick receiver waited {quick_took:.1f} s"
+    assert slow_busy <= settings.webhook_concurrency_per_target * 2
+
+
 async def test_retry_after_is_honoured(rig: Rig) -> None:
     async with running_receiver() as receiver:
         receiver.reply_with(Reply(429, headers={"Retry-After": "1"}))

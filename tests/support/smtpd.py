@@ -29,6 +29,7 @@ for the DATA command, ``final_dot`` for the reply after the message data)::
     server.handler.reply_at("mail", "451 4.3.0 Try again later", times=1)
     server.handler.refuse_recipient("nobody@example.com")       # 550 for that RCPT
     server.handler.disconnect_at("final_dot")  # store the message, then hang up: ambiguous
+    server.handler.disconnect_at_first_final_dot()  # the same, once per Message-ID
     server.handler.delay_at("final_dot", 2.0)  # store, then wait before replying 250
     server.handler.hide_extension("STARTTLS")  # leave it out of the EHLO reply
 """
@@ -117,6 +118,8 @@ class RecordingHandler:
     events: list[tuple[str, bool]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     hidden_extensions: set[str] = field(default_factory=set)
+    #: Message-IDs seen so far, when every message's first copy is to be dropped.
+    first_copies_seen: set[str] | None = None
     _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     # -- configuring faults -------------------------------------------------------------
@@ -137,6 +140,21 @@ class RecordingHandler:
         At ``final_dot`` the message is stored first: the client cannot know that.
         """
         self._add(Fault(stage, disconnect=True, times=times))
+
+    def disconnect_at_first_final_dot(self) -> None:
+        """Store each message, then hang up instead of answering the final dot — the first
+        time its Message-ID arrives; later copies get their 250 (an upstream that loses
+        the reply once for every message)."""
+        self.first_copies_seen = set()
+
+    def _first_copy(self, received: Received) -> bool:
+        if self.first_copies_seen is None:
+            return False
+        message_id = str(received.parsed()["Message-ID"])
+        with self._changed:
+            first = message_id not in self.first_copies_seen
+            self.first_copies_seen.add(message_id)
+        return first
 
     def delay_at(self, stage: str, seconds: float, *, times: int | None = None) -> None:
         """Wait ``seconds`` before answering ``stage`` (at ``final_dot``: after storing)."""
@@ -260,6 +278,8 @@ class RecordingHandler:
         with self._changed:
             self.messages.append(received)
             self._changed.notify_all()
+        if self._first_copy(received):
+            await _hang_up(server)
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)

@@ -23,7 +23,8 @@ MAIL_TEMPFAIL = outcomes.from_reply(Stage.MAIL, 451, "4.3.0 try later")
         (outcomes.from_timeout(Stage.CONNECT), Health.FAULT),
         (outcomes.from_timeout(Stage.DATA), Health.FAULT),
         (outcomes.from_disconnect(Stage.MAIL), Health.FAULT),
-        (outcomes.from_disconnect(Stage.FINAL_DOT), Health.FAULT),
+        (outcomes.from_disconnect(Stage.FINAL_DOT), Health.UNCERTAIN),
+        (outcomes.from_timeout(Stage.FINAL_DOT), Health.UNCERTAIN),
         (outcomes.from_reply(Stage.CONNECT, 421, "busy"), Health.FAULT),
         (outcomes.from_reply(Stage.RCPT, 421, "closing"), Health.FAULT),
         (AUTH, Health.FATAL),
@@ -118,3 +119,53 @@ def test_an_abandoned_probe_frees_the_upstream() -> None:
     assert not breaker.available(1000)
     breaker.release()
     assert breaker.acquire(1000)
+
+
+def test_uncertain_outcomes_open_the_breaker_but_leave_it_usable_as_a_last_resort() -> None:
+    """Lost replies to the final dot count towards opening (mail moves to another
+    upstream), but as long as nothing else failed since the last success the upstream
+    stays usable when no other one may be; a use as the last resort is not a probe."""
+    breaker = CircuitBreaker(failure_threshold=3, cooldown_ms=1000)
+    assert not breaker.record(Health.UNCERTAIN, 0)
+    assert not breaker.record(Health.UNCERTAIN, 10)
+    assert not breaker.last_resort()  # closed: simply available
+    assert breaker.record(Health.UNCERTAIN, 20, ErrorCode.SMTP_DISCONNECT_UNCERTAIN)
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.available(500)
+    assert breaker.last_resort()
+    # A last-resort message that fails the same way changes nothing; one that is
+    # accepted closes the breaker.
+    assert not breaker.record(Health.UNCERTAIN, 600)
+    assert (breaker.opened_at, breaker.current_cooldown_ms) == (20, 1000)
+    assert not breaker.record(Health.OK, 700)
+    assert breaker.state is BreakerState.CLOSED
+    assert not breaker.hard_failure
+
+
+def test_a_probe_out_or_any_other_failure_ends_the_last_resort() -> None:
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_ms=1000)
+    breaker.record(Health.UNCERTAIN, 0)
+    breaker.record(Health.UNCERTAIN, 1)
+    assert breaker.acquire(1001)  # the probe
+    assert not breaker.last_resort()  # wait for its verdict
+    assert breaker.record(Health.UNCERTAIN, 1100)  # re-opened, cool-down doubled
+    assert breaker.current_cooldown_ms == 2000
+    assert breaker.last_resort()
+    # A connection failure says the server itself is in trouble: skipped for real.
+    breaker.record(Health.FAULT, 1200)
+    assert breaker.hard_failure
+    assert not breaker.last_resort()
+    assert not breaker.available(1300)
+    # Until a success: then the record starts afresh.
+    assert breaker.acquire(1100 + 2000)
+    breaker.record(Health.OK, 3200)
+    breaker.record(Health.UNCERTAIN, 3300)
+    assert breaker.record(Health.UNCERTAIN, 3400)
+    assert breaker.last_resort()
+
+
+def test_a_connection_failure_before_the_uncertain_ones_also_counts() -> None:
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_ms=1000)
+    breaker.record(Health.FAULT, 0)
+    assert breaker.record(Health.UNCERTAIN, 1)
+    assert not breaker.last_resort()

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..db import is_current
+from ..db.write_health import write_health
 from ..exceptions import RelayError
 from .deps import RelayDep
 from .routing import CountedRoute
@@ -34,7 +35,9 @@ async def ready(request: Request, relay: RelayDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         await relay.outbox.db_now_ms()
-        checks["database"] = "ok"
+        # Reads may work while every write fails (a full disk): say so.
+        failing = write_health(relay.outbox.engine).failing
+        checks["database"] = "write_failing" if failing else "ok"
         checks["migrations"] = "ok" if await is_current(relay.outbox.engine) else "pending"
     except RelayError:
         checks["database"] = "unreachable"

@@ -275,11 +275,16 @@ webhook_deliveries = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger, nullable=True),
-    # The claim filters on status and due time; ordering looks at one message's rows;
-    # listings go by endpoint, newest first.
+    # Who receives it, for the fair share of the dispatcher's slots (since 0007):
+    # "endpoint:<id>", or "host:<host>:<port>" of a per-request webhook_url; see
+    # authmail_relay.webhook_targets.
+    Column("target", Text, nullable=False, server_default=text("''")),
+    # The claim filters on status and due time, and counts live leases per target;
+    # ordering looks at one message's rows; listings go by endpoint, newest first.
     Index(None, "status", "next_attempt_at"),
     Index(None, "message_id", "event_id"),
     Index(None, "endpoint_id", "id"),
+    Index(None, "lease_expires_at"),
 )
 
 #: One row per HTTP attempt of a delivery (since 0003).
