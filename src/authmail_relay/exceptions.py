@@ -114,7 +114,7 @@ class RateLimitedError(RelayError):
     #: Seconds until a retry can succeed (the HTTP ``Retry-After``; the client SDK
     #: uses 1.0 when the relay sent none).
     retry_after: float
-    #: The limit that refused: ``recipient``, ``domain`` or ``key``; None for the
+    #: The limit that refused: ``recipient``, ``mailbox``, ``domain`` or ``key``; None for the
     #: failed-authentication throttle.
     limit: str | None
     #: The refusing limit's quota per ``window_seconds`` (0 when unknown).
@@ -130,7 +130,7 @@ class RateLimitedError(RelayError):
         quota: int = 0,
         window_seconds: int = 0,
     ) -> None:
-        """``limit`` names the policy that refused (``recipient``, ``domain``, ``key``;
+        """``limit`` names the policy that refused (``recipient``, ``mailbox``, ``domain``, ``key``;
         None for the authentication throttle), with its ``quota`` per ``window_seconds``."""
         super().__init__(message)
         self.retry_after = retry_after
