@@ -46,12 +46,12 @@ class Api:
 
 @contextlib.asynccontextmanager
 async def running_api(
-    settings: Settings, sink: SmtpServer, **app_options: Any
+    settings: Settings, sink: SmtpServer, *, webhook_resolver: Any = None, **app_options: Any
 ) -> AsyncIterator[Api]:
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     await engine.dispose()
-    async with Relay(settings) as relay:
+    async with Relay(settings, webhook_resolver=webhook_resolver) as relay:
         app = create_app(settings, relay=relay, **app_options)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -106,13 +106,15 @@ async def api(tmp_path: Path, smtp_sink: SmtpServer) -> AsyncIterator[Api]:
 def api_factory(
     tmp_path: Path, smtp_sink: SmtpServer
 ) -> Callable[..., contextlib.AbstractAsyncContextManager[Api]]:
-    """Start a service with changed settings.
+    """Start a service with changed settings (and ``run_worker``, ``dev_inbox`` or a
+    ``webhook_resolver`` for the request-time webhook URL check).
 
     ``async with api_factory(send_wait_seconds=1) as api:``
     """
 
     def start(**changes: Any) -> contextlib.AbstractAsyncContextManager[Api]:
-        app_options = {k: changes.pop(k) for k in ("run_worker", "dev_inbox") if k in changes}
+        options = ("run_worker", "dev_inbox", "webhook_resolver")
+        app_options = {k: changes.pop(k) for k in options if k in changes}
         settings = api_settings(f"sqlite:///{tmp_path / 'api.db'}", smtp_sink, **changes)
         return running_api(settings, smtp_sink, **app_options)
 
