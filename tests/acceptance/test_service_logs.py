@@ -11,7 +11,9 @@ from urllib.parse import quote
 import pytest
 
 httpx = pytest.importorskip("httpx", reason="service tests need the [http] extra")
+pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
+from tests.support.db import migrate
 from tests.support.processes import running_service
 from tests.support.smtpd import SmtpServer
 from tests.support.webhooks import running_receiver
@@ -20,7 +22,12 @@ pytestmark = pytest.mark.slow
 API_KEY = "log-test-key-0123456789abcdef"
 
 
-async def test_debug_log_holds_no_secret(tmp_path: Path, smtp_sink: SmtpServer) -> None:
+async def test_debug_log_holds_no_secret(
+    tmp_path: Path, smtp_sink: SmtpServer, db_url: str
+) -> None:
+    """A webhook endpoint, a message with its own webhook URL and secret, a magic link, a
+    code and a listing by recipient, all delivered: none of their secrets is logged."""
+    await migrate(db_url)
     mark = uuid.uuid4().hex[:12]
     canaries = {
         "recipient": f"canary-{mark}@example.com",
@@ -34,6 +41,7 @@ async def test_debug_log_holds_no_secret(tmp_path: Path, smtp_sink: SmtpServer) 
         with running_service(
             tmp_path,
             smtp_sink,
+            db_url=db_url,
             API_KEY=API_KEY,
             LOG_LEVEL="DEBUG",
             MAGIC_LINK_BASE_URL="https://app.example.com",

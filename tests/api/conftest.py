@@ -23,6 +23,7 @@ else:
     from authmail_relay.api import create_app
     from authmail_relay.db import create_engine, upgrade
     from authmail_relay.relay import Relay
+    from authmail_relay.service_setup import server_config
     from authmail_relay.settings import Settings
     from tests.support.smtpd import SmtpServer
 
@@ -58,7 +59,8 @@ async def running_api(
         sock.listen(64)
         sock.setblocking(False)
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        # Configured as `serve` configures it (proxy headers believed from no one).
+        server = uvicorn.Server(server_config(app, settings, log_level="warning", lifespan="on"))
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():

@@ -1,4 +1,5 @@
-"""The environment of a relay process started by a test (``worker``, ``serve``)."""
+"""Relay processes started by tests: their environment (``worker``, ``serve``) and a
+running ``serve``."""
 
 from __future__ import annotations
 
@@ -37,17 +38,18 @@ def service_env(
 
 @contextlib.contextmanager
 def running_service(
-    tmp_path: Path, sink: SmtpServer, **settings: str
+    tmp_path: Path, sink: SmtpServer, *, db_url: str | None = None, **settings: str
 ) -> Iterator[tuple[str, Path]]:
-    """``python -m authmail_relay serve`` on a free loopback port over a fresh SQLite file;
-    yields its URL and the file its log (stdout and stderr) goes to. Stopped with SIGTERM
-    afterwards; a start that does not answer ``/health`` within 30 s fails with the log."""
+    """``python -m authmail_relay serve`` on a free loopback port over *db_url* (already
+    migrated for PostgreSQL) or a fresh SQLite file; yields its URL and the file its log
+    (stdout and stderr) goes to. Stopped with SIGTERM afterwards; a start that does not
+    answer ``/health`` within 30 s fails with the log."""
     import httpx
 
     port = free_port()
     log_path = tmp_path / "service.log"
     env = service_env(
-        f"sqlite:///{tmp_path / 'service.db'}",
+        db_url or f"sqlite:///{tmp_path / 'service.db'}",
         sink,
         drop=("SMTP_", "DATABASE_", "API_", "MAGIC_", "WEBHOOK_", "LOG_", "FORWARDED_"),
         PORT=str(port),
