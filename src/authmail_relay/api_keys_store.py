@@ -40,6 +40,13 @@ log = logging.getLogger("authmail_relay.api_keys")
 LAST_USED_GRANULARITY_MS = 60_000
 MAX_NAME_CHARS = 200
 MAX_EXPIRY_DAYS = 3650
+_COPIED_ON_ROTATION = (
+    "name",
+    "scopes",
+    "allowed_senders",
+    "allowed_origins",
+    "rate_limit_per_minute",
+)
 
 
 @dataclass(frozen=True)
@@ -90,12 +97,38 @@ def _record(row: RowMapping) -> ApiKey:
     )
 
 
-async def _row(connection: AsyncConnection, key_id: str) -> RowMapping:
+async def _row(connection: AsyncConnection, key_id: str, *, lock: bool = False) -> RowMapping:
+    """The key's row; with ``lock``, held until the transaction ends (``FOR UPDATE`` on
+    PostgreSQL; a SQLite write transaction holds the database's write lock already)."""
     query = select(api_keys).where(api_keys.c.id == key_id)
+    if lock:
+        query = query.with_for_update()
     row = (await connection.execute(query)).mappings().first()
     if row is None:
         raise NotFoundError("no such API key")
     return row
+
+
+async def _insert_key(
+    connection: AsyncConnection,
+    now: int,
+    fields: dict[str, Any],
+    expires_in_ms: int | None,
+    *,
+    rotated_from: str | None,
+) -> CreatedKey:
+    made = new_key()
+    await connection.execute(
+        api_keys.insert().values(
+            **fields,
+            id=made.id,
+            secret_hash=made.secret_hash,
+            created_at=now,
+            expires_at=None if expires_in_ms is None else now + expires_in_ms,
+            rotated_from=rotated_from,
+        )
+    )
+    return CreatedKey(_record(await _row(connection, made.id)), made.token)
 
 
 class ApiKeyStore:
@@ -140,20 +173,8 @@ class ApiKeyStore:
     async def _insert(
         self, fields: dict[str, Any], expires_in_ms: int | None, *, rotated_from: str | None
     ) -> CreatedKey:
-        made = new_key()
         async with write_transaction(self._engine, "store the API key") as (conn, now):
-            await conn.execute(
-                api_keys.insert().values(
-                    **fields,
-                    id=made.id,
-                    secret_hash=made.secret_hash,
-                    created_at=now,
-                    expires_at=None if expires_in_ms is None else now + expires_in_ms,
-                    rotated_from=rotated_from,
-                )
-            )
-            record = _record(await _row(conn, made.id))
-        return CreatedKey(record, made.token)
+            return await _insert_key(conn, now, fields, expires_in_ms, rotated_from=rotated_from)
 
     async def get(self, key_id: str) -> ApiKey:
         """The key; NotFoundError if there is none."""
@@ -170,9 +191,15 @@ class ApiKeyStore:
         return [_record(row) for row in rows]
 
     async def revoke(self, key_id: str) -> ApiKey:
-        """Revoke the key now (idempotent: a revoked key keeps its first revocation time)."""
-        async with write_transaction(self._engine, "revoke the API key") as (conn, now):
-            await _row(conn, key_id)
+        """Revoke the key now (idempotent: a revoked key keeps its first revocation time).
+
+        Serialised with :meth:`rotate` on the key's row, so the two never interleave;
+        the time is read once the row is held, so a rotation that went first always has
+        ``created_at`` at or before this ``revoked_at``.
+        """
+        async with write_transaction(self._engine, "revoke the API key") as (conn, _):
+            await _row(conn, key_id, lock=True)
+            now = await db_now(conn)
             await conn.execute(
                 update(api_keys)
                 .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
@@ -182,15 +209,22 @@ class ApiKeyStore:
 
     async def rotate(self, key_id: str) -> CreatedKey:
         """A new key with the same settings and remaining lifetime; the old one keeps
-        working until revoked. ConflictError (``key_revoked``) for a revoked key."""
-        async with write_transaction(self._engine, "read the API key") as (conn, now):
-            old = await _row(conn, key_id)
-        if old["revoked_at"] is not None:
-            raise ConflictError("a revoked key cannot be rotated", error_code="key_revoked")
-        copied = ("name", "scopes", "allowed_senders", "allowed_origins", "rate_limit_per_minute")
-        expires_at = old["expires_at"]
-        remaining = None if expires_at is None else max(1, expires_at - now)
-        return await self._insert({c: old[c] for c in copied}, remaining, rotated_from=key_id)
+        working until revoked. ConflictError (``key_revoked``) for a revoked key.
+
+        The check and the insert are one transaction holding the old key's row, so a
+        concurrent :meth:`revoke` runs entirely before (this one then fails with
+        ``key_revoked``) or entirely after (it revokes the old key only; the new key,
+        made before the revocation, stays usable until revoked itself).
+        """
+        async with write_transaction(self._engine, "rotate the API key") as (conn, _):
+            old = await _row(conn, key_id, lock=True)
+            if old["revoked_at"] is not None:
+                raise ConflictError("a revoked key cannot be rotated", error_code="key_revoked")
+            now = await db_now(conn)
+            expires_at = old["expires_at"]
+            remaining = None if expires_at is None else max(1, expires_at - now)
+            fields = {column: old[column] for column in _COPIED_ON_ROTATION}
+            return await _insert_key(conn, now, fields, remaining, rotated_from=key_id)
 
     async def authenticate(self, presented: str) -> ApiKey | None:
         """The usable key behind ``presented`` (any text), or None. Compares the secret's

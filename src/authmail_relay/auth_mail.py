@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from .branding import Branding, branding_values
 from .exceptions import ConfigurationError, RelayError, ValidationError
+from .link_origins import explicit_port
 from .locales import expiry_text, shipped_locale, text_direction
 from .phrases import PHRASES, fill
 from .rendering import RenderedMail, TemplateSet
@@ -33,7 +34,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def check_base_url(base_url: object, *, error: type[RelayError] = ConfigurationError) -> str:
-    """An http(s) URL with a host and no user info, query or fragment; https unless local.
+    """An http(s) URL with a host, a usable port if any (1 to 65535), and no user info, query
+    or fragment; https unless local.
 
     Returns it without a trailing slash. ``error`` is the exception class to raise:
     :class:`ConfigurationError` for operator settings, :class:`ValidationError` for a
@@ -46,6 +48,10 @@ def check_base_url(base_url: object, *, error: type[RelayError] = ConfigurationE
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
         raise error("base_url is not a valid URL") from None
+    try:
+        explicit_port(parts, error=error)
+    except RelayError as exc:
+        raise error(f"base_url: {exc.message}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise error("base_url must be an http(s) URL with a host name")

@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import logging
 import signal
-import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
@@ -21,6 +19,7 @@ from .dkim_store import KeyStore
 from .message_request import MessageRequest
 from .redaction import mask_address
 from .relay import MessageDetails, Relay
+from .service_setup import configure_logging
 from .settings import Settings
 from .vocabulary import MessageStatus
 from .wakeups import WakeupListener
@@ -32,15 +31,7 @@ from .worker import Worker
 async def dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Run the parsed service command; returns the exit code."""
     settings = Settings.from_env(env)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Migration progress and the dev capture server's per-command trace (which names
-    # recipients) are not news to an operator; problems still show as warnings.
-    for chatty in ("alembic", "mail.log"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     if args.command == "serve":
         return await serve(settings, host=args.host, port=args.port, run_worker=not args.no_worker)
     if args.command == "send":
@@ -81,6 +72,7 @@ async def serve(settings: Settings, *, host: str | None, port: int | None, run_w
     import uvicorn
 
     from .api import create_app
+    from .service_setup import server_config
 
     settings.require_api_key()
     if run_worker:
@@ -88,14 +80,9 @@ async def serve(settings: Settings, *, host: str | None, port: int | None, run_w
         KeyStore(settings.dkim_keys_dir).keys()  # a bad DKIM key file: one line, before start
     async with Relay(settings) as relay:
         app = create_app(settings, relay=relay, run_worker=run_worker)
-        config = uvicorn.Config(
-            app,
-            host=host or settings.host,
-            port=port or settings.port,
-            log_level=settings.log_level.lower(),
-            server_header=False,
+        server = uvicorn.Server(
+            server_config(app, settings, host=host or settings.host, port=port or settings.port)
         )
-        server = uvicorn.Server(config)
         await server.serve()
         return 0 if server.started else 1
 

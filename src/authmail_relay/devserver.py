@@ -22,6 +22,7 @@ from .capture import CapturedMail, CaptureServer
 from .file_modes import private_dir
 from .message_request import MessageRequest
 from .relay import Relay
+from .service_setup import server_config
 from .settings import Settings
 from .smtp_config import SmtpConfig
 from .vocabulary import TlsMode
@@ -94,7 +95,8 @@ async def run_dev(*, data_dir: str, host: str, port: int, once: bool = False) ->
         async with Relay(settings) as relay:
             app = create_app(settings, relay=relay, dev_inbox=root / "inbox")
             sock = bind_socket(host, port)
-            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False))
+            # No proxy is trusted here (FORWARDED_ALLOW_IPS is unset): the peer is the client.
+            server = uvicorn.Server(server_config(app, settings, log_level="warning"))
             serving = asyncio.create_task(server.serve(sockets=[sock]))
             # uvicorn offers no start-up event; its `started` flag is the documented signal.
             while not server.started and not serving.done():  # noqa: ASYNC110

@@ -14,6 +14,7 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_address, ip_network
 from typing import Any
 
 from .api_keys import normalise_sender_rules
@@ -169,6 +170,22 @@ def _secrets_keys(name: str, raw: str) -> tuple[bytes, ...]:
         return tuple(decode_secrets_key(item) for item in items)
     except ConfigurationError as exc:
         raise ConfigurationError(f"{name}: {exc.message}") from None
+
+
+def _proxy_addresses(name: str, raw: str) -> tuple[str, ...]:
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if items == ["*"]:
+        return ("*",)
+    proxies = []
+    for item in items:
+        try:
+            proxy = ip_network(item, strict=False) if "/" in item else ip_address(item)
+            proxies.append(str(proxy))
+        except ValueError:
+            raise ConfigurationError(
+                f"{name}: {item[:60]!r} is not an IP address or network (or a lone *)"
+            ) from None
+    return tuple(proxies)
 
 
 def _share(name: str, raw: str) -> float:
@@ -348,6 +365,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("HOST", "127.0.0.1", "Address the HTTP service listens on.", "host"),
     Setting("PORT", "8000", "Port the HTTP service listens on.", "port", _port),
+    Setting(
+        "FORWARDED_ALLOW_IPS",
+        "",
+        "Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed; empty: none (the peer address counts).",
+        "forwarded_allow_ips",
+        _proxy_addresses,
+    ),
     Setting(
         "SEND_WAIT_SECONDS",
         "15",
@@ -698,6 +723,7 @@ class Settings:
     api_key: str = field(default="", repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
+    forwarded_allow_ips: tuple[str, ...] = ()
     send_wait_seconds: float = 15.0
     max_body_bytes: int = 10 * 1024 * 1024
     docs_enabled: bool = True

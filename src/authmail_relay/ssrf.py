@@ -11,6 +11,11 @@ is checked like one:
 * Host names listed in ``WEBHOOK_ALLOW_HOSTS`` may resolve to anything (internal
   receivers); the scheme and user-info rules still apply to them.
 
+A refusal names what the caller wrote (``points at 10.0.0.5, a private address`` for
+an IP literal), never what a name resolved to: that would let anyone who may submit a
+URL map internal DNS names to addresses. The resolved address and its kind go to the
+log at INFO (the host name only, never the URL, which may carry tokens).
+
 The dispatcher resolves once per attempt (:meth:`UrlGuard.resolve`) and connects only to
 the addresses it checked (see :mod:`authmail_relay.webhook_http`), so a name that
 resolves to a public address for the check and a private one a moment later cannot
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -42,6 +48,8 @@ __all__ = [
     "parse_webhook_url",
     "system_resolver",
 ]
+
+log = logging.getLogger("authmail_relay.ssrf")
 
 IPAddress = IPv4Address | IPv6Address
 #: ``async (host, port) -> addresses``: how host names become IP address strings.
@@ -282,8 +290,14 @@ class UrlGuard:
             for text in addresses:
                 reason = _reason_for(text)
                 if reason is not None:
+                    # Whoever sent the URL learns only that it is refused: the address a
+                    # name resolves to, and its kind, would map internal DNS for them.
+                    log.info(
+                        "webhook host %s refused: it resolves to %s, %s", target.host, text, reason
+                    )
                     raise WebhookUrlError(
-                        f"{field} host {target.host} resolves to {text}, {reason}", field=field
+                        f"{field} host {target.host} resolves to an address that is not allowed",
+                        field=field,
                     )
         return PinnedTarget(target, addresses)
 

@@ -23,6 +23,7 @@ else:
     from authmail_relay.api import create_app
     from authmail_relay.db import create_engine, upgrade
     from authmail_relay.relay import Relay
+    from authmail_relay.service_setup import server_config
     from authmail_relay.settings import Settings
     from tests.support.db import secrets_key_for
 from tests.support.smtpd import SmtpServer
@@ -47,19 +48,20 @@ class Api:
 
 @contextlib.asynccontextmanager
 async def running_api(
-    settings: Settings, sink: SmtpServer, **app_options: Any
+    settings: Settings, sink: SmtpServer, *, webhook_resolver: Any = None, **app_options: Any
 ) -> AsyncIterator[Api]:
     engine = create_engine(settings.database_url)
     await upgrade(engine)
     await engine.dispose()
-    async with Relay(settings) as relay:
+    async with Relay(settings, webhook_resolver=webhook_resolver) as relay:
         app = create_app(settings, relay=relay, **app_options)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(64)
         sock.setblocking(False)
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        # Configured as `serve` configures it (proxy headers believed from no one).
+        server = uvicorn.Server(server_config(app, settings, log_level="warning", lifespan="on"))
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():
@@ -108,13 +110,15 @@ async def api(tmp_path: Path, smtp_sink: SmtpServer) -> AsyncIterator[Api]:
 def api_factory(
     tmp_path: Path, smtp_sink: SmtpServer
 ) -> Callable[..., contextlib.AbstractAsyncContextManager[Api]]:
-    """Start a service with changed settings.
+    """Start a service with changed settings (and ``run_worker``, ``dev_inbox`` or a
+    ``webhook_resolver`` for the request-time webhook URL check).
 
     ``async with api_factory(send_wait_seconds=1) as api:``
     """
 
     def start(**changes: Any) -> contextlib.AbstractAsyncContextManager[Api]:
-        app_options = {k: changes.pop(k) for k in ("run_worker", "dev_inbox") if k in changes}
+        options = ("run_worker", "dev_inbox", "webhook_resolver")
+        app_options = {k: changes.pop(k) for k in options if k in changes}
         settings = api_settings(f"sqlite:///{tmp_path / 'api.db'}", smtp_sink, **changes)
         return running_api(settings, smtp_sink, **app_options)
 

@@ -604,8 +604,8 @@ async def test_long_retry_after_is_raised_at_once(api_factory: ApiFactory, twin:
     """The relay's failure throttle asks for up to a minute: more than max_retry_wait, so
     RateLimitedError(retry_after) is raised without waiting; 401s are never retried."""
     async with api_factory(auth_failure_limit=2) as api:
-        async with twin.open(api, "wrong-key") as intruder:
-            for _ in range(2):
+        for guess in ("wrong-key-1", "wrong-key-2"):  # two guesses: the address is throttled
+            async with twin.open(api, guess) as intruder:
                 with pytest.raises(AuthenticationError):
                     await intruder.list_messages()
         async with twin.open(api, max_retry_wait=10) as client:

@@ -146,12 +146,12 @@ async def test_bad_keys_are_401_never_500(api: Api, authorization: str | None) -
 
 
 async def test_repeated_failures_are_throttled(api_factory) -> None:  # type: ignore[no-untyped-def]
-    """After AUTH_FAILURE_LIMIT failures a client gets 429 with Retry-After, even with the
-    right key."""
+    """After AUTH_FAILURE_LIMIT different wrong keys a client address gets 429 with
+    Retry-After, even with the right env key (a 200 would confirm a guess)."""
     async with api_factory(auth_failure_limit=3) as api, api.anonymous() as client:
-        for _ in range(3):
+        for n in range(3):
             assert (
-                await client.get("/v1/messages", headers={"Authorization": "Bearer nope"})
+                await client.get("/v1/messages", headers={"Authorization": f"Bearer nope{n}"})
             ).status_code == 401
         blocked = await client.get(
             "/v1/messages", headers={"Authorization": f"Bearer {api.settings.api_key}"}

@@ -16,6 +16,7 @@ standardwebhooks = pytest.importorskip("standardwebhooks", reason="needs the [de
 from standardwebhooks.webhooks import Webhook
 
 from tests.api.conftest import Api
+from tests.support.webhook_rig import StaticResolver
 from tests.support.webhooks import Reply, running_receiver
 
 pytestmark = pytest.mark.slow
@@ -163,6 +164,25 @@ async def test_blocked_per_request_urls_are_422_and_nothing_is_stored(
     )
     assert dry.status_code == 422
     assert await api.relay.outbox.list_messages() == []
+
+
+@pytest.mark.parametrize("route", ["/send", "/v1/messages"])
+async def test_a_name_resolving_inside_is_refused_without_naming_the_address(
+    api_factory: Factory, route: str
+) -> None:
+    """The 422 says the address is not allowed, never which address the name resolved to
+    or what kind it is (which would map internal DNS for whoever holds a send key)."""
+    resolver = StaticResolver({"intranet.example.com": [["127.0.0.1"]]})
+    async with api_factory(webhook_resolver=resolver) as api:
+        url = "https://intranet.example.com/hook"
+        response = await api.client.post(route, json={**MAIL, "webhook_url": url})
+        assert await api.relay.outbox.list_messages() == []
+    assert response.status_code == 422, response.text
+    assert resolver.calls == ["intranet.example.com"]
+    assert response.json()["errors"][0]["field"] == "webhook_url"
+    assert "intranet.example.com resolves to an address that is not allowed" in response.text
+    for detail in ("127.0.0.1", "loopback"):
+        assert detail not in response.text
 
 
 async def test_deliveries_are_signed_both_ways_and_can_be_replayed(api_factory: Factory) -> None:

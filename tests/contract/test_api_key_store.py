@@ -7,11 +7,13 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from authmail_relay.api_keys_store import ApiKeyStore
+from authmail_relay.api_keys_store import ApiKey, ApiKeyStore, CreatedKey
 from authmail_relay.db.schema import metadata
 from authmail_relay.exceptions import ConflictError, NotFoundError, ValidationError
 from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import Scope
+
+TRIALS = 25
 
 
 async def _dump(outbox: Outbox) -> str:
@@ -135,3 +137,35 @@ async def test_the_secret_is_never_stored(outbox: Outbox) -> None:
         secret = token.rsplit("_", 1)[1]
         assert secret not in dump
         assert secret[:20] not in dump
+
+
+async def test_rotate_racing_revoke_is_as_if_one_ran_first(outbox: Outbox) -> None:
+    """Revoke and six rotations of one key at once, many times: each rotation either
+    lost (409 key_revoked, nothing made) or finished before the revocation. No key is
+    ever made from a key that was already revoked."""
+    store = ApiKeyStore(outbox.engine)
+    made_before = refused = 0
+    for trial in range(TRIALS):
+        old = (await store.create(name=f"race {trial}", scopes=["send"])).key
+        # Rotations on both sides of the revoke, so some start before it and some after.
+        rotations = [store.rotate(old.id) for _ in range(6)]
+        results = await asyncio.gather(
+            *rotations[:3], store.revoke(old.id), *rotations[3:], return_exceptions=True
+        )
+        revoked = results.pop(3)
+        assert isinstance(revoked, ApiKey), revoked
+        assert revoked.revoked_at is not None
+        for result in results:
+            if isinstance(result, ConflictError):
+                assert result.error_code == "key_revoked"
+                refused += 1
+                continue
+            assert isinstance(result, CreatedKey), result
+            assert result.key.created_at <= revoked.revoked_at, "made after the revoke"
+            made_before += 1
+        children = [key for key in await store.list() if key.rotated_from == old.id]
+        assert sorted(k.id for k in children) == sorted(
+            r.key.id for r in results if isinstance(r, CreatedKey)
+        )
+        assert all(child.created_at <= revoked.revoked_at for child in children)
+    assert made_before + refused == 6 * TRIALS

@@ -69,6 +69,13 @@ async def test_every_blocked_target_is_refused_and_the_canary_stays_silent(rig: 
         assert [a.result for a in attempts] == ["failed"]
         assert attempts[0].status_code is None
         assert (attempts[0].error or "").startswith("blocked: ")
+    # For a name, neither the address it resolved to nor what kind of address that is
+    # is told (an oracle for internal DNS otherwise): only that it is not allowed.
+    names = ["loopback.test", "mixed.test", "mapped.test", "metadata.test"]
+    for name, (delivery, attempts) in zip(names, settled[-4:], strict=True):
+        expected = f"blocked: webhook_url host {name} resolves to an address that is not allowed"
+        assert delivery.last_error == expected
+        assert attempts[0].error == expected
 
 
 async def test_a_rebinding_name_cannot_reach_the_private_address(rig: Rig) -> None:
@@ -91,7 +98,9 @@ async def test_a_rebinding_name_cannot_reach_the_private_address(rig: Rig) -> No
     assert resolver.calls == ["rebind.test", "rebind.test"]
     assert [a.result for a in attempts] == ["retry", "failed"]
     assert "ConnectError" in (attempts[0].error or "")
-    assert "resolves to 127.0.0.1" in (attempts[1].error or "")
+    assert (attempts[1].error or "").endswith(
+        "rebind.test resolves to an address that is not allowed"
+    )
     assert delivery.status is DeliveryStatus.FAILED
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from authmail_relay.auth_mail import check_base_url
 from authmail_relay.exceptions import ConfigurationError, ValidationError
 from authmail_relay.link_origins import origin_of
 from authmail_relay.message_content import link_spec
@@ -100,3 +101,39 @@ def test_settings_parse_origins_and_paths() -> None:
     ):
         with pytest.raises(ConfigurationError):
             Settings.from_env(bad)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.example.com:0",
+        "https://app.example.com:00/x",
+        "https://app.example.com:+443",
+        "https://app.example.com:٤٤٣",  # Arabic-Indic digits
+        "https://app.example.com:0000443",
+        "http://localhost:0",
+    ],
+)
+def test_unusable_ports_are_refused_everywhere(url: str) -> None:
+    """Port 0 (which would compare as the default port and make a dead link) and ports
+    not written as 1 to 65535 in ASCII digits: refused as an origin, as a base URL, as
+    MAGIC_LINK_BASE_URL, in ALLOWED_LINK_ORIGINS and as a request's base_url."""
+    with pytest.raises(ValidationError):
+        origin_of(url, error=ValidationError)
+    with pytest.raises(ValidationError):
+        check_base_url(url, error=ValidationError)
+    for name in ("MAGIC_LINK_BASE_URL", "ALLOWED_LINK_ORIGINS"):
+        with pytest.raises(ConfigurationError, match=name):
+            Settings.from_env({name: url})
+    settings = Settings(magic_link_base_url="https://app.example.com")
+    request = MessageRequest(to="a@b.c", kind=Kind.MAGIC_LINK, token="t", base_url=url)
+    with pytest.raises(ValidationError) as caught:
+        link_spec(request, settings)
+    assert caught.value.field == "base_url"
+
+
+def test_usable_ports_are_kept() -> None:
+    assert origin_of("https://app.example.com:1/") == "https://app.example.com:1"
+    assert origin_of("https://app.example.com:65535") == "https://app.example.com:65535"
+    assert origin_of("https://app.example.com:/") == "https://app.example.com:443"
+    assert check_base_url("http://[::1]:8080/app/") == "http://[::1]:8080/app"

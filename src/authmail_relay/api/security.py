@@ -7,31 +7,32 @@ scopes, senders and link origins; see :mod:`authmail_relay.api_keys_store`). Any
 usable key or a ``401``; never a ``500``. Comparisons are between SHA-256 digests with
 :func:`hmac.compare_digest`, so their time depends on neither the key's content nor its
 length. Stored keys are read from the database on every request (no cache), so a
-revocation or expiry takes effect on the next request. A client address that fails too
-often within a minute gets ``429`` until the minute has passed, before its key is even
-looked at.
+revocation or expiry takes effect on the next request.
+
+Failures are throttled per client address and presented credential
+(:mod:`authmail_relay.auth_throttle`): a credential that keeps failing from an address
+gets ``429`` there, and an address from which too many *different* credentials failed
+may use only stored keys until the minute has passed. A working stored key is never
+refused because of other credentials' failures; the env key is, from an address that is
+guessing, because answering it would tell the guesser when a guess was right.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
 
 from ..api_keys import ALL_SCOPES, KEY_PREFIX
 from ..api_keys_store import ApiKeyStore
+from ..auth_throttle import FailureThrottle
 from ..exceptions import AuthenticationError, RateLimitedError
 from ..vocabulary import Scope
 
-#: Window over which failed authentications are counted, in seconds.
-FAILURE_WINDOW = 60.0
-#: At most this many client addresses are tracked; the oldest are forgotten first.
-MAX_TRACKED_ADDRESSES = 10_000
+__all__ = ["Caller", "FailureThrottle", "KeyChecker", "client_address", "key_fingerprint"]
 
 
 def key_fingerprint(key: str) -> str:
@@ -57,35 +58,6 @@ class Caller:
     requests_per_minute: int | None = None
 
 
-class FailureThrottle:
-    """Counts failed authentications per client address over a sliding minute."""
-
-    def __init__(self, limit: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def retry_after(self, address: str) -> float | None:
-        """Seconds until ``address`` may try again, or None if it may try now."""
-        stamps = self._failures.get(address)
-        if not stamps:
-            return None
-        now = self._clock()
-        while stamps and now - stamps[0] >= FAILURE_WINDOW:
-            stamps.popleft()
-        if len(stamps) < self.limit:
-            return None
-        return FAILURE_WINDOW - (now - stamps[0])
-
-    def record_failure(self, address: str) -> None:
-        """Count one failed attempt from ``address``."""
-        stamps = self._failures.pop(address, None) or deque()
-        stamps.append(self._clock())
-        self._failures[address] = stamps  # re-inserted: dict order is recency order
-        while len(self._failures) > MAX_TRACKED_ADDRESSES:
-            self._failures.pop(next(iter(self._failures)))
-
-
 class KeyChecker:
     """Verifies ``Authorization: Bearer <key>`` against the env key and stored keys."""
 
@@ -105,33 +77,39 @@ class KeyChecker:
     async def check(self, authorization: str | None, address: str) -> Caller:
         """The caller, or AuthenticationError / RateLimitedError (StorageError when the
         key store cannot be read)."""
-        wait = self.throttle.retry_after(address)
-        if wait is not None:
-            raise RateLimitedError("too many failed authentications", retry_after=wait)
         scheme, _, presented = (authorization or "").partition(" ")
-        presented = presented.strip()
+        scheme, presented = scheme.lower(), presented.strip()
         # Header values arrive as latin-1 text; surrogateescape keeps any byte comparable.
         candidate = presented.encode("utf-8", "surrogateescape")
-        digest = hashlib.sha256(candidate).digest()
-        if scheme.lower() == "bearer":
-            if hmac.compare_digest(digest, self._digest):
-                return self._env_caller
-            if self.store is not None and presented.startswith(KEY_PREFIX):
-                key = await self.store.authenticate(presented)
-                if key is not None:
-                    return Caller(
-                        key.id,
-                        scopes=key.scopes,
-                        allowed_senders=key.allowed_senders,
-                        allowed_origins=key.allowed_origins,
-                        stored=True,
-                        requests_per_minute=key.rate_limit_per_minute,
-                    )
-        self.throttle.record_failure(address)
+        credential = hashlib.sha256(scheme.encode("utf-8", "surrogateescape") + b" " + candidate)
+        wait = self.throttle.credential_wait(address, credential.digest())
+        if wait is not None:  # this very value failed too often here: it is not a key
+            raise RateLimitedError("too many failed authentications", retry_after=wait)
+        guessing = self.throttle.address_wait(address)
+        bearer = scheme == "bearer"
+        # From an address that is guessing, the env key is not compared at all: a 200 for
+        # the right guess among 429s would tell the guesser it was right.
+        compared = bearer and guessing is None
+        if compared and hmac.compare_digest(hashlib.sha256(candidate).digest(), self._digest):
+            return self._env_caller
+        if bearer and self.store is not None and presented.startswith(KEY_PREFIX):
+            key = await self.store.authenticate(presented)
+            if key is not None:
+                return Caller(
+                    key.id,
+                    scopes=key.scopes,
+                    allowed_senders=key.allowed_senders,
+                    allowed_origins=key.allowed_origins,
+                    stored=True,
+                    requests_per_minute=key.rate_limit_per_minute,
+                )
+        if guessing is not None:
+            raise RateLimitedError("too many failed authentications", retry_after=guessing)
+        self.throttle.record_failure(address, credential.digest())
         raise AuthenticationError("invalid or missing API key")
 
 
 def client_address(request: Request) -> str:
-    """The peer address as the server sees it (behind a proxy, configure uvicorn's
-    forwarded-allow-ips so this is the real client)."""
+    """The peer address as the server sees it: the socket's peer, or, from a proxy listed
+    in ``FORWARDED_ALLOW_IPS``, the client its ``X-Forwarded-For`` names."""
     return request.client.host if request.client else "unknown"

@@ -177,6 +177,8 @@ def create_engine(
         parsed,
         pool_pre_ping=True,
         connect_args={"timeout": connect_timeout_s},
+        # Statement parameters hold secrets; keep them out of exception text (tracebacks).
+        hide_parameters=True,
     )
     return engine
 
@@ -187,6 +189,7 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: int) -> AsyncEngine:
         # The driver's own wait, used while connecting; PRAGMA busy_timeout below covers
         # every statement afterwards.
         connect_args={"timeout": busy_timeout_ms / 1000},
+        hide_parameters=True,  # as above: no secrets in exception text
     )
     database = Path(sqlite_path(url) or "").expanduser()
     read_only_file = str(url.query.get("mode", "")).lower() == "ro"
