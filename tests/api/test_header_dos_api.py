@@ -103,6 +103,8 @@ async def test_a_slow_to_compose_message_never_stalls_the_event_loop(
     assert response.status_code == (200 if dry_run else 202), response.text
     # The message really was slow to compose (else this test would prove nothing) ...
     assert took > 0.5
-    # ... and meanwhile the loop kept answering: composed inline, /health waited `took`.
+    # ... and meanwhile the loop kept answering. Composed on the loop, one /health call
+    # waited about as long as the whole request; in a thread it only shares the
+    # interpreter (and, here, two loaded cores) with the composing.
     assert polls >= 5
-    assert worst < 0.3, f"/health waited {worst:.2f} s while composing took {took:.2f} s"
+    assert worst < min(1.0, took / 3), f"/health waited {worst:.2f} s of {took:.2f} s"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -19,7 +20,8 @@ HOOK = "https://hooks.example.com/mail"
 
 
 async def test_endpoint_life_cycle(outbox: Outbox) -> None:
-    store = WebhookStore(outbox.engine, secret_grace_ms=150)
+    # Long enough for a loaded machine to claim within it; the test then waits it out.
+    store = WebhookStore(outbox.engine, secret_grace_ms=1500)
     queue = WebhookQueue(outbox.engine)
     created = await store.create_endpoint(
         url="https://a.example.com/h",
@@ -50,7 +52,9 @@ async def test_endpoint_life_cycle(outbox: Outbox) -> None:
     [claim] = await claim_all(queue)
     assert claim.secrets == (rotated.secret, created.secret)
     await queue.release(claim)
-    await asyncio.sleep(0.2)  # the grace period is over
+    expires_at = rotated.endpoint.previous_secret_expires_at
+    assert expires_at is not None
+    await asyncio.sleep(max(0.0, expires_at / 1000 - time.time()) + 0.2)  # grace is over
     [claim] = await claim_all(queue)
     assert claim.secrets == (rotated.secret,)
 
