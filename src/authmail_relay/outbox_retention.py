@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Update, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, Update, and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -79,16 +79,23 @@ def _past_retention(table: Any, policy: RetentionPolicy, now: int) -> Any:
     )
 
 
-def erase_raw_statement(policy: RetentionPolicy, now: int, limit: int) -> Update:
-    """Erase the bytes of up to *limit* due messages, oldest change first."""
-    candidate = messages.alias("candidate")
-    picked = (
+def _oldest_first(candidate: Any, limit: int, *conditions: ColumnElement[bool]) -> Select[Any]:
+    """Ids of up to *limit* rows of *candidate* meeting *conditions*, least recently
+    changed first, locked for this transaction (rows another sweep holds are skipped)."""
+    return (
         select(candidate.c.id)
-        .where(candidate.c.raw_purged_at.is_(None), _past_retention(candidate, policy, now))
+        .where(*conditions)
         .order_by(candidate.c.updated_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+
+
+def erase_raw_statement(policy: RetentionPolicy, now: int, limit: int) -> Update:
+    """Erase the bytes of up to *limit* due messages, oldest change first."""
+    candidate = messages.alias("candidate")
+    unerased = candidate.c.raw_purged_at.is_(None)
+    picked = _oldest_first(candidate, limit, unerased, _past_retention(candidate, policy, now))
     return (
         messages.update()
         .where(messages.c.id.in_(picked))
@@ -114,17 +121,13 @@ def forget_webhook_statement(policy: RetentionPolicy, now: int, limit: int) -> U
         candidate.c.expires_at.is_(None),
         candidate.c.expires_at <= now,
     )
-    picked = (
-        select(candidate.c.id)
-        .where(
-            candidate.c.webhook_url.is_not(None),
-            _past_retention(candidate, policy, now),
-            settled,
-            ~pending,
-        )
-        .order_by(candidate.c.updated_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    picked = _oldest_first(
+        candidate,
+        limit,
+        candidate.c.webhook_url.is_not(None),
+        _past_retention(candidate, policy, now),
+        settled,
+        ~pending,
     )
     return (
         messages.update()

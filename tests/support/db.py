@@ -20,7 +20,7 @@ import base64
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +176,13 @@ async def message_in_status(
     elif status is MessageStatus.EXPIRED:
         assert await outbox.mark_expired(claim)
     return await outbox.get_message(record.id)
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common default umask (022): what files would get without the relay's care."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)

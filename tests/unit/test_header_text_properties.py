@@ -14,7 +14,6 @@ import contextlib
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -25,13 +24,13 @@ from hypothesis import strategies as st
 
 from authmail_relay.auth_mail import user_name_value
 from authmail_relay.branding import Branding
-from authmail_relay.composing import make_draft
 from authmail_relay.exceptions import RelayError
 from authmail_relay.message_request import MessageRequest, validate_request
 from authmail_relay.notifiers import OTPNotifier
 from authmail_relay.sender import SmtpSender
 from authmail_relay.smtp_config import SmtpConfig
 from authmail_relay.validation import check_header_value
+from tests.support.drafts import plain_draft
 
 #: Per call, at or over any cap. The scan takes well under a millisecond; the exhaustive
 #: one took up to 9 s for a 998-character subject and far longer for longer values.
@@ -78,32 +77,21 @@ adversarial = st.one_of(
 )
 
 
-def _draft(**changes: Any) -> None:
-    args: dict[str, Any] = {
-        "from_addr": "a@example.com",
-        "to": "b@example.com",
-        "subject": "s",
-        "text": "x",
-    }
-    args.update(changes)
-    make_draft(**args)
-
-
 def _notifier_prefix(value: str) -> None:
     OTPNotifier(SmtpSender(SmtpConfig(host="127.0.0.1")), subject_prefix=value)
 
 
 #: Every header-bound field, as the core validates it (``value`` may be any length).
 FIELDS: dict[str, Callable[[str], object]] = {
-    "subject": lambda v: _draft(subject=v),
-    "to": lambda v: _draft(to=v),
-    "to display name": lambda v: _draft(to=f"{v} <b@example.com>"),
-    "cc": lambda v: _draft(cc=[f'"{v}" <c@example.com>']),
-    "bcc": lambda v: _draft(bcc=[f"{v}@example.com"]),
-    "reply_to": lambda v: _draft(reply_to=[f"{v} <r@example.com>"]),
-    "from": lambda v: _draft(from_addr=f"{v} <a@example.com>"),
-    "header name": lambda v: _draft(headers={"X-" + v: "x"}),
-    "header value": lambda v: _draft(headers={"X-A": v}),
+    "subject": lambda v: plain_draft(subject=v),
+    "to": lambda v: plain_draft(to=v),
+    "to display name": lambda v: plain_draft(to=f"{v} <b@example.com>"),
+    "cc": lambda v: plain_draft(cc=[f'"{v}" <c@example.com>']),
+    "bcc": lambda v: plain_draft(bcc=[f"{v}@example.com"]),
+    "reply_to": lambda v: plain_draft(reply_to=[f"{v} <r@example.com>"]),
+    "from": lambda v: plain_draft(from_addr=f"{v} <a@example.com>"),
+    "header name": lambda v: plain_draft(headers={"X-" + v: "x"}),
+    "header value": lambda v: plain_draft(headers={"X-A": v}),
     "user_name": user_name_value,
     "tags": lambda v: validate_request(MessageRequest(to="b@example.com", tags=[v])),
     "branding": lambda v: Branding(product_name=v[:200], sender_name=v, footer_text=v),

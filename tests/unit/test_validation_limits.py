@@ -12,7 +12,6 @@ import pytest
 
 from authmail_relay.auth_mail import user_name_value
 from authmail_relay.branding import Branding
-from authmail_relay.composing import make_draft
 from authmail_relay.exceptions import (
     ConfigurationError,
     HeaderInjectionError,
@@ -20,6 +19,7 @@ from authmail_relay.exceptions import (
     ValidationError,
 )
 from authmail_relay.validation import check_custom_header, check_header_value, parse_mailbox
+from tests.support.drafts import plain_draft
 
 pytestmark = pytest.mark.library
 
@@ -27,17 +27,6 @@ pytestmark = pytest.mark.library
 HEAD_THEN_ENDS = "=?utf-8?q?" + "?=" * 8000  # 16 KB
 #: Generous: the scans take well under a millisecond; the old ones took 3 to 26 seconds.
 FAST = 0.5
-
-
-def _draft(**changes: Any) -> None:
-    args: dict[str, Any] = {
-        "from_addr": "a@example.com",
-        "to": "b@example.com",
-        "subject": "s",
-        "text": "x",
-    }
-    args.update(changes)
-    make_draft(**args)
 
 
 def _refused_fast(call: Callable[[], object], error: type[Exception]) -> Exception:
@@ -49,7 +38,7 @@ def _refused_fast(call: Callable[[], object], error: type[Exception]) -> Excepti
 
 
 def test_a_16_kb_custom_header_value_is_refused_for_its_length_at_once() -> None:
-    error = _refused_fast(lambda: _draft(headers={"X-A": HEAD_THEN_ENDS}), ValidationError)
+    error = _refused_fast(lambda: plain_draft(headers={"X-A": HEAD_THEN_ENDS}), ValidationError)
     assert not isinstance(error, HeaderInjectionError)
     assert "longer than 998" in str(error)
     assert "?=" not in str(error)
@@ -59,7 +48,7 @@ def test_a_16_kb_custom_header_value_is_refused_for_its_length_at_once() -> None
 def test_a_6_kb_address_is_refused_for_its_length_at_once(field: str) -> None:
     value = "a@example.com" + HEAD_THEN_ENDS[:6000]
     changes: dict[str, Any] = {field: value if field == "to" else [value]}
-    error = _refused_fast(lambda: _draft(**changes), InvalidAddressError)
+    error = _refused_fast(lambda: plain_draft(**changes), InvalidAddressError)
     assert getattr(error, "field", None) == field
     assert "?=" not in str(error)
 
@@ -67,10 +56,10 @@ def test_a_6_kb_address_is_refused_for_its_length_at_once(field: str) -> None:
 @pytest.mark.parametrize(
     ("call", "error"),
     [
-        (lambda v: _draft(subject=v), ValidationError),
-        (lambda v: _draft(from_addr=f"{v} <a@example.com>"), InvalidAddressError),
-        (lambda v: _draft(bcc=[f"{v} <a@example.com>"]), InvalidAddressError),
-        (lambda v: _draft(headers={"X-" + v: "x"}), ValidationError),
+        (lambda v: plain_draft(subject=v), ValidationError),
+        (lambda v: plain_draft(from_addr=f"{v} <a@example.com>"), InvalidAddressError),
+        (lambda v: plain_draft(bcc=[f"{v} <a@example.com>"]), InvalidAddressError),
+        (lambda v: plain_draft(headers={"X-" + v: "x"}), ValidationError),
         (lambda v: check_custom_header("X-A", v), ValidationError),
         (lambda v: user_name_value(v), ValidationError),
         (lambda v: Branding(product_name=v), ConfigurationError),
@@ -87,7 +76,7 @@ def test_every_field_over_its_cap_is_refused_at_once(
 def test_a_998_character_adversarial_subject_is_checked_at_once() -> None:
     subject = HEAD_THEN_ENDS[:998]
     started = time.perf_counter()
-    _draft(subject=subject)  # harmless: the decoded text is only "?=" pairs
+    plain_draft(subject=subject)  # harmless: the decoded text is only "?=" pairs
     assert time.perf_counter() - started < FAST
 
 
@@ -159,12 +148,12 @@ def test_one_message_has_one_budget_of_encoded_words() -> None:
 
     # A pre-encoded display name on each of 50 recipients is fine...
     name = "=?utf-8?q?J=C3=BCrgen_Gro=C3=9F?="
-    _draft(to=[f"{name} <to{i}@example.com>" for i in range(50)], subject=name)
+    plain_draft(to=[f"{name} <to{i}@example.com>" for i in range(50)], subject=name)
     # ...but the words examined across all fields of one message are bounded, so a
     # message with every field at its cap costs a few milliseconds at most.
     words = " ".join(["=?utf-8?q?a?=" + "x" * 61] * 13)  # 13 words, each examined once
     count = MAX_ENCODED_WORDS_PER_MESSAGE // 13 + 1
-    _draft(to=[f"{words} <to{i}@example.com>" for i in range(count - 1)])
+    plain_draft(to=[f"{words} <to{i}@example.com>" for i in range(count - 1)])
     with pytest.raises(HeaderInjectionError) as info:
-        _draft(to=[f"{words} <to{i}@example.com>" for i in range(count)])
+        plain_draft(to=[f"{words} <to{i}@example.com>" for i in range(count)])
     assert "too many for one message" in str(info.value)
