@@ -24,9 +24,12 @@ one) are reduced to a digest, and credentials are passed in as fixed-size digest
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
+
+from .requester import network_of
 
 __all__ = ["FAILURE_WINDOW", "MAX_ADDRESS_CHARS", "MAX_TRACKED", "FailureThrottle"]
 
@@ -80,9 +83,16 @@ class _WindowCounts:
 
 
 def _address_key(address: str) -> str:
-    if len(address) <= MAX_ADDRESS_CHARS:
-        return address
-    return "sha256:" + hashlib.sha256(address.encode("utf-8", "surrogateescape")).hexdigest()
+    """What one client's failures are counted under: its network when *address* is an
+    IP address (an IPv6 client by its /64, which it usually holds whole and could
+    otherwise walk through one address per guess), else the text, or its digest when
+    long."""
+    if len(address) > MAX_ADDRESS_CHARS:
+        return "sha256:" + hashlib.sha256(address.encode("utf-8", "surrogateescape")).hexdigest()
+    try:
+        return network_of(ipaddress.ip_address(address))
+    except ValueError:
+        return address  # not an IP address (e.g. a test client's name)
 
 
 class FailureThrottle:

@@ -20,7 +20,7 @@ import ipaddress
 
 from .exceptions import ValidationError
 
-__all__ = ["IPV6_PREFIX", "MAX_END_USER_IP", "end_user_network", "requester_key"]
+__all__ = ["IPV6_PREFIX", "MAX_END_USER_IP", "end_user_network", "network_of", "requester_key"]
 
 #: Longest textual IP address (IPv6 with an embedded IPv4 address); checked before parsing.
 MAX_END_USER_IP = 45
@@ -52,6 +52,12 @@ def end_user_network(value: object) -> str | None:
         address = ipaddress.ip_address(value)
     except ValueError:
         raise ValidationError("end_user_ip is not an IPv4 or IPv6 address", field=_FIELD) from None
+    return network_of(address)
+
+
+def network_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The network one client counts as: an IPv4 address itself, an IPv6 address's /64
+    (an IPv4-mapped one: its IPv4 address). Shared by every per-client count."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)

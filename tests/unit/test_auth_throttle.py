@@ -78,3 +78,17 @@ def test_memory_is_bounded() -> None:
     assert all(len(str(key)) < 200 for count in counts for key in count._stamps)
     assert throttle.credential_wait("x" * 100_000, cred("same")) is not None
     assert throttle.credential_wait("10.0.0.0", cred("0")) is None  # forgotten
+
+
+def test_an_ipv6_client_is_counted_by_its_64() -> None:
+    clock = Clock()
+    throttle = FailureThrottle(3, clock=clock)
+    # A guesser walking through addresses of the /64 it holds, one per guess.
+    for n in range(3):
+        throttle.record_failure(f"2001:db8:1:2::{n + 1:x}", cred(f"guess {n}"))
+    assert throttle.address_wait("2001:db8:1:2:ffff::9") is not None
+    assert throttle.address_wait("2001:db8:1:3::1") is None  # the next /64 is someone else
+    # An IPv4-mapped address is that IPv4 client.
+    for n in range(3):
+        throttle.record_failure("::ffff:192.0.2.7", cred(f"mapped {n}"))
+    assert throttle.address_wait("192.0.2.7") is not None
