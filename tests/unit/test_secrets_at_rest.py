@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("sqlalchemy", reason="secrets at rest need the [http] extra")
 pytest.importorskip("cryptography", reason="secrets at rest need the [http] extra")
 
 from authmail_relay.exceptions import ConfigurationError, StorageError
