@@ -62,9 +62,9 @@ class KeyStore:
             for key in keys:
                 self.check_free(key.domain, [key.selector])
         paths = []
+        private_dir(self.root)
         for key in keys:
             folder = self.root / key.domain
-            private_dir(self.root)
             private_dir(folder)
             path = self.path_for(key.domain, key.selector, key.algorithm)
             try:

@@ -152,9 +152,14 @@ class AtRestKeys:
         except (InvalidTag, binascii.Error, ValueError):
             raise StorageError("a stored secret does not decrypt (damaged or moved)") from None
 
+    @property
+    def current_prefix(self) -> str:
+        """How a value sealed under the current key begins."""
+        return f"{SEALED_PREFIX}{self.current_id}:"
+
     def needs_reseal(self, stored: str) -> bool:
         """Whether *stored* is plaintext or sealed under a key other than the current one."""
-        return not stored.startswith(f"{SEALED_PREFIX}{self.current_id}:")
+        return not stored.startswith(self.current_prefix)
 
     def address_hash(self, address: str) -> str:
         """16 hex digits of HMAC-SHA-256 of the trimmed, lower-cased address (first key)."""
@@ -235,9 +240,9 @@ def _create_key_file(path: Path) -> None:
         "# Keep a copy apart from database backups; see docs/storage.md.\n"
     )
     data = (header + encode_key(new_key()) + "\n").encode("ascii")
-    if not path.parent.is_dir():
-        # The database folder is made (0700) on first connect; make it now, the same way.
-        private_dir(path.parent, tighten=False)
+    # The database folder is made (0700) on first connect; make it now, the same way
+    # (an existing folder is left as it is).
+    private_dir(path.parent, tighten=False)
     try:
         write_private(path, data, replace=False)
     except FileExistsError:

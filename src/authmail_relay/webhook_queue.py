@@ -181,18 +181,25 @@ class WebhookQueue:
 
 #: A fair claim looks at most this many due deliveries per slot it fills.
 _SCAN_PER_SLOT = 4
+#: Advisory-lock key that serialises fair claims on PostgreSQL (an arbitrary constant).
+_FAIR_CLAIM_LOCK = 0x61_6D_72_77_68  # "amrwh"
 
 
 async def _pick(conn: AsyncConnection, now: int, limit: int, per_target: int | None) -> list[str]:
     """The ids to lease: the oldest due, or (with *per_target*) a fair pick of them.
 
     On PostgreSQL the candidate rows are locked (``FOR UPDATE SKIP LOCKED``) until the
-    transaction ends, so concurrent claimers pick disjoint sets.
+    transaction ends, so concurrent claimers pick disjoint sets. A fair pick also counts
+    the leases in flight, which a concurrent claim's uncommitted leases would escape, so
+    fair claims there take one transaction-scoped advisory lock and run one at a time
+    (SQLite's ``BEGIN IMMEDIATE`` already does that).
     """
     candidate = webhook_deliveries.alias("candidate")
     if per_target is None:
         query = _due(candidate, now, candidate.c.id).limit(limit)
         return list((await conn.execute(query.with_for_update(skip_locked=True))).scalars())
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(_FAIR_CLAIM_LOCK)))
     counted = await conn.execute(
         select(webhook_deliveries.c.target, func.count())
         .where(

@@ -32,7 +32,6 @@ from .exceptions import (
 )
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
 from .outbox_queries import db_now, write_transaction
-from .secrets_at_rest import SEALED_PREFIX
 from .settings import Settings
 from .vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType
 from .webhook_records import (
@@ -319,7 +318,7 @@ class WebhookStore:
             (messages, ("webhook_secret",), "message"),
         )
         for table, names, label in targets:
-            current = f"{SEALED_PREFIX}{keys.current_id}:"
+            current = keys.current_prefix
             stale = or_(
                 *(
                     and_(

@@ -4,6 +4,7 @@ loses its stored bytes soon after, and so does one that another process finished
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -46,6 +47,17 @@ class Rig:
                 raise AssertionError(f"{message_id} still has its bytes")
             await asyncio.sleep(0.05)
 
+    @contextlib.asynccontextmanager
+    async def worker_running(self) -> AsyncIterator[None]:
+        """A worker (and so its retention sweep) runs for the block, then stops."""
+        worker = Worker(self.relay.outbox, self.settings.require_smtp(), self.settings)
+        task = asyncio.create_task(worker.run())
+        try:
+            yield
+        finally:
+            worker.stop()
+            await asyncio.wait_for(task, 10)
+
 
 @pytest.fixture
 async def rig(db_url: str, smtp_sink: SmtpServer) -> AsyncIterator[Rig]:
@@ -70,13 +82,8 @@ async def test_a_sent_auth_mail_loses_its_bytes_and_raw_mail_keeps_them(
     raw = await rig.relay.submit(
         MessageRequest(to="ada@example.org", subject="News", html="<p>CANARY-NEWS</p>")
     )
-    worker = Worker(rig.relay.outbox, rig.settings.require_smtp(), rig.settings)
-    task = asyncio.create_task(worker.run())
-    try:
+    async with rig.worker_running():
         await rig.until_erased(otp.id)
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
     assert (await rig.relay.outbox.get_message(otp.id)).status is MessageStatus.SENT
     assert await rig.raw(otp.id) == b""
     assert CODE.encode() in b"".join(m.raw for m in smtp_sink.messages)  # it was sent first
@@ -88,11 +95,6 @@ async def test_the_sweep_covers_messages_other_processes_finished(rig: Rig) -> N
     # Finished through another outbox on the same database, as another process would.
     other = Outbox(rig.relay.outbox.engine)
     failed = await message_in_status(other, MessageStatus.FAILED, kind=Kind.MAGIC_LINK)
-    worker = Worker(rig.relay.outbox, rig.settings.require_smtp(), rig.settings)
-    task = asyncio.create_task(worker.run())
-    try:
+    async with rig.worker_running():
         await rig.until_erased(failed.id)
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 10)
     assert await rig.raw(failed.id) == b""

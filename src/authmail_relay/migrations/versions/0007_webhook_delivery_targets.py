@@ -40,10 +40,10 @@ def upgrade() -> None:
         "UPDATE webhook_deliveries SET target = 'endpoint:' || endpoint_id"
         " WHERE endpoint_id IS NOT NULL"
     )
+    # Finished per-request deliveries (replayable) are keyed by their message: a copy of
+    # the URL here would outlive the retention sweep that forgets the message's URL.
     op.execute(
-        "UPDATE webhook_deliveries SET target = 'url:' || COALESCE("
-        "(SELECT webhook_url FROM messages WHERE messages.id = webhook_deliveries.message_id),"
-        " '') WHERE endpoint_id IS NULL"
+        "UPDATE webhook_deliveries SET target = 'message:' || message_id WHERE endpoint_id IS NULL"
     )
     _key_pending_by_host()
 
