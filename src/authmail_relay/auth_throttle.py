@@ -23,6 +23,7 @@ one) are reduced to a digest, and credentials are passed in as fixed-size digest
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import time
@@ -82,6 +83,7 @@ class _WindowCounts:
             self._stamps.popitem(last=False)
 
 
+@functools.lru_cache(maxsize=4096)
 def _address_key(address: str) -> str:
     """What one client's failures are counted under: its network when *address* is an
     IP address (an IPv6 client by its /64, which it usually holds whole and could

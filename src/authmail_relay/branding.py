@@ -79,9 +79,7 @@ def link_color(accent: str) -> str:
 def _one_line(value: str, field: str, limit: int) -> str:
     if not isinstance(value, str):
         raise ConfigurationError(f"{field} must be text")
-    if len(value) > limit:
-        raise ConfigurationError(f"{field} is longer than {limit} characters")
-    try:
+    try:  # the length first, then the scan (check_header_value's order)
         check_header_value(value, field=field, limit=limit)
     except ValidationError as exc:
         raise ConfigurationError(exc.message) from None

@@ -20,7 +20,9 @@ fastest.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from .message_request import MessageRequest
@@ -79,15 +81,30 @@ def is_large(request: MessageRequest) -> bool:
 
 
 class ComposeSlots:
-    """Runs the compose step of a request inline or in one of ``threads`` threads."""
+    """Runs the compose step of a request inline or in one of ``threads`` threads.
+
+    The threads are a pool of their own: a request that is cancelled while its message
+    is being composed cannot free a slot for another before its thread is done, and the
+    shared default executor (DNS look-ups) is never taken up by composing.
+    """
 
     def __init__(self, threads: int = THREADS) -> None:
-        self._slots = asyncio.Semaphore(threads)
+        self._threads = threads
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ThreadPoolExecutor:
+        # Threads start only when work arrives, so a pool costs nothing until then.
+        return ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="compose")
 
     async def run(self, request: MessageRequest, work: Callable[[], T]) -> T:
         """``work()`` (pure: validation and composing of *request*), off the event loop
         when :func:`is_large` says so; its exceptions propagate unchanged."""
         if not is_large(request):
             return work()
-        async with self._slots:
-            return await asyncio.to_thread(work)
+        context = contextvars.copy_context()  # as asyncio.to_thread would
+        return await asyncio.get_running_loop().run_in_executor(self._pool, context.run, work)
+
+    def close(self) -> None:
+        """Let the threads end once their work is done; later work gets new ones."""
+        pool, self._pool = self._pool, self._new_pool()
+        pool.shutdown(wait=False)

@@ -199,8 +199,9 @@ class Delivery:
 
         Between tries the pause doubles up to RECORD_RETRY_MAX_SECONDS, and the lease is
         renewed when it runs low (a small in-place update, which a full disk may still
-        allow); a renewal that fails changes nothing. Ends only with the write's result,
-        or with cancellation (the worker stopping).
+        allow); a renewal that fails changes nothing. Ends with the write's result, with
+        cancellation (the worker stopping), or with StorageError once the lease turns out
+        lost (the result is then another worker's to write).
         """
         pause = RECORD_RETRY_FIRST_SECONDS
         lease_end = claim.lease_expires_at
@@ -226,10 +227,16 @@ class Delivery:
             await asyncio.sleep(pause)
             pause = min(pause * 2, RECORD_RETRY_MAX_SECONDS)
             if lease_end - timing.now_ms() < self._lease_margin:
+                renewed: Claim | None = claim
                 with contextlib.suppress(StorageError):
                     renewed = await self.outbox.extend_lease(claim, self.settings.lease_ms)
-                    if renewed is not None:
-                        lease_end = renewed.lease_expires_at
+                if renewed is None:
+                    # Another worker holds the message now (or an earlier try did commit
+                    # and only its answer was lost): this result is no longer ours to
+                    # write, and waiting on it would keep the worker from claiming.
+                    self.unrecorded.discard(claim.id)
+                    raise StorageError(f"the lease of {claim.id} was lost while its result waited")
+                lease_end = renewed.lease_expires_at
 
     async def _send(
         self, upstream: Upstream, claim: Claim, raw: bytes, timing: _Timing

@@ -14,6 +14,7 @@ restarted worker takes over its crashed predecessor's work at once instead of af
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -23,8 +24,10 @@ __all__ = ["owner_is_gone", "process_tag"]
 _PROC = Path("/proc")
 
 
+@functools.cache
 def _namespace() -> str | None:
-    """A short hash of this boot and this PID namespace, or None without ``/proc``."""
+    """A short hash of this boot and this PID namespace, or None without ``/proc`` (read
+    once: neither changes while the process lives)."""
     try:
         boot = (_PROC / "sys/kernel/random/boot_id").read_text().strip()
         pid_namespace = os.readlink(_PROC / "self/ns/pid")
@@ -57,7 +60,10 @@ def process_tag() -> str | None:
 def owner_is_gone(owner: str) -> bool:
     """True only when *owner* (a worker id) is provably a process that no longer runs."""
     parts = owner.rsplit(":", 3)
-    if len(parts) != 4 or not parts[1].isdigit():
+    # ASCII digits only, and few: str.isdigit() also takes '²', which int() refuses.
+    if len(parts) != 4 or not (parts[1].isascii() and parts[1].isdecimal()):
+        return False
+    if len(parts[1]) > 10:
         return False
     namespace, _, started = parts[3].partition(".")
     if not started or namespace != _namespace():

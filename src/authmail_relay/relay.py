@@ -167,7 +167,8 @@ class Relay:
             )
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and the compose threads)."""
+        self._compose_slots.close()
         engine, self._engine, self._outbox = self._engine, None, None
         if engine is not None:
             await engine.dispose()

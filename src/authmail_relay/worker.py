@@ -189,8 +189,10 @@ class Worker:
                 await self._idle_wait()
         finally:
             self.running = False
-            await self.retention.stop()
-            await self._shutdown()
+            try:
+                await self._shutdown()  # deliveries in flight first: they hold leases
+            finally:
+                await self.retention.stop()
         log.info("worker %s stopped", self.worker_id)
 
     async def _take_over_from_stopped_workers(self) -> None:

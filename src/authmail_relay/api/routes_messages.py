@@ -96,12 +96,14 @@ async def create_batch(
 
     async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
         if link is not None:
+            ttl_ms = int(services.settings.idempotency_ttl_seconds * 1000)
             run.keys = EntryKeys(
                 services.idempotency,
                 link,
                 request_hash(request, body),
-                ttl_ms=int(services.settings.idempotency_ttl_seconds * 1000),
-                lock_ms=BATCH_ENTRY_LOCK_MS,
+                ttl_ms=ttl_ms,
+                # A lock may not outlive its key (the store refuses that): short TTLs.
+                lock_ms=min(ttl_ms, BATCH_ENTRY_LOCK_MS),
             )
         results = [await run.entry(index, item) for index, item in enumerate(body.messages)]
         return Reply(200, BatchResult(results=results).model_dump(exclude_none=True))

@@ -80,8 +80,9 @@ class KeyChecker:
         scheme, _, presented = (authorization or "").partition(" ")
         scheme, presented = scheme.lower(), presented.strip()
         # Header values arrive as latin-1 text; surrogateescape keeps any byte comparable.
-        candidate = presented.encode("utf-8", "surrogateescape")
-        credential = hashlib.sha256(scheme.encode("utf-8", "surrogateescape") + b" " + candidate)
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        # What the throttle knows this value by (in memory only): scheme and secret digest.
+        credential = hashlib.sha256(scheme.encode("utf-8", "surrogateescape") + b" " + digest)
         wait = self.throttle.credential_wait(address, credential.digest())
         if wait is not None:  # this very value failed too often here: it is not a key
             raise RateLimitedError("too many failed authentications", retry_after=wait)
@@ -90,7 +91,7 @@ class KeyChecker:
         # From an address that is guessing, the env key is not compared at all: a 200 for
         # the right guess among 429s would tell the guesser it was right.
         compared = bearer and guessing is None
-        if compared and hmac.compare_digest(hashlib.sha256(candidate).digest(), self._digest):
+        if compared and hmac.compare_digest(digest, self._digest):
             return self._env_caller
         if bearer and self.store is not None and presented.startswith(KEY_PREFIX):
             key = await self.store.authenticate(presented)
@@ -103,9 +104,11 @@ class KeyChecker:
                     stored=True,
                     requests_per_minute=key.rate_limit_per_minute,
                 )
+        # Counted in both cases, so a value that keeps failing from a guessing address is
+        # soon refused by its own count, before any key-store read.
+        self.throttle.record_failure(address, credential.digest())
         if guessing is not None:
             raise RateLimitedError("too many failed authentications", retry_after=guessing)
-        self.throttle.record_failure(address, credential.digest())
         raise AuthenticationError("invalid or missing API key")
 
 
