@@ -108,9 +108,13 @@ def options(
 
 
 def delivery(
-    headers: Mapping[str, str] | None, webhook_url: str | None, webhook_secret: str | None
+    headers: Mapping[str, str] | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    end_user_ip: str | None = None,
 ) -> dict[str, Any]:
-    """Extra mail headers and the webhook target (None where not given)."""
+    """Extra mail headers, the webhook target and the end user's IP (None where not
+    given)."""
     if headers is not None and (
         not isinstance(headers, Mapping)
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
@@ -120,6 +124,7 @@ def delivery(
         "headers": None if headers is None else dict(headers),
         "webhook_url": optional_text(webhook_url, "webhook_url"),
         "webhook_secret": optional_text(webhook_secret, "webhook_secret"),
+        "end_user_ip": optional_text(end_user_ip, "end_user_ip"),
     }
 
 

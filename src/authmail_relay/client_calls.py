@@ -72,8 +72,7 @@ class ClientCalls(ClientBase):
             "cc": arg.address_list(cc, "cc"),
             "bcc": arg.address_list(bcc, "bcc"),
             **arg.options(from_, reply_to, tags, metadata, priority, None, expires_in),
-            **arg.delivery(headers, webhook_url, webhook_secret),
-            "end_user_ip": arg.optional_text(end_user_ip, "end_user_ip"),
+            **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
         }
         return self._sending("/send", body, dry_run, idempotency_key, request_id)
 
@@ -105,8 +104,7 @@ class ClientCalls(ClientBase):
             "code": arg.text(code, "code"),
             "user_name": arg.optional_text(user_name, "user_name"),
             **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in),
-            **arg.delivery(headers, webhook_url, webhook_secret),
-            "end_user_ip": arg.optional_text(end_user_ip, "end_user_ip"),
+            **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
         }
         return self._sending("/send/otp", body, dry_run, idempotency_key, request_id)
 
@@ -137,8 +135,7 @@ class ClientCalls(ClientBase):
         which must keep that origin); otherwise as :meth:`send`."""
         body = arg.link_body(to, token, user_name, base_url)
         body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in)
-        body |= arg.delivery(headers, webhook_url, webhook_secret)
-        body["end_user_ip"] = arg.optional_text(end_user_ip, "end_user_ip")
+        body |= arg.delivery(headers, webhook_url, webhook_secret, end_user_ip)
         return self._sending("/send/magic-link", body, dry_run, idempotency_key, request_id)
 
     def _send_password_reset(
@@ -167,8 +164,7 @@ class ClientCalls(ClientBase):
         :meth:`send_magic_link`."""
         body = arg.link_body(to, token, user_name, base_url)
         body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in)
-        body |= arg.delivery(headers, webhook_url, webhook_secret)
-        body["end_user_ip"] = arg.optional_text(end_user_ip, "end_user_ip")
+        body |= arg.delivery(headers, webhook_url, webhook_secret, end_user_ip)
         return self._sending("/send/password-reset", body, dry_run, idempotency_key, request_id)
 
     def _create_message(
@@ -219,8 +215,7 @@ class ClientCalls(ClientBase):
             "token": arg.optional_text(token, "token"),
             "base_url": arg.optional_text(base_url, "base_url"),
             **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in),
-            **arg.delivery(headers, webhook_url, webhook_secret),
-            "end_user_ip": arg.optional_text(end_user_ip, "end_user_ip"),
+            **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
         }
         key = arg.idempotency_key(idempotency_key)
 

@@ -8,7 +8,7 @@ when) and the own webhook (URL and secret) of those that can no longer report an
 It works on the whole table, whichever process sent the messages. On PostgreSQL the
 rows are picked with ``FOR UPDATE SKIP LOCKED``, so sweeps of several workers share the
 work. On SQLite ``secure_delete`` is on (see :mod:`authmail_relay.db.engine`), so the
-freed pages are zeroed, and a passive checkpoint after a batch moves them into the
+freed pages are zeroed, and a passive checkpoint at the end of a sweep moves them into the
 database file at once.
 
 :class:`RetentionSweeper` runs a sweep every ``RETENTION_SWEEP_SECONDS`` next to a worker.
@@ -145,10 +145,7 @@ async def sweep_batch(
         async with write_transaction(engine, "erase finished messages") as (connection, now):
             erased = await connection.execute(erase_raw_statement(policy, now, limit))
             forgotten = await connection.execute(forget_webhook_statement(policy, now, limit))
-    result = SweepResult(int(erased.rowcount), int(forgotten.rowcount))
-    if result.total and engine.dialect.name == "sqlite":
-        await _checkpoint(engine)
-    return result
+    return SweepResult(int(erased.rowcount), int(forgotten.rowcount))
 
 
 async def sweep(
@@ -168,6 +165,8 @@ async def sweep(
         total += result
         if result.raw_erased < limit and result.webhooks_forgotten < limit:
             break
+    if total.total and engine.dialect.name == "sqlite":
+        await _checkpoint(engine)  # once per sweep, not per batch
     return total
 
 

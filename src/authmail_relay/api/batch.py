@@ -11,6 +11,7 @@ entries already stored with their original results, and stores only the others.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -50,9 +51,13 @@ class EntryKeys:
     ttl_ms: int
     lock_ms: int
 
-    def key(self, index: int) -> str:
+    @functools.cached_property
+    def _prefix(self) -> str:
         digest = hashlib.sha256(f"{self.batch.key}\n{self.batch_hash}".encode()).hexdigest()
-        return f"batch-entry:{digest[:40]}:{index}"
+        return f"batch-entry:{digest[:40]}"
+
+    def key(self, index: int) -> str:
+        return f"{self._prefix}:{index}"
 
 
 @dataclass

@@ -75,8 +75,12 @@ async def run_idempotent(
     lock_seconds: float,
     handler: Handler,
     keep_key: Callable[[], bool] = lambda: False,
+    digest: Callable[[], str] | None = None,
 ) -> Response:
     """Run ``handler`` at most once per ``Idempotency-Key`` (or simply run it without one).
+
+    ``digest()`` gives the request's hash when the caller needs it too (a batch keys its
+    entries by it), so a large body is hashed once; by default :func:`request_hash`.
 
     If ``handler`` raises, the key is forgotten so a retry runs again — unless
     ``keep_key()`` says something was stored all the same (a batch whose earlier entries
@@ -95,7 +99,7 @@ async def run_idempotent(
     begun = await store.begin(
         caller.key_id,
         key,
-        request_hash(request, body),
+        request_hash(request, body) if digest is None else digest(),
         ttl_ms=ttl_ms,
         lock_ms=min(ttl_ms, int((lock_seconds + LOCK_MARGIN_SECONDS) * 1000)),
     )

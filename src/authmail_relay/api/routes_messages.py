@@ -8,6 +8,7 @@ or code it carried was used.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -93,6 +94,8 @@ async def create_batch(
     body: BatchCreate, request: Request, caller: SendCaller, services: ServicesDep
 ) -> Response:
     run = BatchRun(services.relay, request, caller, wants_dry_run(request))
+    # Up to 100 entries: hashed once, for the batch's key and its entries' keys.
+    batch_hash = functools.cache(lambda: request_hash(request, body))
 
     async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
         if link is not None:
@@ -100,7 +103,7 @@ async def create_batch(
             run.keys = EntryKeys(
                 services.idempotency,
                 link,
-                request_hash(request, body),
+                batch_hash(),
                 ttl_ms=ttl_ms,
                 # A lock may not outlive its key (the store refuses that): short TTLs.
                 lock_ms=min(ttl_ms, BATCH_ENTRY_LOCK_MS),
@@ -119,6 +122,7 @@ async def create_batch(
         lock_seconds=0,
         handler=handle,
         keep_key=lambda: run.committed,
+        digest=batch_hash,
     )
 
 
