@@ -51,7 +51,8 @@ def pick_fairly(
 
     No target gets more than ``per_target`` minus what it has *in_flight*; the picks go
     round-robin over the targets in the order of their oldest due delivery, and keep each
-    target's own order. Linear in ``len(due)``.
+    target's own order. O(``len(due)`` + targets * ``per_target``); *due* is a bounded
+    scan of the queue.
     """
     if limit <= 0 or per_target <= 0:
         return []
