@@ -13,9 +13,9 @@ import argparse
 import time
 from collections.abc import Callable
 
-from authmail_relay import dkim_fast_rsa
-from authmail_relay.dkim_keys import generate
-from authmail_relay.dkim_signing import DkimSigner
+from authmail_relay.dkim import fast_rsa as dkim_fast_rsa
+from authmail_relay.dkim.keys import generate
+from authmail_relay.dkim.signing import DkimSigner
 
 DOMAIN = "bench.example"
 

@@ -35,10 +35,10 @@ from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
-from authmail_relay.composing import compose
 from authmail_relay.exceptions import RelayError
-from authmail_relay.message_content import build_draft
-from authmail_relay.message_request import MessageRequest, validate_request
+from authmail_relay.mail.composing import compose
+from authmail_relay.mail.message_content import build_draft
+from authmail_relay.mail.message_request import MessageRequest, validate_request
 from authmail_relay.settings import Settings
 
 SETTINGS = Settings()

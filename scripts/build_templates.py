@@ -1,6 +1,6 @@
 """Write the built-in auth-mail templates from one layout and each locale's wording.
 
-    python scripts/build_templates.py           # (re)write src/authmail_relay/templates/
+    python scripts/build_templates.py           # (re)write src/authmail_relay/mail/templates/
     python scripts/build_templates.py --check   # exit 1 when a shipped file differs
 
 The shipped files stay ordinary, self-contained templates (an operator copies one to
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from template_wording import WORDING
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "src" / "authmail_relay" / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "src" / "authmail_relay" / "mail" / "templates"
 
 # CJK fonts go before the generic family so each script gets a face made for it.
 _CJK_FONTS = {

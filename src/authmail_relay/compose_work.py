@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from .message_request import MessageRequest
+from .mail.message_request import MessageRequest
 
 __all__ = [
     "INLINE_BODY_CHARS",

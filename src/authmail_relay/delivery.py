@@ -25,14 +25,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .circuit_breaker import fails_over
-from .dkim_signing import DkimSigner, SigningError
+from .db.outbox import AttemptRecord, Claim, Outbox
+from .dkim.signing import DkimSigner, SigningError
 from .exceptions import StorageError
-from .outbox import AttemptRecord, Claim, Outbox
 from .retry import Expire, GiveUp, Retry, RetryPolicy, Sent, decide
 from .settings import Settings
-from .smtp_outcome import Outcome
-from .upstreams import Upstream, Upstreams
+from .smtp.circuit_breaker import fails_over
+from .smtp.outcome import Outcome
+from .smtp.upstreams import Upstream, Upstreams
 from .urgency import Urgency
 from .vocabulary import Priority
 

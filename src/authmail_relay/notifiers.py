@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from .auth_mail import (
+from .exceptions import ConfigurationError, ValidationError
+from .mail.auth_mail import (
     MAX_CODE,
     MAX_TOKEN,
     LinkSpec,
@@ -26,14 +27,13 @@ from .auth_mail import (
     render_auth_mail,
     secret_value,
 )
-from .branding import Branding
-from .composing import make_draft
-from .exceptions import ConfigurationError, ValidationError
-from .locales import check_locale, expiry_text
-from .overrides import check_overrides, load_templates
-from .rendering import TemplateSet
+from .mail.branding import Branding
+from .mail.composing import make_draft
+from .mail.locales import check_locale, expiry_text
+from .mail.overrides import check_overrides, load_templates
+from .mail.rendering import TemplateSet
+from .mail.validation import check_header_value
 from .sender import SendResult, SmtpSender
-from .validation import check_header_value
 from .vocabulary import Kind
 
 __all__ = ["MagicLinkNotifier", "OTPNotifier", "PasswordResetNotifier"]

@@ -7,7 +7,7 @@ owner is gone: same tag namespace (the same machine since the same boot, the sam
 namespace — so the PID means the same process to both) and either no such PID any more,
 or a PID with another start time (reused). Anything else — another machine, another
 container, no ``/proc``, a worker id given by the caller — is *not* gone: its lease runs
-out as before. Used once at start-up (:func:`authmail_relay.lease_recovery`), so a
+out as before. Used once at start-up (:func:`authmail_relay.db.lease_recovery`), so a
 restarted worker takes over its crashed predecessor's work at once instead of after
 ``LEASE_SECONDS``.
 """

@@ -19,20 +19,21 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import rate_store
 from .compose_work import ComposeSlots
-from .composing import Composed, Draft, compose
+from .db import rate_store
 from .db.engine import create_engine
+from .db.idempotency import IdempotencyLink
 from .db.migrate import is_current, upgrade
+from .db.outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
 from .db.write_gate import urgent_writes
 from .exceptions import ConfigurationError, RelayNotOpenError
-from .idempotency import IdempotencyLink
 from .ids import new_message_id
-from .mail_settings import mail_settings
-from .message_content import build_draft, lifetime_seconds
-from .message_request import Envelope, MessageRequest, validate_request
-from .outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
-from .rate_limits import (
+from .mail.composing import Composed, Draft, compose
+from .mail.config import mail_settings
+from .mail.message_content import build_draft, lifetime_seconds
+from .mail.message_request import Envelope, MessageRequest, validate_request
+from .settings import Settings
+from .trust.rate_limits import (
     AUTH_KINDS,
     Decision,
     Limit,
@@ -43,13 +44,12 @@ from .rate_limits import (
     recipient_bucket_address,
     recipient_limit,
 )
-from .requester import requester_key
-from .secrets_at_rest import load_keys
-from .sender_policy import check_sender
-from .settings import Settings
-from .ssrf import Resolver, UrlGuard
+from .trust.requester import requester_key
+from .trust.secrets_at_rest import load_keys
+from .trust.sender_policy import check_sender
 from .urgency import Urgency
 from .vocabulary import MessageStatus, Priority
+from .webhooks.ssrf import Resolver, UrlGuard
 
 #: How often a waiting /send request re-reads the message when no in-process worker
 #: will wake it (the worker runs in another process).
@@ -91,7 +91,7 @@ class Relay:
     otherwise the schema must already be current (``authmail-relay db upgrade``).
 
     A message's ``webhook_url`` is checked against the webhook address policy
-    (:mod:`authmail_relay.ssrf`) before it is stored; ``webhook_resolver`` replaces the
+    (:mod:`authmail_relay.webhooks.ssrf`) before it is stored; ``webhook_resolver`` replaces the
     system resolver for that check (tests).
     """
 
@@ -209,7 +209,7 @@ class Relay:
         """Validate, render once and store a message; return once it is committed.
 
         With ``idempotency``, the stored message is linked to that key in the same
-        transaction (see :mod:`authmail_relay.idempotency`).
+        transaction (see :mod:`authmail_relay.db.idempotency`).
         """
         outbox = self.outbox
         envelope = validate_request(request)

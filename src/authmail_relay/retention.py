@@ -12,7 +12,7 @@ retention, and only once nothing more can be reported to it: none of its deliver
 pending, and the message cannot change again (a ``sent`` message may still be reported
 ``consumed`` until its ``expires_at``; one without an expiry is kept no longer than the
 retention). The storage layer asks the same questions in SQL
-(:mod:`authmail_relay.outbox_retention`); this module is the reference it is tested
+(:mod:`authmail_relay.db.retention_sweep`); this module is the reference it is tested
 against.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .message_request import AUTH_KINDS
+from .mail.message_request import AUTH_KINDS
 from .vocabulary import Kind, MessageStatus
 
 __all__ = ["TERMINAL_STATUSES", "RetentionPolicy"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .smtp_outcome import Outcome
+from .smtp.outcome import Outcome
 from .vocabulary import ErrorCode
 
 #: Failures caused by the relay's own configuration or the upstream's state rather than

@@ -13,7 +13,7 @@ SMTP failures never raise: :meth:`SmtpSender.send` returns a :class:`SendResult`
 falsy when the mail was not accepted, with an :class:`~authmail_relay.vocabulary.ErrorCode`
 saying why. Invalid input (a control character in a header, a bad address) also gives a
 falsy result, before any connection is made. Every smtplib reply and exception is mapped
-through :mod:`authmail_relay.smtp_outcome`, so results mean the same as in service mode.
+through :mod:`authmail_relay.smtp.outcome`, so results mean the same as in service mode.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .composing import Composed, Draft, compose, make_draft
 from .exceptions import ConfigurationError, ValidationError
-from .smtp_config import SmtpConfig
-from .smtp_outcome import Outcome
-from .smtp_transaction import transmit
+from .mail.composing import Composed, Draft, compose, make_draft
+from .smtp.config import SmtpConfig
+from .smtp.outcome import Outcome
+from .smtp.transaction import transmit
 from .vocabulary import MessageStatus, TlsMode
 
 __all__ = ["SendResult", "SmtpConfig", "SmtpSender"]

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
 from typing import Any
 
-from .api_keys import normalise_sender_rules
-from .auth_mail import check_base_url
+from .dkim.nameservers import check_nameservers
 from .exceptions import ConfigurationError, ValidationError
-from .link_origins import origin_of
-from .nameservers import check_nameservers
-from .smtp_config import SmtpConfig, parse_bool
+from .mail.auth_mail import check_base_url
+from .mail.link_origins import origin_of
+from .smtp.config import SmtpConfig, parse_bool
+from .trust.api_keys import normalise_sender_rules
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ One :class:`Worker` claims in batches and keeps up to ``WORKER_CONCURRENCY`` del
 (:mod:`authmail_relay.delivery`) in flight. Slots are shared between the priority lanes by
 :class:`~authmail_relay.lanes.LaneSlots` (reserved slots for high priority; a guaranteed
 share for low). Messages go out through the configured upstreams
-(:mod:`authmail_relay.upstreams`): each has a pool of reused connections and a circuit
+(:mod:`authmail_relay.smtp.upstreams`): each has a pool of reused connections and a circuit
 breaker; while every breaker is open (and none only for uncertain outcomes, see
-:mod:`authmail_relay.circuit_breaker`) nothing is claimed, nor while a result the database
+:mod:`authmail_relay.smtp.circuit_breaker`) nothing is claimed, nor while a result the database
 refused is being retried (:mod:`authmail_relay.delivery`). New work wakes the loop at once
 (the ``wake`` event: in-process submits, PostgreSQL notifications); otherwise it polls.
 
@@ -26,22 +26,22 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from .db.lease_recovery import release_orphaned_leases
+from .db.outbox import Claim, Outbox
+from .db.retention_sweep import RetentionSweeper
 from .db.write_gate import urgent_writes
 from .delivery import Delivery
-from .dkim_signing import DkimSigner
-from .dkim_store import KeyStore
+from .dkim.signing import DkimSigner
+from .dkim.store import KeyStore
 from .exceptions import StorageError
 from .lanes import LaneSlots
-from .lease_recovery import release_orphaned_leases
-from .outbox import Claim, Outbox
-from .outbox_retention import RetentionSweeper
 from .process_identity import process_tag
-from .rate_limits import Limit
 from .settings import Settings
-from .smtp_config import SmtpConfig
-from .smtp_pool import SessionFactory
+from .smtp.config import SmtpConfig
+from .smtp.pool import SessionFactory
+from .smtp.upstreams import UpstreamAlert, Upstreams
 from .task_pool import TaskPool
-from .upstreams import UpstreamAlert, Upstreams
+from .trust.rate_limits import Limit
 from .urgency import Urgency
 from .vocabulary import Priority
 

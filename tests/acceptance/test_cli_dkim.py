@@ -15,9 +15,9 @@ import pytest
 
 pytest.importorskip("dkim", reason="DKIM needs the [http] extra")
 
-from authmail_relay.dkim_keys import DkimKey
-from authmail_relay.dkim_signing import DkimSigner
-from authmail_relay.dkim_store import KeyStore
+from authmail_relay.dkim.keys import DkimKey
+from authmail_relay.dkim.signing import DkimSigner
+from authmail_relay.dkim.store import KeyStore
 from tests.support.cli import run_cli
 from tests.support.dkim_records import parse_zone_line, verify_all, zone_lines_in
 from tests.support.dns_server import SILENT, dns_server

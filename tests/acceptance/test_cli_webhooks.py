@@ -112,9 +112,9 @@ async def test_secrets_key_commands(tmp_path: Path) -> None:
     from sqlalchemy import text
 
     from authmail_relay.db import create_engine, upgrade
-    from authmail_relay.secrets_at_rest import SEALED_PREFIX, AtRestKeys
+    from authmail_relay.db.webhook_store import WebhookStore
     from authmail_relay.settings import decode_secrets_key
-    from authmail_relay.webhook_store import WebhookStore
+    from authmail_relay.trust.secrets_at_rest import SEALED_PREFIX, AtRestKeys
 
     database = f"sqlite:///{tmp_path / 'relay.db'}"
     code, out, err = await _run(["webhooks", "new-key"], {}, tmp_path)

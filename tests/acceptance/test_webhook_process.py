@@ -16,11 +16,11 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.db.webhook_store import WebhookStore
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import DeliveryStatus, MessageStatus
-from authmail_relay.webhook_store import WebhookStore
 from tests.support.db import migrate, secrets_key_for
 from tests.support.processes import service_env
 from tests.support.smtpd import SmtpServer

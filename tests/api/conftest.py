@@ -21,9 +21,9 @@ else:
     import uvicorn
 
     from authmail_relay.api import create_app
+    from authmail_relay.cli.service_setup import server_config
     from authmail_relay.db import create_engine, upgrade
     from authmail_relay.relay import Relay
-    from authmail_relay.service_setup import server_config
     from authmail_relay.settings import Settings
     from tests.support.db import secrets_key_for
 from tests.support.smtpd import SmtpServer

@@ -39,7 +39,7 @@ from authmail_relay.client import (
     SendOutcome,
     error_info,
 )
-from authmail_relay.client_base import retry_after
+from authmail_relay.client._base import retry_after
 from authmail_relay.exceptions import (
     AuthenticationError,
     ConfigurationError,

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("dns", reason="domain checks need the [http] extra")
 
-from authmail_relay.dkim_keys import generate
-from authmail_relay.dkim_store import KeyStore
+from authmail_relay.dkim.keys import generate
+from authmail_relay.dkim.store import KeyStore
 from tests.api.conftest import Api
 from tests.support.dns_server import SILENT, dns_server
 

@@ -26,7 +26,7 @@ from schemathesis import checks as st_checks
 from authmail_relay.api import create_app
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
-from authmail_relay.smtp_config import SmtpConfig
+from authmail_relay.smtp.config import SmtpConfig
 from tests.support.smtpd import free_port
 
 pytestmark = pytest.mark.slow

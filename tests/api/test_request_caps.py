@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from authmail_relay.composing import MAX_CUSTOM_HEADERS, MAX_REPLY_TO
-from authmail_relay.message_request import MAX_METADATA_BYTES, MAX_TAG_LENGTH, MAX_TAGS
-from authmail_relay.validation import MAX_CUSTOM_HEADER_NAME, MAX_HEADER_CHARS
+from authmail_relay.mail.composing import MAX_CUSTOM_HEADERS, MAX_REPLY_TO
+from authmail_relay.mail.message_request import MAX_METADATA_BYTES, MAX_TAG_LENGTH, MAX_TAGS
+from authmail_relay.mail.validation import MAX_CUSTOM_HEADER_NAME, MAX_HEADER_CHARS
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 
 from authmail_relay.api import idempotent, routes_messages
 from authmail_relay.exceptions import ValidationError
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.mail.message_request import MessageRequest
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.slow

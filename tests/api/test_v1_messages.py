@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authmail_relay.circuit_breaker import Health
+from authmail_relay.smtp.circuit_breaker import Health
 from authmail_relay.vocabulary import ErrorCode
 from tests.api.conftest import Api
 

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.vocabulary import MessageStatus
 from tests.api.conftest import api_settings, running_api

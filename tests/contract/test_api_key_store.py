@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from authmail_relay.api_keys_store import ApiKey, ApiKeyStore, CreatedKey
+from authmail_relay.db.api_keys_store import ApiKey, ApiKeyStore, CreatedKey
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.db.schema import metadata
 from authmail_relay.exceptions import ConflictError, NotFoundError, ValidationError
-from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import Scope
 
 TRIALS = 25

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from authmail_relay.db import create_engine, upgrade
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.outbox import Outbox
 from tests.support.db import new_message
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.db.schema import api_keys
-from authmail_relay.outbox import Outbox
 
 
 async def test_a_failed_statement_does_not_show_its_parameters(outbox: Outbox) -> None:

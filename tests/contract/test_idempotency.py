@@ -9,9 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from authmail_relay.db import create_engine
-from authmail_relay.db.schema import idempotency_keys
-from authmail_relay.exceptions import ConflictError, NotFoundError, ValidationError
-from authmail_relay.idempotency import (
+from authmail_relay.db.idempotency import (
     Begin,
     IdempotencyLink,
     IdempotencyStore,
@@ -21,7 +19,9 @@ from authmail_relay.idempotency import (
     Replay,
     Started,
 )
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.outbox import Outbox
+from authmail_relay.db.schema import idempotency_keys
+from authmail_relay.exceptions import ConflictError, NotFoundError, ValidationError
 from tests.support.db import new_message
 
 SCOPE = "key_fp_1"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from authmail_relay.lease_recovery import release_orphaned_leases
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.lease_recovery import release_orphaned_leases
+from authmail_relay.db.outbox import Outbox
+from authmail_relay.db.webhook_queue import WebhookQueue
 from authmail_relay.vocabulary import MessageStatus
-from authmail_relay.webhook_queue import WebhookQueue
 from tests.support.db import message_in_status, new_message
 
 HOOK = "https://hooks.example.com/mail"

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from authmail_relay.db import create_engine
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.db.schema import messages
 from authmail_relay.exceptions import ConflictError, NotFoundError, ValidationError
 from authmail_relay.ids import new_message_id
-from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import EventType, MessageStatus
 from tests.support.db import message_in_status, new_message
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from authmail_relay.outbox import AttemptRecord, Outbox
+from authmail_relay.db.outbox import AttemptRecord, Outbox
 from authmail_relay.vocabulary import ErrorCode, EventType, MessageStatus, Priority
 from tests.support.db import new_message
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from authmail_relay.db import create_engine, upgrade
-from authmail_relay.outbox import AttemptRecord, Outbox
+from authmail_relay.db.outbox import AttemptRecord, Outbox
 from authmail_relay.vocabulary import EventType, MessageStatus
 from tests.support.db import new_message
 
@@ -120,7 +120,7 @@ _PROCESS_CLAIMER = """
 import asyncio, json, os, sys
 
 from authmail_relay.db import create_engine
-from authmail_relay.outbox import AttemptRecord, Outbox
+from authmail_relay.db.outbox import AttemptRecord, Outbox
 
 
 async def drain(url, worker_id, go_file):

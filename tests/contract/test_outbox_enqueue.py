@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.exceptions import NotFoundError, ValidationError
 from authmail_relay.ids import new_message_id
-from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import EventType, Kind, MessageStatus, Priority
 from tests.support.db import new_message
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from authmail_relay.db.outbox import MessageRecord, Outbox
 from authmail_relay.exceptions import ValidationError
-from authmail_relay.outbox import MessageRecord, Outbox
 from authmail_relay.vocabulary import MessageStatus
 from tests.support.db import message_in_status, new_message
 

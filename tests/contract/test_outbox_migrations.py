@@ -21,8 +21,8 @@ from authmail_relay.db import (
     upgrade,
 )
 from authmail_relay.db.migrate import MIGRATIONS_DIR
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.db.schema import metadata
-from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import EventType, MessageStatus
 from tests.support.db import new_message
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from authmail_relay.outbox import AttemptRecord, Claim, Outbox
+from authmail_relay.db.outbox import AttemptRecord, Claim, Outbox
 from authmail_relay.vocabulary import ErrorCode, EventType, MessageStatus
 from tests.support.db import new_message
 

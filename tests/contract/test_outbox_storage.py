@@ -13,8 +13,8 @@ from sqlalchemy import event, text
 
 from authmail_relay.db import create_engine, current_revision, sqlite_path, upgrade
 from authmail_relay.db.engine import normalize_url
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.exceptions import ConfigurationError, StorageError
-from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import MessageStatus
 from tests.support.db import new_message
 

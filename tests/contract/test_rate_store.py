@@ -8,12 +8,11 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from authmail_relay import rate_store
-from authmail_relay.db import create_engine
+from authmail_relay.db import create_engine, rate_store
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.db.schema import rate_events
 from authmail_relay.exceptions import RateLimitedError
-from authmail_relay.outbox import Outbox
-from authmail_relay.rate_limits import Limit, key_request_limit
+from authmail_relay.trust.rate_limits import Limit, key_request_limit
 from tests.support.db import new_message
 
 

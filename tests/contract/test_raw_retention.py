@@ -10,13 +10,13 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
+from authmail_relay.db.outbox import Outbox
+from authmail_relay.db.retention_sweep import sweep, sweep_batch
 from authmail_relay.db.schema import messages
-from authmail_relay.outbox import Outbox
-from authmail_relay.outbox_retention import sweep, sweep_batch
+from authmail_relay.db.webhook_queue import WebhookQueue
 from authmail_relay.retention import RetentionPolicy
 from authmail_relay.vocabulary import Kind, MessageStatus
-from authmail_relay.webhook_queue import WebhookQueue
-from authmail_relay.webhook_retry import Delivered
+from authmail_relay.webhooks.retry import Delivered
 from tests.support.db import message_in_status
 
 AUTH_NOW = RetentionPolicy(auth_ms=0, other_ms=7 * 86_400_000)
@@ -162,7 +162,7 @@ async def test_a_sent_message_keeps_its_webhook_while_it_can_be_consumed(
 
 
 async def test_a_replayed_delivery_of_a_forgotten_webhook_fails_clearly(outbox: Outbox) -> None:
-    from authmail_relay.webhook_store import WebhookStore
+    from authmail_relay.db.webhook_store import WebhookStore
 
     record = await message_in_status(outbox, MessageStatus.CANCELLED, webhook_url=HOOK)
     queue = WebhookQueue(outbox.engine)

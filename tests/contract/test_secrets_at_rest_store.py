@@ -15,13 +15,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authmail_relay.db import create_engine, upgrade
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.db.schema import messages, webhook_endpoints
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.webhook_queue import WebhookQueue
+from authmail_relay.db.webhook_store import WebhookStore
 from authmail_relay.redaction import address_hash
-from authmail_relay.secrets_at_rest import SEALED_PREFIX, AtRestKeys, new_key
+from authmail_relay.trust.secrets_at_rest import SEALED_PREFIX, AtRestKeys, new_key
 from authmail_relay.vocabulary import MessageStatus
-from authmail_relay.webhook_queue import WebhookQueue
-from authmail_relay.webhook_store import WebhookStore
 from tests.support.db import message_in_status
 
 OLD, NEW = new_key(), new_key()

@@ -7,14 +7,14 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from authmail_relay.db.outbox import AttemptRecord, Outbox
+from authmail_relay.db.outbox_events import NewEvent, write_events
+from authmail_relay.db.outbox_queries import write_transaction
 from authmail_relay.db.schema import events, messages, webhook_deliveries
+from authmail_relay.db.webhook_store import WebhookStore
 from authmail_relay.exceptions import ConflictError
-from authmail_relay.outbox import AttemptRecord, Outbox
-from authmail_relay.outbox_events import NewEvent, write_events
-from authmail_relay.outbox_queries import write_transaction
 from authmail_relay.redaction import address_hash
 from authmail_relay.vocabulary import DeliveryStatus, ErrorCode, EventType, MessageStatus
-from authmail_relay.webhook_store import WebhookStore
 from tests.support.db import message_in_status, new_message
 
 HOOK = "https://hooks.example.com/mail"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.outbox import Outbox
+from authmail_relay.db.webhook_queue import WebhookQueue
+from authmail_relay.db.webhook_store import WebhookStore
 from authmail_relay.vocabulary import DeliveryStatus, EventType, MessageStatus
-from authmail_relay.webhook_queue import WebhookQueue
-from authmail_relay.webhook_records import ClaimedDelivery
-from authmail_relay.webhook_retry import Delivered, GiveUp, RetryAt
-from authmail_relay.webhook_store import WebhookStore
+from authmail_relay.webhooks.records import ClaimedDelivery
+from authmail_relay.webhooks.retry import Delivered, GiveUp, RetryAt
 from tests.support.db import message_in_status
 from tests.support.deliveries import claim_all, delivery_attempt
 

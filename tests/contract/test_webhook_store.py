@@ -7,12 +7,12 @@ import time
 
 import pytest
 
+from authmail_relay.db.outbox import Outbox
+from authmail_relay.db.webhook_queue import WebhookQueue
+from authmail_relay.db.webhook_store import WebhookStore
 from authmail_relay.exceptions import ConflictError, NotFoundError, ValidationError
-from authmail_relay.outbox import Outbox
 from authmail_relay.vocabulary import DeliveryStatus, EventType, MessageStatus
-from authmail_relay.webhook_queue import WebhookQueue
-from authmail_relay.webhook_retry import GiveUp
-from authmail_relay.webhook_store import WebhookStore
+from authmail_relay.webhooks.retry import GiveUp
 from tests.support.db import message_in_status
 from tests.support.deliveries import claim_all, delivery_attempt
 

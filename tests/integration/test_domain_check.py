@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("dns", reason="domain checks need the [http] extra")
 
-from authmail_relay.dkim_keys import DkimKey, generate
-from authmail_relay.dns_txt import lookup_txt, make_resolver
-from authmail_relay.domain_check import MAX_DMARC_QUERIES, check, dmarc_walk_names
+from authmail_relay.dkim.dns_txt import lookup_txt, make_resolver
+from authmail_relay.dkim.domain_check import MAX_DMARC_QUERIES, check, dmarc_walk_names
+from authmail_relay.dkim.keys import DkimKey, generate
 from authmail_relay.exceptions import ValidationError
 from tests.support.dkim_records import parse_zone_line
 from tests.support.dns_server import SERVFAIL, SILENT, dns_server

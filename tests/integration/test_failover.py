@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
-from authmail_relay.smtp_config import SmtpConfig
-from authmail_relay.upstreams import UpstreamAlert
+from authmail_relay.smtp.config import SmtpConfig
+from authmail_relay.smtp.upstreams import UpstreamAlert
 from authmail_relay.vocabulary import BreakerState, ErrorCode, Kind, MessageStatus
 from authmail_relay.worker import Worker
 from tests.support.db import migrate

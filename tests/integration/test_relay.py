@@ -17,10 +17,10 @@ from authmail_relay.exceptions import (
     StorageError,
     ValidationError,
 )
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
-from authmail_relay.smtp_config import SmtpConfig
+from authmail_relay.smtp.config import SmtpConfig
 from authmail_relay.vocabulary import EventType, Kind, MessageStatus, Priority
 
 SMTP = SmtpConfig(host="smtp.example.com", from_addr="Relay <relay@example.com>")

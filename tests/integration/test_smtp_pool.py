@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("aiosmtplib", reason="the pool needs the [http] extra")
 
-from authmail_relay.smtp_config import SmtpConfig
-from authmail_relay.smtp_pool import SmtpPool
-from authmail_relay.smtp_session import SmtpSession
+from authmail_relay.smtp.config import SmtpConfig
+from authmail_relay.smtp.pool import SmtpPool
+from authmail_relay.smtp.session import SmtpSession
 from tests.support.smtpd import SmtpServer, SmtpServerFactory
 
 SENDER = "noreply@sender.example"

@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("aiosmtplib", reason="service tests need the [http] extra")
 
-from authmail_relay.composing import Composed, compose, make_draft
-from authmail_relay.smtp_config import SmtpConfig
-from authmail_relay.smtp_session import SmtpSession
+from authmail_relay.mail.composing import Composed, compose, make_draft
+from authmail_relay.smtp.config import SmtpConfig
+from authmail_relay.smtp.session import SmtpSession
 from authmail_relay.vocabulary import ErrorCode
 from tests.support.smtpd import DEFAULT_FROM, SmtpServer, SmtpServerFactory, free_port
 

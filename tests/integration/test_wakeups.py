@@ -19,9 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from authmail_relay.db import create_engine, upgrade
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.outbox import Outbox
+from authmail_relay.db.wakeups import APPLICATION_NAME, WakeupListener, announce_due
 from authmail_relay.vocabulary import Priority
-from authmail_relay.wakeups import APPLICATION_NAME, WakeupListener, announce_due
 from tests.support.db import new_message
 from tests.support.smtpd import free_port
 

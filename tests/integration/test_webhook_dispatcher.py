@@ -21,7 +21,7 @@ import trustme
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from authmail_relay.db import create_engine, upgrade
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.vocabulary import DeliveryStatus, EventType, MessageStatus
 from tests.support.db import message_in_status
 from tests.support.webhook_rig import Rig, StaticResolver, fast_settings

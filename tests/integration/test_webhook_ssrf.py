@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
 from authmail_relay.db import create_engine, upgrade
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.vocabulary import DeliveryStatus, MessageStatus
 from tests.support.db import message_in_status
 from tests.support.webhook_rig import RecordingBackend, Rig, StaticResolver, fast_settings

@@ -11,9 +11,9 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
+from authmail_relay.db.outbox import NewMessage, Outbox
 from authmail_relay.ids import new_message_id
-from authmail_relay.message_request import MessageRequest
-from authmail_relay.outbox import NewMessage, Outbox
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import ErrorCode, EventType, Kind, MessageStatus

@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from authmail_relay.db import create_engine, upgrade
 from authmail_relay.db.schema import messages
-from authmail_relay.dkim_keys import DkimKey, generate
-from authmail_relay.dkim_store import KeyStore
+from authmail_relay.dkim.keys import DkimKey, generate
+from authmail_relay.dkim.store import KeyStore
 from authmail_relay.exceptions import ConfigurationError
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import MessageStatus

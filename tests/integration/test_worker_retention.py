@@ -15,9 +15,9 @@ pytest.importorskip("sqlalchemy", reason="service tests need the [http] extra")
 
 from sqlalchemy import select
 
+from authmail_relay.db.outbox import Outbox
 from authmail_relay.db.schema import messages
-from authmail_relay.message_request import MessageRequest
-from authmail_relay.outbox import Outbox
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.relay import Relay
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import Kind, MessageStatus

@@ -30,9 +30,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from authmail_relay.db import create_engine, upgrade
-from authmail_relay.idempotency import IdempotencyStore
+from authmail_relay.db.idempotency import IdempotencyStore
+from authmail_relay.db.outbox import AttemptRecord, MessageRecord, NewMessage, Outbox
 from authmail_relay.ids import new_message_id
-from authmail_relay.outbox import AttemptRecord, MessageRecord, NewMessage, Outbox
 from authmail_relay.vocabulary import ErrorCode, Kind, MessageStatus, Priority
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"

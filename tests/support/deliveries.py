@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from authmail_relay.webhook_queue import WebhookQueue
-from authmail_relay.webhook_records import ClaimedDelivery, DeliveryAttempt
+from authmail_relay.db.webhook_queue import WebhookQueue
+from authmail_relay.webhooks.records import ClaimedDelivery, DeliveryAttempt
 
 
 def delivery_attempt(claim: ClaimedDelivery, status: int | None, result: str) -> DeliveryAttempt:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authmail_relay.composing import Draft, make_draft
+from authmail_relay.mail.composing import Draft, make_draft
 
 
 def plain_draft(**changes: Any) -> Draft:

@@ -54,7 +54,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
-from authmail_relay.smtp_config import SmtpConfig
+from authmail_relay.smtp.config import SmtpConfig
 
 HOST = "127.0.0.1"
 #: The name the servers greet with; their certificates are valid for it and for HOST.

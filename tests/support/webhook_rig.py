@@ -11,13 +11,13 @@ from typing import Any
 
 import httpcore
 
-from authmail_relay.outbox import Outbox
+from authmail_relay.db.outbox import Outbox
+from authmail_relay.db.webhook_queue import WebhookQueue
+from authmail_relay.db.webhook_store import WebhookStore
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import DeliveryStatus
-from authmail_relay.webhook_dispatcher import WebhookDispatcher
-from authmail_relay.webhook_queue import WebhookQueue
-from authmail_relay.webhook_records import Delivery, DeliveryAttempt
-from authmail_relay.webhook_store import WebhookStore
+from authmail_relay.webhooks.dispatcher import WebhookDispatcher
+from authmail_relay.webhooks.records import Delivery, DeliveryAttempt
 
 
 def fast_settings(database_url: str, **changes: Any) -> Settings:

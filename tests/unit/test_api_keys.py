@@ -6,7 +6,8 @@ import hashlib
 
 import pytest
 
-from authmail_relay.api_keys import (
+from authmail_relay.exceptions import ValidationError
+from authmail_relay.trust.api_keys import (
     hash_secret,
     new_key,
     normalise_origins,
@@ -16,7 +17,6 @@ from authmail_relay.api_keys import (
     sender_allowed,
     verify_secret,
 )
-from authmail_relay.exceptions import ValidationError
 from authmail_relay.vocabulary import Scope
 
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from authmail_relay.auth_throttle import FAILURE_WINDOW, FailureThrottle
+from authmail_relay.trust.auth_throttle import FAILURE_WINDOW, FailureThrottle
 
 pytestmark = pytest.mark.library
 

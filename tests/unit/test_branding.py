@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from authmail_relay.branding import (
+from authmail_relay.exceptions import ConfigurationError, ValidationError
+from authmail_relay.mail.branding import (
     DEFAULT_ACCENT,
     Branding,
     branding_values,
@@ -14,9 +15,8 @@ from authmail_relay.branding import (
     contrast_ratio,
     link_color,
 )
-from authmail_relay.exceptions import ConfigurationError, ValidationError
-from authmail_relay.locales import LOCALES
-from authmail_relay.rendering import TrustedHtml
+from authmail_relay.mail.locales import LOCALES
+from authmail_relay.mail.rendering import TrustedHtml
 
 pytestmark = pytest.mark.library
 

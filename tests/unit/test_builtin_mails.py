@@ -15,16 +15,16 @@ from types import ModuleType
 
 import pytest
 
-from authmail_relay.auth_mail import render_auth_mail
-from authmail_relay.branding import Branding
-from authmail_relay.html_text import html_to_text
-from authmail_relay.locales import LOCALES, expiry_text
-from authmail_relay.overrides import load_templates
-from authmail_relay.phrases import PHRASES
-from authmail_relay.previews import SAMPLE_CODE, SAMPLE_LINKS, preview, template_kinds
-from authmail_relay.rendering import RenderedMail
+from authmail_relay.mail.auth_mail import render_auth_mail
+from authmail_relay.mail.branding import Branding
+from authmail_relay.mail.html_text import html_to_text
+from authmail_relay.mail.locales import LOCALES, expiry_text
+from authmail_relay.mail.overrides import load_templates
+from authmail_relay.mail.phrases import PHRASES
+from authmail_relay.mail.previews import SAMPLE_CODE, SAMPLE_LINKS, preview, template_kinds
+from authmail_relay.mail.rendering import RenderedMail
+from authmail_relay.mail.wrapper import wrap_html
 from authmail_relay.vocabulary import Kind
-from authmail_relay.wrapper import wrap_html
 from tests.support.golden import Golden
 
 pytestmark = pytest.mark.library
@@ -281,7 +281,7 @@ def _generator() -> ModuleType:
 def test_shipped_templates_match_the_generator() -> None:
     """The installed package holds exactly what scripts/build_templates.py writes."""
     expected: dict[str, str] = _generator().render_all()
-    folder = resources.files("authmail_relay").joinpath("templates")
+    folder = resources.files("authmail_relay.mail").joinpath("templates")
     shipped = {
         f"{locale.name}/{item.name}": item.read_text(encoding="utf-8")
         for locale in folder.iterdir()

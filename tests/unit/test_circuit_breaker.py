@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from authmail_relay import smtp_outcome as outcomes
-from authmail_relay.circuit_breaker import CircuitBreaker, Health, fails_over, health_of
-from authmail_relay.smtp_outcome import Stage
+from authmail_relay.smtp import outcome as outcomes
+from authmail_relay.smtp.circuit_breaker import CircuitBreaker, Health, fails_over, health_of
+from authmail_relay.smtp.outcome import Stage
 from authmail_relay.vocabulary import BreakerState, ErrorCode, Priority
 
 REFUSED = outcomes.connection_failed("Connection refused")

@@ -13,7 +13,7 @@ from authmail_relay.compose_work import (
     ComposeSlots,
     is_large,
 )
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.vocabulary import Kind
 
 

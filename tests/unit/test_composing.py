@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from authmail_relay import composing
-from authmail_relay.composing import Composed, Draft, compose, make_draft, new_message_id
 from authmail_relay.exceptions import HeaderInjectionError, InvalidAddressError, ValidationError
+from authmail_relay.mail import composing
+from authmail_relay.mail.composing import Composed, Draft, compose, make_draft, new_message_id
+from authmail_relay.mail.validation import Mailbox
 from authmail_relay.sender import SmtpSender
-from authmail_relay.validation import Mailbox
 from tests.support.smtpd import SmtpServer
 
 pytestmark = pytest.mark.library

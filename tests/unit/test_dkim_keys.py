@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("cryptography", reason="DKIM needs the [http] extra")
 
-from authmail_relay.dkim_keys import (
+from authmail_relay.dkim.keys import (
     check_domain,
     check_selector,
     generate,
@@ -19,9 +19,9 @@ from authmail_relay.dkim_keys import (
     split_txt,
     zone_line,
 )
-from authmail_relay.dkim_store import KeyStore
+from authmail_relay.dkim.nameservers import parse_nameservers
+from authmail_relay.dkim.store import KeyStore
 from authmail_relay.exceptions import ConfigurationError, ConflictError, ValidationError
-from authmail_relay.nameservers import parse_nameservers
 from tests.support.dkim_records import parse_zone_line
 
 

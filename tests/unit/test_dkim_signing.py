@@ -10,10 +10,10 @@ import pytest
 
 dkim = pytest.importorskip("dkim", reason="DKIM needs the [http] extra")
 
-from authmail_relay import dkim_fast_rsa
-from authmail_relay.composing import compose, make_draft
-from authmail_relay.dkim_keys import DkimKey, generate
-from authmail_relay.dkim_signing import DkimSigner, SigningError
+from authmail_relay.dkim import fast_rsa as dkim_fast_rsa
+from authmail_relay.dkim.keys import DkimKey, generate
+from authmail_relay.dkim.signing import DkimSigner, SigningError
+from authmail_relay.mail.composing import compose, make_draft
 from tests.support.dkim_records import dnsfunc, verify_all
 
 MESSAGE = (

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from authmail_relay.api_keys import normalise_sender_rules
 from authmail_relay.exceptions import InvalidAddressError, ValidationError
-from authmail_relay.rate_limits import recipient_bucket_address
-from authmail_relay.ssrf import parse_webhook_url
-from authmail_relay.validation import normalise_domain, parse_mailbox
+from authmail_relay.mail.validation import normalise_domain, parse_mailbox
+from authmail_relay.trust.api_keys import normalise_sender_rules
+from authmail_relay.trust.rate_limits import recipient_bucket_address
+from authmail_relay.webhooks.ssrf import parse_webhook_url
 
 needs_idna = pytest.mark.skipif(
     importlib.util.find_spec("idna") is None, reason="the service path needs idna"

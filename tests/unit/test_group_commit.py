@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from authmail_relay.group_commit import MAX_BATCH, GroupCommit
+from authmail_relay.db.group_commit import MAX_BATCH, GroupCommit
 
 
 class Recorder:

@@ -22,14 +22,14 @@ pytest.importorskip("hypothesis")
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from authmail_relay.auth_mail import user_name_value
-from authmail_relay.branding import Branding
 from authmail_relay.exceptions import RelayError
-from authmail_relay.message_request import MessageRequest, validate_request
+from authmail_relay.mail.auth_mail import user_name_value
+from authmail_relay.mail.branding import Branding
+from authmail_relay.mail.message_request import MessageRequest, validate_request
+from authmail_relay.mail.validation import check_header_value
 from authmail_relay.notifiers import OTPNotifier
 from authmail_relay.sender import SmtpSender
-from authmail_relay.smtp_config import SmtpConfig
-from authmail_relay.validation import check_header_value
+from authmail_relay.smtp.config import SmtpConfig
 from tests.support.drafts import plain_draft
 
 #: Per call, at or over any cap. The scan takes well under a millisecond; the exhaustive
@@ -122,7 +122,7 @@ def test_every_field_is_validated_in_bounded_time(field: str, value: str, pad: i
 
 @pytest.mark.parametrize("shape", SHAPES[:3] + SHAPES[7:])
 def test_the_uncapped_scan_grows_linearly(shape: str) -> None:
-    from authmail_relay.header_text import check_header_text
+    from authmail_relay.mail.header_text import check_header_text
 
     def cost(size: int) -> float:
         text = (shape * (size // len(shape) + 1))[:size]

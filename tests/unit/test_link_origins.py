@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from authmail_relay.auth_mail import check_base_url
 from authmail_relay.exceptions import ConfigurationError, ValidationError
-from authmail_relay.link_origins import origin_of
-from authmail_relay.message_content import link_spec
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.mail.auth_mail import check_base_url
+from authmail_relay.mail.link_origins import origin_of
+from authmail_relay.mail.message_content import link_spec
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.settings import Settings
 from authmail_relay.vocabulary import Kind
 

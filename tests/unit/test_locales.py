@@ -8,7 +8,7 @@ import pytest
 
 import authmail_relay
 from authmail_relay.exceptions import ConfigurationError, ValidationError
-from authmail_relay.locales import (
+from authmail_relay.mail.locales import (
     LOCALES,
     check_locale,
     expiry_text,
@@ -16,11 +16,11 @@ from authmail_relay.locales import (
     resolve_locale,
     text_direction,
 )
-from authmail_relay.phrases import PHRASES, fill
+from authmail_relay.mail.phrases import PHRASES, fill
 
 pytestmark = pytest.mark.library
 
-TEMPLATES = Path(authmail_relay.__file__).parent / "templates"
+TEMPLATES = Path(authmail_relay.__file__).parent / "mail" / "templates"
 
 
 def test_shipped_locales() -> None:

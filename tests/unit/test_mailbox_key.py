@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from authmail_relay.exceptions import InvalidAddressError
-from authmail_relay.mailbox_key import (
+from authmail_relay.trust.mailbox_key import (
     DEFAULT_RULE,
     DOMAIN_ALIASES,
     NOT_APPLIED,
     PROVIDER_RULES,
     mailbox_key,
 )
-from authmail_relay.rate_limits import recipient_bucket_address
+from authmail_relay.trust.rate_limits import recipient_bucket_address
 
 pytestmark = pytest.mark.library
 

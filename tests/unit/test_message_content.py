@@ -5,10 +5,15 @@ from __future__ import annotations
 import pytest
 
 from authmail_relay.exceptions import ConfigurationError, ValidationError
-from authmail_relay.message_content import build_draft, lifetime_seconds, link_spec, template_locale
-from authmail_relay.message_request import MessageRequest
+from authmail_relay.mail.message_content import (
+    build_draft,
+    lifetime_seconds,
+    link_spec,
+    template_locale,
+)
+from authmail_relay.mail.message_request import MessageRequest
 from authmail_relay.settings import Settings
-from authmail_relay.smtp_config import SmtpConfig
+from authmail_relay.smtp.config import SmtpConfig
 from authmail_relay.vocabulary import Kind
 
 pytestmark = pytest.mark.library

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from authmail_relay.exceptions import ValidationError
-from authmail_relay.message_request import MessageRequest, as_list, validate_request
+from authmail_relay.mail.message_request import MessageRequest, as_list, validate_request
 from authmail_relay.vocabulary import Kind, Priority
 
 pytestmark = pytest.mark.library

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from authmail_relay.branding import Branding
 from authmail_relay.exceptions import ConfigurationError
+from authmail_relay.mail.branding import Branding
 from authmail_relay.notifiers import MagicLinkNotifier, OTPNotifier, PasswordResetNotifier
 from authmail_relay.sender import SmtpSender
 from authmail_relay.vocabulary import ErrorCode
@@ -339,19 +339,19 @@ LIBRARY_MODULES = [
     "authmail_relay",
     "authmail_relay.sender",
     "authmail_relay.notifiers",
-    "authmail_relay.composing",
-    "authmail_relay.rendering",
-    "authmail_relay.branding",
-    "authmail_relay.locales",
-    "authmail_relay.phrases",
-    "authmail_relay.overrides",
-    "authmail_relay.wrapper",
-    "authmail_relay.previews",
-    "authmail_relay.mail_settings",
-    "authmail_relay.validation",
-    "authmail_relay.html_text",
-    "authmail_relay.smtp_config",
-    "authmail_relay.smtp_outcome",
+    "authmail_relay.mail.composing",
+    "authmail_relay.mail.rendering",
+    "authmail_relay.mail.branding",
+    "authmail_relay.mail.locales",
+    "authmail_relay.mail.phrases",
+    "authmail_relay.mail.overrides",
+    "authmail_relay.mail.wrapper",
+    "authmail_relay.mail.previews",
+    "authmail_relay.mail.config",
+    "authmail_relay.mail.validation",
+    "authmail_relay.mail.html_text",
+    "authmail_relay.smtp.config",
+    "authmail_relay.smtp.outcome",
     "authmail_relay.exceptions",
     "authmail_relay.vocabulary",
 ]
@@ -362,7 +362,7 @@ import importlib, json, sys
 before = set(sys.modules)
 for name in {modules!r}:
     importlib.import_module(name)
-from authmail_relay.rendering import load_builtin
+from authmail_relay.mail.rendering import load_builtin
 from authmail_relay.vocabulary import Kind
 for kind in (Kind.MAGIC_LINK, Kind.OTP, Kind.PASSWORD_RESET):
     load_builtin(kind)

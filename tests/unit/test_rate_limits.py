@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from authmail_relay.exceptions import InvalidAddressError
-from authmail_relay.rate_limits import (
+from authmail_relay.trust.rate_limits import (
     Limit,
     decide,
     domain_of,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from authmail_relay.auth_mail import render_auth_mail
-from authmail_relay.branding import Branding
 from authmail_relay.exceptions import ConfigurationError, ValidationError
-from authmail_relay.html_text import html_to_text
-from authmail_relay.rendering import (
+from authmail_relay.mail.auth_mail import render_auth_mail
+from authmail_relay.mail.branding import Branding
+from authmail_relay.mail.html_text import html_to_text
+from authmail_relay.mail.rendering import (
     VARIABLES,
     RenderedMail,
     Template,

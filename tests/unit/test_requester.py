@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from authmail_relay.exceptions import ValidationError
-from authmail_relay.message_request import MessageRequest, validate_request
-from authmail_relay.requester import MAX_END_USER_IP, end_user_network, requester_key
+from authmail_relay.mail.message_request import MessageRequest, validate_request
+from authmail_relay.trust.requester import MAX_END_USER_IP, end_user_network, requester_key
 from authmail_relay.vocabulary import Kind
 
 pytestmark = pytest.mark.library

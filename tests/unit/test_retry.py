@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from authmail_relay import smtp_outcome as outcomes
 from authmail_relay.retry import Expire, GiveUp, Retry, RetryPolicy, Sent, decide
-from authmail_relay.smtp_outcome import Stage
+from authmail_relay.smtp import outcome as outcomes
+from authmail_relay.smtp.outcome import Stage
 from authmail_relay.vocabulary import ErrorCode
 
 POLICY = RetryPolicy(base_delay_ms=1_000, max_delay_ms=60_000)

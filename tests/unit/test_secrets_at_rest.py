@@ -14,7 +14,8 @@ pytest.importorskip("sqlalchemy", reason="secrets at rest need the [http] extra"
 pytest.importorskip("cryptography", reason="secrets at rest need the [http] extra")
 
 from authmail_relay.exceptions import ConfigurationError, StorageError
-from authmail_relay.secrets_at_rest import (
+from authmail_relay.settings import Settings
+from authmail_relay.trust.secrets_at_rest import (
     SEALED_PREFIX,
     AtRestKeys,
     encode_key,
@@ -22,7 +23,6 @@ from authmail_relay.secrets_at_rest import (
     new_key,
     read_key_file,
 )
-from authmail_relay.settings import Settings
 
 A, B = new_key(), new_key()
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from authmail_relay.cli.service_setup import PINNED_LOGGERS, configure_logging, redact_access_query
 from authmail_relay.exceptions import ConfigurationError
-from authmail_relay.service_setup import PINNED_LOGGERS, configure_logging, redact_access_query
 from authmail_relay.settings import Settings
 
 pytestmark = pytest.mark.library

@@ -8,7 +8,7 @@ import pytest
 
 from authmail_relay.exceptions import ConfigurationError
 from authmail_relay.sender import SmtpConfig
-from authmail_relay.smtp_config import parse_bool
+from authmail_relay.smtp.config import parse_bool
 from authmail_relay.vocabulary import TlsMode
 
 pytestmark = pytest.mark.library

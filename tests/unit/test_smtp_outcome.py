@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from authmail_relay import smtp_outcome as outcomes
-from authmail_relay.smtp_outcome import MAX_REPLY_CHARS, Stage, clean_reply
+from authmail_relay.smtp import outcome as outcomes
+from authmail_relay.smtp.outcome import MAX_REPLY_CHARS, Stage, clean_reply
 from authmail_relay.vocabulary import ErrorCode
 
 pytestmark = pytest.mark.library

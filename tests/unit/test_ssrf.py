@@ -10,7 +10,12 @@ from ipaddress import ip_address
 import pytest
 
 from authmail_relay.exceptions import WebhookDeliveryError, WebhookUrlError
-from authmail_relay.ssrf import UrlGuard, blocked_reason, parse_webhook_url, system_resolver
+from authmail_relay.webhooks.ssrf import (
+    UrlGuard,
+    blocked_reason,
+    parse_webhook_url,
+    system_resolver,
+)
 
 BLOCKED = [
     "0.0.0.0",  # noqa: S104 - an address to refuse, not one to bind

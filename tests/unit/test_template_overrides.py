@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from authmail_relay.branding import Branding
 from authmail_relay.exceptions import ConfigurationError
-from authmail_relay.overrides import (
+from authmail_relay.mail.branding import Branding
+from authmail_relay.mail.overrides import (
     MAX_TEMPLATE_BYTES,
     check_overrides,
     load_templates,
     load_wrapper,
 )
-from authmail_relay.previews import preview
-from authmail_relay.rendering import load_builtin
+from authmail_relay.mail.previews import preview
+from authmail_relay.mail.rendering import load_builtin
+from authmail_relay.mail.wrapper import wrap_html
 from authmail_relay.vocabulary import Kind
-from authmail_relay.wrapper import wrap_html
 
 pytestmark = pytest.mark.library
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from authmail_relay.exceptions import HeaderInjectionError, InvalidAddressError, ValidationError
-from authmail_relay.validation import (
+from authmail_relay.mail.validation import (
     Mailbox,
     check_custom_header,
     check_header_value,

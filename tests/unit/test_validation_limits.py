@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from authmail_relay.auth_mail import user_name_value
-from authmail_relay.branding import Branding
 from authmail_relay.exceptions import (
     ConfigurationError,
     HeaderInjectionError,
     InvalidAddressError,
     ValidationError,
 )
-from authmail_relay.validation import check_custom_header, check_header_value, parse_mailbox
+from authmail_relay.mail.auth_mail import user_name_value
+from authmail_relay.mail.branding import Branding
+from authmail_relay.mail.validation import check_custom_header, check_header_value, parse_mailbox
 from tests.support.drafts import plain_draft
 
 pytestmark = pytest.mark.library
@@ -131,7 +131,7 @@ def test_the_number_of_encoded_words_is_bounded() -> None:
 
 
 def test_the_scan_itself_is_linear_without_a_cap() -> None:
-    from authmail_relay.header_text import check_header_text
+    from authmail_relay.mail.header_text import check_header_text
 
     # check_header_text is the uncapped scan; 64 KB of the attack's payload in well under
     # a second (the old scan needed 43 s for 16 KB).
@@ -144,7 +144,7 @@ def test_the_scan_itself_is_linear_without_a_cap() -> None:
 
 
 def test_one_message_has_one_budget_of_encoded_words() -> None:
-    from authmail_relay.header_text import MAX_ENCODED_WORDS_PER_MESSAGE
+    from authmail_relay.mail.header_text import MAX_ENCODED_WORDS_PER_MESSAGE
 
     # A pre-encoded display name on each of 50 recipients is fine...
     name = "=?utf-8?q?J=C3=BCrgen_Gro=C3=9F?="

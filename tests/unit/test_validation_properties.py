@@ -16,9 +16,9 @@ pytest.importorskip("hypothesis")
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authmail_relay.composing import compose, make_draft
 from authmail_relay.exceptions import HeaderInjectionError, ValidationError
-from authmail_relay.validation import check_header_value
+from authmail_relay.mail.composing import compose, make_draft
+from authmail_relay.mail.validation import check_header_value
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
 FORBIDDEN = re.compile(

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from authmail_relay.vocabulary import WEBHOOK_EVENT_TYPES, EventType
-from authmail_relay.webhook_payloads import (
+from authmail_relay.webhooks.payloads import (
     LEGACY_STATUS,
     MAX_REPLY_CHARS,
     PayloadFacts,

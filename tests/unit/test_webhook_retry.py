@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authmail_relay.webhook_retry import (
+from authmail_relay.webhooks.retry import (
     AttemptResult,
     Delivered,
     GiveUp,

@@ -13,7 +13,7 @@ import pytest
 standardwebhooks = pytest.importorskip("standardwebhooks", reason="needs the [dev] extra")
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from authmail_relay.webhook_signing import (
+from authmail_relay.webhooks.signing import (
     SECRET_BYTES,
     SECRET_PREFIX,
     legacy_headers,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authmail_relay.webhook_targets import endpoint_target, pick_fairly, url_target
+from authmail_relay.webhooks.targets import endpoint_target, pick_fairly, url_target
 
 
 def test_per_request_urls_are_grouped_by_host_and_port() -> None:

@@ -16,15 +16,15 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from .. import __version__
-from ..api_keys_store import ApiKeyStore
-from ..idempotency import IdempotencyStore
+from ..db.api_keys_store import ApiKeyStore
+from ..db.idempotency import IdempotencyStore
+from ..db.wakeups import WakeupListener
+from ..db.webhook_queue import WebhookQueue
+from ..db.webhook_store import WebhookStore
 from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import Scope
-from ..wakeups import WakeupListener
-from ..webhook_dispatcher import WebhookDispatcher
-from ..webhook_queue import WebhookQueue
-from ..webhook_store import WebhookStore
+from ..webhooks.dispatcher import WebhookDispatcher
 from ..worker import Worker
 from . import (
     routes_dev,

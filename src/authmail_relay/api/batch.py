@@ -21,8 +21,7 @@ from typing import Any
 import pydantic
 from fastapi import Request
 
-from ..exceptions import RelayError, ValidationError
-from ..idempotency import (
+from ..db.idempotency import (
     KEY_IN_USE,
     IdempotencyLink,
     IdempotencyStore,
@@ -30,7 +29,8 @@ from ..idempotency import (
     Replay,
     Started,
 )
-from ..message_request import MessageRequest
+from ..exceptions import RelayError, ValidationError
+from ..mail.message_request import MessageRequest
 from ..relay import Relay
 from .problems import field_of, problem, problem_for, request_id_of
 from .routes_send import stamped

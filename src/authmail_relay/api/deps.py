@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from pydantic import WithJsonSchema
 
+from ..db.idempotency import MAX_KEY_CHARS, IdempotencyStore
 from ..exceptions import PermissionDeniedError
-from ..idempotency import MAX_KEY_CHARS, IdempotencyStore
-from ..rate_limits import ratelimit_headers
 from ..relay import Relay
 from ..settings import Settings
+from ..trust.rate_limits import ratelimit_headers
 from ..vocabulary import Scope
 from .dry_run import DRY_RUN_VALUES
 from .routing import set_rate_limit_headers

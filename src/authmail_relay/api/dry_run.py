@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from ..message_request import MessageRequest
+from ..mail.message_request import MessageRequest
 from ..relay import Relay
 from .problems import InvalidHeaderError
 

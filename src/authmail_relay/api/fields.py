@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
-from ..auth_mail import MAX_CODE, MAX_TOKEN, MAX_USER_NAME
-from ..composing import MAX_CUSTOM_HEADERS, MAX_RECIPIENTS, MAX_REPLY_TO
-from ..locales import MAX_TAG as MAX_LOCALE
-from ..message_request import (
+from ..mail.auth_mail import MAX_CODE, MAX_TOKEN, MAX_USER_NAME
+from ..mail.composing import MAX_CUSTOM_HEADERS, MAX_RECIPIENTS, MAX_REPLY_TO
+from ..mail.locales import MAX_TAG as MAX_LOCALE
+from ..mail.message_request import (
     MAX_METADATA_BYTES,
     MAX_TAG_LENGTH,
     MAX_TAGS,
@@ -23,13 +23,13 @@ from ..message_request import (
     check_metadata,
     is_encodable,
 )
-from ..ssrf import MAX_URL_CHARS
-from ..validation import (
+from ..mail.validation import (
     MAX_ADDRESS_OCTETS,
     MAX_CUSTOM_HEADER_NAME,
     MAX_DOMAIN_OCTETS,
     MAX_HEADER_CHARS,
 )
+from ..webhooks.ssrf import MAX_URL_CHARS
 
 #: The longest webhook secret a message may carry.
 MAX_WEBHOOK_SECRET = 256

@@ -21,7 +21,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ..idempotency import (
+from ..db.idempotency import (
     IdempotencyLink,
     IdempotencyStore,
     InFlight,

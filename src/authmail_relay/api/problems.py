@@ -28,7 +28,7 @@ from ..exceptions import (
     StorageError,
     ValidationError,
 )
-from ..rate_limits import ratelimit_header, ratelimit_policy_header, seconds_up
+from ..trust.rate_limits import ratelimit_header, ratelimit_policy_header, seconds_up
 from ..vocabulary import ErrorCode
 
 log = logging.getLogger("authmail_relay.api")

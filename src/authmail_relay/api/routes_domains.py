@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from ..domain_check import check_with_settings
-from ..validation import MAX_DOMAIN_OCTETS
+from ..dkim.domain_check import check_with_settings
+from ..mail.validation import MAX_DOMAIN_OCTETS
 from .deps import CallerDep, SettingsDep
 from .fields import HOST_PATTERN
 from .responses import AUTHENTICATED, problems

@@ -10,13 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from ..api_keys import is_key_id
-from ..api_keys_store import ApiKeyStore
+from ..db.api_keys_store import ApiKeyStore
 from ..exceptions import NotFoundError
+from ..trust.api_keys import is_key_id
 from .deps import AdminCaller
-from .key_schemas import KeyCreate, KeyCreated, KeyList, KeyView, key_created, key_view
 from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
+from .schemas_keys import KeyCreate, KeyCreated, KeyList, KeyView, key_created, key_view
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], route_class=CountedRoute)
 

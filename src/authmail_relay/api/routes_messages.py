@@ -14,11 +14,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from ..db.idempotency import IdempotencyLink
 from ..exceptions import ValidationError
-from ..idempotency import IdempotencyLink
 from ..ids import is_message_id
-from ..message_request import MAX_TAG_LENGTH
-from ..validation import MAX_ADDRESS_OCTETS, parse_mailbox
+from ..mail.message_request import MAX_TAG_LENGTH
+from ..mail.validation import MAX_ADDRESS_OCTETS, parse_mailbox
 from ..vocabulary import MessageStatus
 from .batch import BatchRun, EntryKeys
 from .deps import ReadCaller, RelayDep, SendCaller, ServicesDep, documented_headers

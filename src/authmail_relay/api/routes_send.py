@@ -15,9 +15,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from ..db.idempotency import IdempotencyLink
 from ..exceptions import RelayError
-from ..idempotency import IdempotencyLink
-from ..message_request import MessageRequest
+from ..mail.message_request import MessageRequest
 from ..relay import Relay
 from ..vocabulary import Kind, MessageStatus
 from .deps import SendCaller, Services, ServicesDep, documented_headers

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from ..locales import MAX_TAG as MAX_LOCALE
-from ..locales import list_locales
-from ..mail_settings import mail_settings
-from ..template_catalog import catalog, render_preview
+from ..mail.config import mail_settings
+from ..mail.locales import MAX_TAG as MAX_LOCALE
+from ..mail.locales import list_locales
+from ..mail.template_catalog import catalog, render_preview
 from .deps import ReadCaller, SettingsDep
 from .fields import LOCALE_PATTERN
 from .responses import AUTHENTICATED, problems

@@ -12,16 +12,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from ..db.webhook_store import WebhookStore
 from ..exceptions import NotFoundError, ValidationError
 from ..ids import is_message_id
 from ..vocabulary import DeliveryStatus
-from ..webhook_records import is_delivery_id, is_endpoint_id
-from ..webhook_store import WebhookStore
+from ..webhooks.records import is_delivery_id, is_endpoint_id
 from .deps import AdminCaller, ReadCaller, RelayDep
 from .fields import DELIVERY_ID_PATTERN, ENDPOINT_ID_PATTERN, MESSAGE_ID_PATTERN
 from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
-from .webhook_schemas import (
+from .schemas_webhooks import (
     DeliveryDetail,
     DeliveryList,
     DeliveryView,

@@ -2,7 +2,7 @@
 
 Request models only bound sizes and shapes; the meaning (addresses, header safety,
 tags, links) is checked once, by the core, for every adapter alike. Requests become a
-:class:`~authmail_relay.message_request.MessageRequest` through ``to_request``.
+:class:`~authmail_relay.mail.message_request.MessageRequest` through ``to_request``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..composing import MAX_RECIPIENTS
-from ..message_request import MAX_EXPIRES_IN_SECONDS, MessageRequest
-from ..requester import MAX_END_USER_IP
+from ..mail.composing import MAX_RECIPIENTS
+from ..mail.message_request import MAX_EXPIRES_IN_SECONDS, MessageRequest
+from ..trust.requester import MAX_END_USER_IP
 from ..vocabulary import Kind
 from .fields import (
     BatchEntry,

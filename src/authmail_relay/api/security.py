@@ -2,7 +2,7 @@
 
 Two kinds of key are accepted: the env ``API_KEY`` (every scope; senders limited to
 ``SMTP_FROM`` and ``ALLOWED_SENDERS``) and stored keys ``amr_<id>_<secret>`` (their own
-scopes, senders and link origins; see :mod:`authmail_relay.api_keys_store`). Any
+scopes, senders and link origins; see :mod:`authmail_relay.db.api_keys_store`). Any
 ``Authorization`` value — missing, malformed, non-ASCII, of any length — is either a
 usable key or a ``401``; never a ``500``. Comparisons are between SHA-256 digests with
 :func:`hmac.compare_digest`, so their time depends on neither the key's content nor its
@@ -10,7 +10,7 @@ length. Stored keys are read from the database on every request (no cache), so a
 revocation or expiry takes effect on the next request.
 
 Failures are throttled per client address and presented credential
-(:mod:`authmail_relay.auth_throttle`): a credential that keeps failing from an address
+(:mod:`authmail_relay.trust.auth_throttle`): a credential that keeps failing from an address
 gets ``429`` there, and an address from which too many *different* credentials failed
 may use only stored keys until the minute has passed. A working stored key is never
 refused because of other credentials' failures; the env key is, from an address that is
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ..api_keys import ALL_SCOPES, KEY_PREFIX
-from ..api_keys_store import ApiKeyStore
-from ..auth_throttle import FailureThrottle
+from ..db.api_keys_store import ApiKeyStore
 from ..exceptions import AuthenticationError, RateLimitedError
+from ..trust.api_keys import ALL_SCOPES, KEY_PREFIX
+from ..trust.auth_throttle import FailureThrottle
 from ..vocabulary import Scope
 
 __all__ = ["Caller", "FailureThrottle", "KeyChecker", "client_address", "key_fingerprint"]

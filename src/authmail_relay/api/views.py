@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..outbox import AttemptRow, EventRecord, MessageRecord
+from ..db.outbox import AttemptRow, EventRecord, MessageRecord
 from ..relay import Accepted as AcceptedRecord
 from .schemas import Accepted, AttemptView, EventView, MessageView
 

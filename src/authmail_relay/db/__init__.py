@@ -1,6 +1,6 @@
 """Database access: schema, engines and migrations (needs the ``[http]`` extra).
 
-The durable outbox built on top of this lives in :mod:`authmail_relay.outbox`.
+The durable outbox built on top of this lives in :mod:`authmail_relay.db.outbox`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Applying and checking schema migrations.
 
-The migrations ship inside the package (``authmail_relay/migrations``) and run through
+The migrations ship inside the package (``authmail_relay/db/migrations``) and run through
 Alembic's API on the relay's own engine; no ``alembic.ini`` is needed at run time. Alembic's
 ``alembic_version`` table records which revision a database is at.
 
@@ -28,7 +28,7 @@ from .engine import create_engine, read_only, storage_errors
 __all__ = ["MIGRATIONS_DIR", "current_revision", "head_revision", "is_current", "upgrade"]
 
 #: The Alembic script directory shipped with the package.
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def _config() -> Config:

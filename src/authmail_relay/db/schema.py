@@ -188,7 +188,7 @@ events = Table(
     sqlite_autoincrement=True,
 )
 
-#: Idempotency keys per API key; see :mod:`authmail_relay.idempotency` for the life cycle.
+#: Idempotency keys per API key; see :mod:`authmail_relay.db.idempotency` for the life cycle.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -212,7 +212,7 @@ idempotency_keys = Table(
     Index(None, "expires_at"),
 )
 
-#: Registered webhook endpoints (since 0003); see :mod:`authmail_relay.webhook_store`.
+#: Registered webhook endpoints (since 0003); see :mod:`authmail_relay.db.webhook_store`.
 webhook_endpoints = Table(
     "webhook_endpoints",
     metadata,
@@ -277,7 +277,7 @@ webhook_deliveries = Table(
     Column("finished_at", BigInteger, nullable=True),
     # Who receives it, for the fair share of the dispatcher's slots (since 0007):
     # "endpoint:<id>", or "host:<host>:<port>" of a per-request webhook_url; see
-    # authmail_relay.webhook_targets.
+    # authmail_relay.webhooks.targets.
     Column("target", Text, nullable=False, server_default=text("''")),
     # The claim filters on status and due time, and counts live leases per target;
     # ordering looks at one message's rows; listings go by endpoint, newest first.
@@ -314,7 +314,7 @@ webhook_attempts = Table(
     sqlite_autoincrement=True,
 )
 
-#: Stored API keys (since 0004); see :mod:`authmail_relay.api_keys_store`.
+#: Stored API keys (since 0004); see :mod:`authmail_relay.db.api_keys_store`.
 api_keys = Table(
     "api_keys",
     metadata,
@@ -339,7 +339,7 @@ api_keys = Table(
 )
 
 #: One row per counted event of a rate-limit bucket (since 0005); see
-#: :mod:`authmail_relay.rate_store`. Rows older than the bucket's window are purged.
+#: :mod:`authmail_relay.db.rate_store`. Rows older than the bucket's window are purged.
 rate_events = Table(
     "rate_events",
     metadata,

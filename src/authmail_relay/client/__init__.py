@@ -1,0 +1,55 @@
+"""Python client for the relay's HTTP API (needs the ``[http]`` extra, for httpx).
+
+::
+
+    from authmail_relay.client import AuthmailClient
+
+    with AuthmailClient("https://relay.example.com", api_key) as relay:
+        outcome = relay.send_otp("ada@example.org", "482913", user_name="Ada")
+
+Everything public is imported from here; the modules behind it are private. Documented in
+docs/client.md. Only ``_client`` and ``_base`` import ``httpx``; the rest is standard
+library only, and nothing here imports the server side of the package.
+
+Code map:
+
+- ``_client``: :class:`AuthmailClient` and :class:`AsyncAuthmailClient`, the blocking and
+  the awaiting twin over one I/O-free base.
+- ``_base``: the I/O-free half: settings, requests, answers, errors and retries.
+- ``_calls``: one request builder per public method (no I/O).
+- ``_args``: argument checks and request encoding (no I/O).
+- ``_decode``: JSON answers into result types (no I/O).
+- ``_models``: the result types.
+"""
+
+from __future__ import annotations
+
+from ._client import (
+    Accepted,
+    AsyncAuthmailClient,
+    AuthmailClient,
+    ErrorInfo,
+    FieldError,
+    Message,
+    MessageAttempt,
+    MessageEvent,
+    MessagePage,
+    SendOutcome,
+    SendStatus,
+    error_info,
+)
+
+__all__ = [
+    "Accepted",
+    "AsyncAuthmailClient",
+    "AuthmailClient",
+    "ErrorInfo",
+    "FieldError",
+    "Message",
+    "MessageAttempt",
+    "MessageEvent",
+    "MessagePage",
+    "SendOutcome",
+    "SendStatus",
+    "error_info",
+]

@@ -1,0 +1,342 @@
+"""The API calls of the HTTP client, one builder per public method (no I/O here).
+
+Each builder checks its arguments with :mod:`authmail_relay.client._args` (raising
+:class:`~authmail_relay.exceptions.ValidationError` before anything is sent) and returns
+a :class:`~authmail_relay.client._base.Call`: the request, and how to decode its answer
+with :mod:`authmail_relay.client._decode`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..exceptions import ValidationError
+from ..vocabulary import Kind, MessageStatus, Priority
+from . import _args as arg
+from . import _decode as wire
+from ._args import Addresses
+from ._base import Answer, Call, ClientBase
+from ._models import Accepted, Message, MessagePage, SendOutcome
+
+#: The statuses of a compatible ``/send*`` answer that are not errors.
+_SENT = frozenset({200, 202})
+#: The largest ``limit`` of ``list_messages``.
+MAX_PAGE = 200
+
+
+class ClientCalls(ClientBase):
+    """Builders for every call; the twins in :mod:`authmail_relay.client` expose them."""
+
+    def _send(
+        self,
+        to: Addresses,
+        subject: str,
+        html_body: str,
+        *,
+        text_body: str | None = None,
+        cc: Addresses | None = None,
+        bcc: Addresses | None = None,
+        from_: str | None = None,
+        reply_to: Addresses | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        priority: Priority | str | None = None,
+        expires_in: int | timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> Call[SendOutcome]:
+        """Send any mail (``POST /send``) and wait for the relay's SMTP outcome.
+
+        Returns a :class:`~authmail_relay.client._models.SendOutcome`: ``sent`` once the
+        upstream accepted the mail; ``status="queued"`` when the relay's wait ran out
+        first (delivery goes on); ``status="accepted"`` at once with ``webhook_url``;
+        ``status="dry_run"`` with ``dry_run=True`` (validated and rendered, nothing stored).
+        ``from_`` is the sender (default: the relay's ``SMTP_FROM``); ``headers`` are extra
+        ``X-*`` mail headers; ``expires_in`` is when the mail must not be sent any more.
+        ``end_user_ip`` is the IP address of the visitor whose action triggered the mail
+        (give it for auth mail: that visitor then has a rate budget of their own).
+        Raises DeliveryError when the upstream refused the mail for good.
+        """
+        body = {
+            "to": arg.addresses(to, "to"),
+            "subject": arg.text(subject, "subject"),
+            "html_body": arg.text(html_body, "html_body"),
+            "text_body": arg.optional_text(text_body, "text_body"),
+            "cc": arg.address_list(cc, "cc"),
+            "bcc": arg.address_list(bcc, "bcc"),
+            **arg.options(from_, reply_to, tags, metadata, priority, None, expires_in),
+            **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
+        }
+        return self._sending("/send", body, dry_run, idempotency_key, request_id)
+
+    def _send_otp(
+        self,
+        to: str,
+        code: str,
+        *,
+        user_name: str | None = None,
+        locale: str | None = None,
+        expires_in: int | timedelta | None = None,
+        from_: str | None = None,
+        reply_to: Addresses | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        priority: Priority | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> Call[SendOutcome]:
+        """Send a one-time code (``POST /send/otp``) with the built-in template in
+        ``locale``; otherwise as :meth:`send`."""
+        body = {
+            "to": arg.single_address(to),
+            "code": arg.text(code, "code"),
+            "user_name": arg.optional_text(user_name, "user_name"),
+            **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in),
+            **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
+        }
+        return self._sending("/send/otp", body, dry_run, idempotency_key, request_id)
+
+    def _send_magic_link(
+        self,
+        to: str,
+        token: str,
+        *,
+        user_name: str | None = None,
+        base_url: str | None = None,
+        locale: str | None = None,
+        expires_in: int | timedelta | None = None,
+        from_: str | None = None,
+        reply_to: Addresses | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        priority: Priority | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> Call[SendOutcome]:
+        """Send a sign-in link (``POST /send/magic-link``). The relay puts ``token``,
+        percent-encoded, into a link under its ``MAGIC_LINK_BASE_URL`` (or ``base_url``,
+        which must keep that origin); otherwise as :meth:`send`."""
+        body = arg.link_body(to, token, user_name, base_url)
+        body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in)
+        body |= arg.delivery(headers, webhook_url, webhook_secret, end_user_ip)
+        return self._sending("/send/magic-link", body, dry_run, idempotency_key, request_id)
+
+    def _send_password_reset(
+        self,
+        to: str,
+        token: str,
+        *,
+        user_name: str | None = None,
+        base_url: str | None = None,
+        locale: str | None = None,
+        expires_in: int | timedelta | None = None,
+        from_: str | None = None,
+        reply_to: Addresses | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        priority: Priority | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> Call[SendOutcome]:
+        """Send a password-reset link (``POST /send/password-reset``); as
+        :meth:`send_magic_link`."""
+        body = arg.link_body(to, token, user_name, base_url)
+        body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in)
+        body |= arg.delivery(headers, webhook_url, webhook_secret, end_user_ip)
+        return self._sending("/send/password-reset", body, dry_run, idempotency_key, request_id)
+
+    def _create_message(
+        self,
+        to: Addresses,
+        *,
+        kind: Kind | str = Kind.RAW,
+        subject: str | None = None,
+        html_body: str | None = None,
+        text_body: str | None = None,
+        cc: Addresses | None = None,
+        bcc: Addresses | None = None,
+        user_name: str | None = None,
+        code: str | None = None,
+        token: str | None = None,
+        base_url: str | None = None,
+        locale: str | None = None,
+        from_: str | None = None,
+        reply_to: Addresses | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        priority: Priority | str | None = None,
+        expires_in: int | timedelta | None = None,
+        headers: Mapping[str, str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        end_user_ip: str | None = None,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> Call[Accepted]:
+        """Queue a message (``POST /v1/messages``) without waiting for delivery.
+
+        ``kind="raw"`` needs ``subject`` and ``html_body``; ``otp`` needs ``code``;
+        ``magic_link`` and ``password_reset`` need ``token``; ``end_user_ip`` as in
+        :meth:`send`. Returns :class:`~authmail_relay.client._models.Accepted` once the
+        message is stored.
+        """
+        body = {
+            "kind": arg.member(Kind, kind, "kind"),
+            "to": arg.addresses(to, "to"),
+            "subject": arg.optional_text(subject, "subject"),
+            "html_body": arg.optional_text(html_body, "html_body"),
+            "text_body": arg.optional_text(text_body, "text_body"),
+            "cc": arg.address_list(cc, "cc"),
+            "bcc": arg.address_list(bcc, "bcc"),
+            "user_name": arg.optional_text(user_name, "user_name"),
+            "code": arg.optional_text(code, "code"),
+            "token": arg.optional_text(token, "token"),
+            "base_url": arg.optional_text(base_url, "base_url"),
+            **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in),
+            **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
+        }
+        key = arg.idempotency_key(idempotency_key)
+
+        return Call(
+            "POST",
+            "/v1/messages",
+            _accepted,
+            ok=frozenset({202}),
+            content=arg.encode(body),
+            headers=arg.request_headers(key, request_id, dry_run=False),
+            idempotency_key=key,
+        )
+
+    def _get_message(self, id: str) -> Call[Message]:
+        """One message with its events and attempts (``GET /v1/messages/{id}``).
+        Raises NotFoundError for an unknown id."""
+        return Call("GET", arg.message_path(id), _message)
+
+    def _list_messages(
+        self,
+        *,
+        status: MessageStatus | str | None = None,
+        tag: str | None = None,
+        to: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Call[MessagePage]:
+        """A page of messages, newest first (``GET /v1/messages``), filtered by status,
+        tag, recipient (case-insensitive) and creation time (aware datetimes;
+        ``created_after`` <= created < ``created_before``). ``limit`` is 1-200;
+        ``cursor`` is the previous page's ``next_cursor``."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+            raise ValidationError(f"limit must be an integer from 1 to {MAX_PAGE}", field="limit")
+        params = [("limit", str(limit))]
+        if status is not None:
+            params.append(("status", arg.member(MessageStatus, status, "status")))
+        for name, value in (("tag", tag), ("to", to), ("cursor", cursor)):
+            if value is not None:
+                params.append((name, arg.text(value, name)))
+        for name, moment in (("created_after", created_after), ("created_before", created_before)):
+            if moment is not None:
+                params.append((name, arg.aware(moment, name).isoformat()))
+        return Call(
+            "GET",
+            "/v1/messages",
+            _message_page,
+            params=tuple(params),
+        )
+
+    def _cancel(self, id: str) -> Call[Message]:
+        """Withdraw a message that is still queued or deferred; it is then never sent.
+        Raises ConflictError (``error_code="not_cancellable"``) once it is past that, and
+        NotFoundError for an unknown id. Not retried after a lost answer."""
+        return Call(
+            "POST",
+            arg.message_path(id, "/cancel"),
+            _message,
+            replay_safe=False,
+        )
+
+    def _consume(self, id: str) -> Call[Message]:
+        """Record that the link or code in a sent message was used (repeating it is
+        harmless). Raises ConflictError (``error_code="not_consumable"``) before the
+        message was sent, and NotFoundError for an unknown id."""
+        return Call("POST", arg.message_path(id, "/consume"), _message)
+
+    def _health(self) -> Call[bool]:
+        """True when the relay process answers ``GET /health`` with ``{"status": "ok"}``."""
+        return Call("GET", "/health", _is_ok)
+
+    def _sending(
+        self,
+        path: str,
+        body: dict[str, Any],
+        dry_run: bool,
+        idempotency_key: str | None,
+        request_id: str | None,
+    ) -> Call[SendOutcome]:
+        if not isinstance(dry_run, bool):
+            raise ValidationError("dry_run must be True or False", field="dry_run")
+        key = arg.idempotency_key(idempotency_key)
+
+        return Call(
+            "POST",
+            path,
+            _send_outcome,
+            ok=_SENT,
+            content=arg.encode(body),
+            headers=arg.request_headers(key, request_id, dry_run=dry_run),
+            idempotency_key=key,
+            compatible=True,
+        )
+
+
+def _send_outcome(answer: Answer) -> SendOutcome:
+    return wire.send_outcome(
+        answer.data,
+        replayed=answer.replayed,
+        idempotency_key=answer.idempotency_key,
+        request_id=answer.request_id,
+    )
+
+
+def _accepted(answer: Answer) -> Accepted:
+    return wire.accepted(
+        answer.data,
+        replayed=answer.replayed,
+        idempotency_key=answer.idempotency_key,
+        request_id=answer.request_id,
+    )
+
+
+def _message(answer: Answer) -> Message:
+    return wire.message(answer.data)
+
+
+def _message_page(answer: Answer) -> MessagePage:
+    return wire.message_page(answer.data)
+
+
+def _is_ok(answer: Answer) -> bool:
+    return isinstance(answer.data, dict) and answer.data.get("status") == "ok"

@@ -1,0 +1,198 @@
+"""Writing events: the one function every state change goes through.
+
+:func:`write_events` inserts event rows inside the caller's transaction and, for the
+event types reported to webhooks (:data:`~authmail_relay.vocabulary.WEBHOOK_EVENT_TYPES`),
+fans each out into webhook delivery rows in that same transaction: one for the message's
+own ``webhook_url`` (if it has one) and one per enabled registered endpoint whose filter
+matches. So an event and its notifications are committed together or not at all, and a
+crash can never leave an event that nobody will be told about. The delivery's body is
+fixed here, from the message as it is at that moment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import RowMapping, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..redaction import address_hash
+from ..vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType, MessageStatus
+from ..webhooks.payloads import AddressHasher, PayloadFacts, build_payload, encode_payload
+from ..webhooks.records import matches, new_delivery_id
+from ..webhooks.targets import endpoint_target, url_target
+from .outbox_records import load_strings
+from .schema import events, messages, webhook_deliveries, webhook_endpoints
+
+__all__ = ["DEFAULT_WEBHOOK_MAX_AGE_MS", "NewEvent", "write_events"]
+
+#: How long deliveries are retried unless the outbox is told otherwise (24 hours).
+DEFAULT_WEBHOOK_MAX_AGE_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to write. ``data`` is JSON text (``outbox_queries.event_data``).
+
+    ``smtp_reply`` and ``refused`` go only into webhook bodies (the reply with addresses
+    hashed, the refused recipients as hashes), never into the event row.
+    """
+
+    message_id: str
+    type: EventType
+    status: MessageStatus
+    data: str = "{}"
+    smtp_reply: str | None = None
+    refused: tuple[str, ...] = ()
+
+    def row(self, now: int) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "type": self.type.value,
+            "status": self.status.value,
+            "created_at": now,
+            "data": self.data,
+        }
+
+
+async def write_events(
+    connection: AsyncConnection,
+    now: int,
+    new_events: Sequence[NewEvent],
+    *,
+    webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
+    hash_address: AddressHasher = address_hash,
+) -> int:
+    """Insert *new_events* in order at time *now* and fan out their webhook deliveries;
+    returns how many deliveries were written.
+
+    *hash_address* makes the recipient hashes of the bodies: the relay passes its keyed
+    hash (the unkeyed default is for tools and tests that have no secrets key).
+
+    Runs inside the caller's write transaction; the messages must already show the new
+    state. Events that are not reported to webhooks are inserted in one statement.
+    """
+    if not new_events:
+        return 0
+    if not any(event.type in WEBHOOK_EVENT_TYPES for event in new_events):
+        await connection.execute(events.insert(), [event.row(now) for event in new_events])
+        return 0
+    # Read once for the whole call: which endpoints listen, and the messages' state.
+    endpoints = (
+        await connection.execute(
+            select(webhook_endpoints.c.id, webhook_endpoints.c.event_types)
+            .where(webhook_endpoints.c.enabled == true())
+            .order_by(webhook_endpoints.c.id)
+        )
+    ).all()
+    ids = sorted({event.message_id for event in new_events if event.type in WEBHOOK_EVENT_TYPES})
+    query = select(*(messages.c[name] for name in _PAYLOAD_COLUMNS)).where(messages.c.id.in_(ids))
+    rows = {row["id"]: row for row in (await connection.execute(query)).mappings()}
+    deliveries = 0
+    for event in new_events:
+        message = rows.get(event.message_id) if event.type in WEBHOOK_EVENT_TYPES else None
+        targets: list[str | None] = []
+        if message is not None:
+            targets = [None] if message["webhook_url"] is not None else []
+            targets += [row.id for row in endpoints if matches(row.event_types, event.type)]
+        if message is None or not targets:
+            await connection.execute(events.insert().values(event.row(now)))
+            continue
+        previous = await connection.scalar(
+            select(events.c.status)
+            .where(events.c.message_id == event.message_id)
+            .order_by(events.c.id.desc())
+            .limit(1)
+        )
+        inserted = await connection.execute(
+            events.insert().values(event.row(now)).returning(events.c.id)
+        )
+        await _fan_out(
+            connection,
+            now,
+            event,
+            inserted.scalar_one(),
+            previous,
+            message,
+            targets,
+            webhook_max_age_ms,
+            hash_address,
+        )
+        deliveries += len(targets)
+    return deliveries
+
+
+#: The message columns a webhook body is built from.
+_PAYLOAD_COLUMNS = (
+    "id",
+    "message_id",
+    "recipients",
+    "tags",
+    "meta",
+    "request_id",
+    "attempt_count",
+    "sent_at",
+    "webhook_url",
+)
+
+
+async def _fan_out(
+    connection: AsyncConnection,
+    now: int,
+    event: NewEvent,
+    event_id: int,
+    previous_status: str | None,
+    message: RowMapping,
+    targets: Sequence[str | None],
+    max_age_ms: int,
+    hash_address: AddressHasher,
+) -> None:
+    """One pending delivery per target of *event*, each carrying the finished body."""
+    data = json.loads(event.data)
+    facts = PayloadFacts(
+        event_type=event.type,
+        occurred_at=now,
+        id=message["id"],
+        message_id=message["message_id"],
+        status=event.status.value,
+        previous_status=previous_status,
+        attempts=message["attempt_count"],
+        recipients=load_strings(message["recipients"]),
+        refused=event.refused,
+        error_code=data.get("error_code"),
+        smtp_code=data.get("smtp_code"),
+        smtp_reply=event.smtp_reply,
+        tags=load_strings(message["tags"]),
+        metadata=json.loads(message["meta"]),
+        request_id=message["request_id"],
+        sent_at=message["sent_at"],
+    )
+    payload = encode_payload(build_payload(facts, hash_address=hash_address))
+    await connection.execute(
+        webhook_deliveries.insert(),
+        [
+            {
+                "id": new_delivery_id(),
+                "event_id": event_id,
+                "message_id": event.message_id,
+                "endpoint_id": endpoint_id,
+                "target": (
+                    url_target(message["webhook_url"])
+                    if endpoint_id is None
+                    else endpoint_target(endpoint_id)
+                ),
+                "event_type": event.type.value,
+                "payload": payload,
+                "status": DeliveryStatus.PENDING.value,
+                "attempt_count": 0,
+                "next_attempt_at": now,
+                "give_up_at": now + max_age_ms,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for endpoint_id in targets
+        ],
+    )
