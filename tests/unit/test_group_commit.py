@@ -7,6 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
+# The storage room (db/) needs the [http] extra, even for its pure parts.
+pytest.importorskip("sqlalchemy", reason="the storage room needs the [http] extra")
+
 from authmail_relay.db.group_commit import MAX_BATCH, GroupCommit
 
 
