@@ -487,11 +487,6 @@ def check_tree(root: Path) -> list[Violation]:
     return violations
 
 
-def modules_in_layers(*layers: str, root: Path = SOURCE_ROOT) -> list[str]:
-    """The dotted names of the tree's modules in ``layers``, found by walking the tree."""
-    return [dotted(key) for key in module_keys(root) if layer_of(key) in layers]
-
-
 def _report(violations: Iterable[Violation]) -> str:
     return "\n".join(str(v) for v in violations)
 
