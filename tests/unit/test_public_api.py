@@ -8,6 +8,15 @@ import sys
 import pytest
 
 import authmail_relay
+from tests.unit.test_layers import (
+    EXTRA_FREE_INITS,
+    PURE,
+    SHARED,
+    SOURCE_ROOT,
+    dotted,
+    layer_of,
+    module_keys,
+)
 
 pytestmark = pytest.mark.library
 
@@ -68,4 +77,53 @@ def test_package_import_loads_no_service_dependency() -> None:
         "print(','.join(extra))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def _loadable_on_the_base_install() -> list[str]:
+    """Layer-0 and layer-1 modules whose enclosing packages are extra-free too.
+
+    A module is loaded after its packages' ``__init__``: ``client/_args`` is pure, but
+    ``client/__init__`` is the SDK (``httpx``), so it is left out here (its own imports are
+    checked by the layer test). ``__main__`` is left out: importing it runs the command line
+    (it only imports ``cli``, probed here).
+    """
+    names = []
+    for key in module_keys(SOURCE_ROOT):
+        parts = key.split("/")
+        packages = ["/".join([*parts[:depth], "__init__"]) for depth in range(len(parts))]
+        packages = [p for p in packages if p != key]
+        if key == "__main__" or layer_of(key) not in (SHARED, PURE):
+            continue
+        if all(layer_of(p) in (SHARED, PURE) or p in EXTRA_FREE_INITS for p in packages):
+            names.append(dotted(key))
+        else:
+            assert key.startswith("client/"), f"{key} is pure, but its package is not"
+    return names
+
+
+def test_shared_and_pure_modules_load_no_third_party_package() -> None:
+    """Every layer-0 and layer-1 module imports on the standard library alone.
+
+    The modules come from the layer table (``tests/unit/test_layers.py``) applied to the
+    tree, so a new pure module is probed as soon as it is placed.
+    """
+    names = _loadable_on_the_base_install()
+    assert {"authmail_relay.mail.domains", "authmail_relay.cli"} <= set(names)
+    assert "authmail_relay.dkim.nameservers" in names
+    probe = (
+        "import importlib, sys;"
+        "before = {m.split('.')[0] for m in sys.modules};"
+        f"[importlib.import_module(name) for name in {names!r}];"
+        "after = {m.split('.')[0] for m in sys.modules} - before;"
+        "extra = sorted(m for m in after - set(sys.stdlib_module_names) - {'authmail_relay'}"
+        " if not m.startswith('_'));"
+        "print(','.join(extra))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == ""
