@@ -2,8 +2,8 @@
 Removed in 0.8.0; import from authmail_relay.mail.overrides instead.
 """
 
-# Star import: the names (and their __all__) are the canonical module's own objects, and
-# mypy re-exports every name a star import brings in.
+# Star import: the canonical module's public names (its __all__ where it has one), as the
+# very same objects; mypy treats every star-imported name as re-exported.
 import warnings as _warnings
 
 from .mail.overrides import *  # noqa: F403
