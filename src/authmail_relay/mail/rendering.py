@@ -1,10 +1,18 @@
 """Logic-less templates for the built-in auth mails.
 
-The syntax is one construct: ``{{ name }}`` (spaces optional, names ``[a-z_][a-z0-9_]*``).
-There are no loops, conditions or filters. Values are substituted in a single pass, so a
-value that itself contains ``{{ x }}`` stays literal; in HTML templates every value is
-escaped with :func:`html.escape`, in subject and text templates it is inserted as is (the
-composer rejects control characters in the subject).
+The syntax is two constructs: ``{{ name }}`` (spaces optional, names
+``[a-z_][a-z0-9_]*``) and the comment ``{{! text }}``. There are no loops, conditions or
+filters. Values are substituted in a single pass, so a value that itself contains
+``{{ x }}`` stays literal; in HTML templates every value is escaped with
+:func:`html.escape`, in subject and text templates it is inserted as is (the composer
+rejects control characters in the subject).
+
+A comment is removed when the template is parsed and is never rendered. It ends at the
+first ``}}`` and may span lines but may not contain ``{{``. A comment alone on its line
+(only spaces or tabs around it) is removed with that whole line, line end included, so
+a comment line above a one-line subject leaves the subject one line; any other comment
+is removed by itself and the text around it stays. A comment that is never closed is a
+:class:`ConfigurationError`. Parsing looks at each character a bounded number of times.
 
 The one exception to escaping is a :class:`TrustedHtml` value under one of the
 :data:`FRAGMENT_NAMES` in an HTML template, inserted unchanged. ``logo_html``,
@@ -78,6 +86,53 @@ WRAPPER_VARIABLES = frozenset(
 )  # fmt: skip
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+_COMMENT_OPEN = "{{!"
+# What may follow a comment that is alone on its line: blanks, then the line end (or the
+# end of the template).
+_REST_OF_LINE = re.compile(r"[ \t]*(?:\r?\n|\Z)")
+
+
+def _line(source: str, index: int) -> int:
+    """The 1-based line of ``index``, for error messages (counted once, on failure)."""
+    return source.count("\n", 0, index) + 1
+
+
+def _comment_span(source: str, position: int, start: int, name: str) -> tuple[int, int]:
+    """Where the comment opening at ``start`` cuts the text: ``(kept_to, resume_at)``.
+
+    ``source[position:kept_to]`` is the text before it that stays; parsing resumes at
+    ``resume_at``. A comment alone on its line takes the blanks before it and its line
+    end too. A call reads only from ``position`` to the end of the comment's line, and
+    the caller's ``position`` only moves forward past that, so a template costs linear
+    time however many comments it holds.
+    """
+    body = start + len(_COMMENT_OPEN)
+    close = source.find("}}", body)
+    if close == -1:
+        raise ConfigurationError(
+            f"template {name}, line {_line(source, start)}: comment never closed "
+            "(expected }} after {{!)"
+        )
+    nested = source.find("{{", body, close)
+    if nested != -1:
+        raise ConfigurationError(
+            f"template {name}, line {_line(source, nested)}: "
+            "a comment cannot contain {{ (comments end at the first }} and do not nest)"
+        )
+    end = close + 2
+    newline = source.rfind("\n", position, start)
+    if newline != -1:
+        line_start = newline + 1
+    elif position == 0 or source[position - 1] == "\n":
+        line_start = position
+    else:
+        return start, end  # something else precedes it on its line
+    if source[line_start:start].strip(" \t"):
+        return start, end
+    rest = _REST_OF_LINE.match(source, end)
+    if rest is None:
+        return start, end  # text follows it on its line
+    return line_start, rest.end()
 
 
 @dataclass(frozen=True)
@@ -109,23 +164,35 @@ class Template:
 
     @classmethod
     def parse(cls, source: str, *, name: str, html: bool = False) -> Template:
-        """Parse ``source``; a ``{{`` that does not open a valid placeholder is an error."""
+        """Parse ``source``, dropping comments.
+
+        A ``{{`` that opens neither a valid placeholder nor a closed comment is a
+        :class:`ConfigurationError` naming the template and the line.
+        """
         pieces: list[str] = []
+        literal: list[str] = []  # the text since the last placeholder, comments cut out
         position = 0
         while True:
             start = source.find("{{", position)
             if start == -1:
-                pieces.append(source[position:])
+                literal.append(source[position:])
+                pieces.append("".join(literal))
                 return cls(name=name, pieces=tuple(pieces), html=html)
+            if source.startswith(_COMMENT_OPEN, start):
+                kept_to, position_after = _comment_span(source, position, start, name)
+                literal.append(source[position:kept_to])
+                position = position_after
+                continue
             match = _PLACEHOLDER.match(source, start)
             if match is None:
-                line = source.count("\n", 0, start) + 1
                 raise ConfigurationError(
-                    f"template {name}, line {line}: malformed placeholder "
+                    f"template {name}, line {_line(source, start)}: malformed placeholder "
                     "(expected {{ name }} with a lower-case name)"
                 )
-            pieces.append(source[position:start])
+            literal.append(source[position:start])
+            pieces.append("".join(literal))
             pieces.append(match.group(1))
+            literal = []
             position = match.end()
 
     @property
