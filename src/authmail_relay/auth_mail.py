@@ -1,5 +1,5 @@
 """Backward-compatibility shim. Canonical: authmail_relay.mail.auth_mail
-Removed in 0.8.0; import from authmail_relay.mail.auth_mail instead.
+Removed in 0.7.0; import from authmail_relay.mail.auth_mail instead.
 """
 
 # Star import: the canonical module's public names (its __all__ where it has one), as the
@@ -11,7 +11,7 @@ from .mail.auth_mail import *  # noqa: F403
 # stacklevel=2: the warnings machinery skips the import system's frames, so the warning
 # points at the line that imported this module.
 _warnings.warn(
-    "authmail_relay.auth_mail is deprecated and will be removed in 0.8.0; "
+    "authmail_relay.auth_mail is deprecated and will be removed in 0.7.0; "
     "import authmail_relay.mail.auth_mail instead",
     DeprecationWarning,
     stacklevel=2,

@@ -1,4 +1,4 @@
-"""Old import paths that the docs once named keep working, with a warning, until 0.8.0.
+"""Old import paths that the docs once named keep working, with a warning, until 0.7.0.
 
 Each moved module left a shim at its old path (``authmail_relay/<old>.py``). A shim warns
 once, when it is first imported, so every check that imports one runs in a fresh
@@ -92,7 +92,7 @@ def test_shim_warns_and_reexports_the_same_objects(old: str, new: str) -> None:
     assert len(deprecations) == 1, result["warnings"]
     _, message, filename, lineno = deprecations[0]
     assert f"authmail_relay.{new}" in str(message)
-    assert "0.8.0" in str(message)
+    assert "0.7.0" in str(message)
     assert (filename, lineno) == ("<importer>", 1)
     assert result["public"], f"authmail_relay.{new} has no public names"
     assert result["different"] == []
@@ -109,7 +109,7 @@ def test_shim_target_exists_and_docstring_names_it(old: str, new: str) -> None:
     docstring = ast.get_docstring(ast.parse(source), clean=False) or ""
     first, second, *_ = [*docstring.splitlines(), "", ""]
     assert first == f"{SHIM_MARK}authmail_relay.{new}"
-    assert "Removed in 0.8.0" in second
+    assert "Removed in 0.7.0" in second
 
 
 def _python_files() -> Iterator[Path]:
