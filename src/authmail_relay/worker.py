@@ -30,7 +30,7 @@ from .db.lease_recovery import release_orphaned_leases
 from .db.outbox import Claim, Outbox
 from .db.retention_sweep import RetentionSweeper
 from .db.write_gate import urgent_writes
-from .delivery import Delivery
+from .delivery import Deliverer
 from .dkim.signing import DkimSigner
 from .dkim.store import KeyStore
 from .exceptions import StorageError
@@ -137,7 +137,7 @@ class Worker:
         )
         #: Erases what finished messages no longer need (any process's messages).
         self.retention = RetentionSweeper(outbox.engine, settings)
-        self._delivery = Delivery(
+        self._delivery = Deliverer(
             outbox,
             self.upstreams,
             replace(settings, smtp=smtp),

@@ -43,7 +43,7 @@ from .retry import (
     GiveUp,
     RetryAt,
     WebhookRetryPolicy,
-    decide,
+    decide_delivery,
 )
 from .signing import legacy_headers, standard_headers
 from .ssrf import Resolver, UrlGuard
@@ -167,7 +167,7 @@ class WebhookDispatcher:
         result, response = await self._send(claim, claim.url, attempt_start)
         latency_ms = int((time.monotonic() - clock) * 1000)
         now = self._now_ms(claim, started)
-        decision = decide(
+        decision = decide_delivery(
             result,
             attempt_number=claim.attempt_number,
             now_ms=now,

@@ -215,7 +215,7 @@ def delivery_from_row(row: Mapping[Any, Any], now: int) -> Delivery:
     )
 
 
-def attempt_from_row(row: Mapping[Any, Any]) -> DeliveryAttempt:
+def delivery_attempt_from_row(row: Mapping[Any, Any]) -> DeliveryAttempt:
     return DeliveryAttempt(
         number=row["number"],
         worker_id=row["worker_id"],

@@ -30,7 +30,7 @@ __all__ = [
     "GiveUp",
     "RetryAt",
     "WebhookRetryPolicy",
-    "decide",
+    "decide_delivery",
     "describe",
     "retry_after_ms",
 ]
@@ -96,7 +96,7 @@ def describe(result: AttemptResult) -> str:
     return result.error or "no response"
 
 
-def decide(
+def decide_delivery(
     result: AttemptResult,
     *,
     attempt_number: int,
