@@ -10,7 +10,7 @@ Once an attempt has an outcome, its result is recorded whatever it takes: a writ
 database refuses (a full disk, say) is tried again with a growing pause (up to
 :data:`RECORD_RETRY_MAX_SECONDS`), the lease being renewed meanwhile where the database
 still allows that, for as long as the process runs. While any result waits like this the
-worker claims nothing new (:attr:`Delivery.unrecorded`), so this process never sends a
+worker claims nothing new (:attr:`Deliverer.unrecorded`), so this process never sends a
 message again whose ``250`` it holds but could not store; and a message whose outcome is
 in hand is not handed back to the queue on shutdown.
 """
@@ -59,7 +59,7 @@ class _Timing:
         return self.claimed_at_ms + int((time.monotonic() - self.started) * 1000)
 
 
-class Delivery:
+class Deliverer:
     """Sends claimed messages through the upstreams and records the results."""
 
     def __init__(

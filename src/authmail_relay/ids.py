@@ -1,7 +1,9 @@
-"""Message identifiers.
+"""Identifiers: every prefixed id the relay mints, and the worker id.
 
 A message id is ``"msg_"`` followed by a 26-character ULID in Crockford base32: a 48-bit
-count of milliseconds since the Unix epoch, then 80 random bits. Because the time comes
+count of milliseconds since the Unix epoch, then 80 random bits. Webhook endpoint and
+delivery ids (``whep_``, ``whd_``) are the same ULIDs under their own prefix, all drawn
+from one sequence (:func:`new_id`). Because the time comes
 first and the alphabet is in ASCII order, sorting ids as plain strings sorts them by
 creation time (to the millisecond). Within one process ids are strictly increasing, even
 when many are made in the same millisecond, so they also serve as a stable cursor for
@@ -9,15 +11,30 @@ paging through message lists.
 
 The time here is the local clock of the process that creates the id; it only orders ids.
 Timestamps that matter for delivery (due times, leases, expiry) come from the database.
+
+A worker id (:func:`new_worker_id`) is not a ULID: it names a process, for the leases it
+holds, in a form :mod:`authmail_relay.process_identity` can check.
 """
 
 from __future__ import annotations
 
+import os
+import random
 import secrets
+import socket
 import threading
 import time
 
-__all__ = ["MESSAGE_ID_PREFIX", "is_message_id", "message_id_time_ms", "new_message_id"]
+from .process_identity import process_tag
+
+__all__ = [
+    "MESSAGE_ID_PREFIX",
+    "is_message_id",
+    "message_id_time_ms",
+    "new_id",
+    "new_message_id",
+    "new_worker_id",
+]
 
 MESSAGE_ID_PREFIX = "msg_"
 
@@ -60,12 +77,21 @@ def _next_ulid_value() -> int:
         return (_last_time_ms << _RANDOM_BITS) | _last_random
 
 
+def new_id(prefix: str) -> str:
+    """Return *prefix* followed by a new ULID, e.g. ``whd_01J9Z3T8R6V4Q0W2E5N7K1M3XC``.
+
+    Ids under one prefix sort by creation time; every id made by the same process, whatever
+    its prefix, comes from one strictly increasing sequence.
+    """
+    return prefix + _encode(_next_ulid_value())
+
+
 def new_message_id() -> str:
     """Return a new unique message id, e.g. ``msg_01J9Z3T8R6V4Q0W2E5N7K1M3XC``.
 
     Ids sort by creation time; ids made by the same process are strictly increasing.
     """
-    return MESSAGE_ID_PREFIX + _encode(_next_ulid_value())
+    return new_id(MESSAGE_ID_PREFIX)
 
 
 def is_message_id(value: str) -> bool:
@@ -88,3 +114,12 @@ def message_id_time_ms(value: str) -> int:
     for char in value[len(MESSAGE_ID_PREFIX) :]:
         number = (number << 5) | _DECODE[char]
     return number >> _RANDOM_BITS
+
+
+def new_worker_id() -> str:
+    """``host:pid:random`` — unique enough to tell lease owners apart in the database —
+    and, on Linux, ``:tag``, by which a later process can prove this one has stopped
+    (:mod:`authmail_relay.process_identity`)."""
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+    tag = process_tag()
+    return worker_id if tag is None else f"{worker_id}:{tag}"

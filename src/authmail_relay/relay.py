@@ -24,7 +24,7 @@ from .db import rate_store
 from .db.engine import create_engine
 from .db.idempotency import IdempotencyLink
 from .db.migrate import is_current, upgrade
-from .db.outbox import AttemptRow, EventRecord, MessageRecord, NewMessage, Outbox
+from .db.outbox import EventRecord, MessageRecord, NewMessage, Outbox, StoredAttempt
 from .db.write_gate import urgent_writes
 from .exceptions import ConfigurationError, RelayNotOpenError
 from .ids import new_message_id
@@ -66,7 +66,7 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class Accepted:
+class AcceptedMessage:
     """A message the relay has committed to send."""
 
     id: str
@@ -81,7 +81,7 @@ class MessageDetails:
 
     message: MessageRecord
     events: list[EventRecord]
-    attempts: list[AttemptRow]
+    attempts: list[StoredAttempt]
 
 
 class Relay:
@@ -205,7 +205,7 @@ class Relay:
 
     async def submit(
         self, request: MessageRequest, *, idempotency: IdempotencyLink | None = None
-    ) -> Accepted:
+    ) -> AcceptedMessage:
         """Validate, render once and store a message; return once it is committed.
 
         With ``idempotency``, the stored message is linked to that key in the same
@@ -233,7 +233,7 @@ class Relay:
         if urgent is not None:
             self.urgency.rename(urgent, record.id)
         self.new_work.set()
-        return Accepted(
+        return AcceptedMessage(
             id=record.id,
             status=record.status,
             message_id=record.message_id,

@@ -5,9 +5,10 @@ and a ``rand`` function, so every branch is tested with plain values.
 
 Schedule: the n-th retry waits ``base * 2**(n-1)``, capped at ``max_delay``, with
 "equal jitter" (a uniformly random point in the upper half of that delay), so a burst
-of failures does not retry in lock-step. A message is never scheduled for a moment at
-or after its ``expires_at`` (it is expired instead: a dead link is not worth sending)
-nor after its ``give_up_at`` (it fails with the last error).
+of failures does not retry in lock-step (the formula is :mod:`authmail_relay.backoff`).
+A message is never scheduled for a moment at or after its ``expires_at`` (it is expired
+instead: a dead link is not worth sending) nor after its ``give_up_at`` (it fails with
+the last error).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .backoff import backoff_delay
 from .smtp.outcome import Outcome
 from .vocabulary import ErrorCode
 
@@ -41,9 +43,10 @@ class RetryPolicy:
 
     def delay_ms(self, attempt_number: int, rand: Callable[[], float]) -> int:
         """Delay after the ``attempt_number``-th failed attempt (1-based), jittered."""
-        exponent = min(max(attempt_number - 1, 0), 32)
-        ceiling = min(self.max_delay_ms, self.base_delay_ms * (2**exponent))
-        return int(ceiling / 2 + rand() * ceiling / 2)
+        delay = backoff_delay(
+            attempt_number - 1, self.base_delay_ms, self.max_delay_ms, rand=rand, exponent_cap=32
+        )
+        return int(delay)
 
 
 @dataclass(frozen=True)

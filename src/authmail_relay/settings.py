@@ -6,6 +6,10 @@ the two in step. Values come from the process environment, overlaid on a ``.env`
 in the working directory (see :mod:`authmail_relay.envfile`). Parsing uses only the
 standard library, so the base install (``authmail-relay test``) and the service read
 the environment the same way.
+
+The module stays over 500 lines on purpose: most of it is the one :data:`SETTINGS` table,
+data read top to bottom in the order of ``docs/configuration.md`` (a comment heads each of
+its sections), and splitting it would scatter what must be kept in step with that page.
 """
 
 from __future__ import annotations
@@ -203,6 +207,7 @@ def _log_level(name: str, raw: str) -> str:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    # SMTP upstream. The ones without a Settings field are read by SmtpConfig (SMTP2_ too).
     Setting("SMTP_HOST", None, "Upstream SMTP server host name. Required to send."),
     Setting("SMTP_PORT", "587", "Upstream SMTP port."),
     Setting(
@@ -268,6 +273,7 @@ SETTINGS: tuple[Setting, ...] = (
         "smtp_breaker_cooldown_seconds",
         _positive_float,
     ),
+    # Storage (docs/storage.md). AUTO_MIGRATE, a storage setting too, follows the worker's.
     Setting(
         "DATABASE_URL",
         "sqlite:///./authmail.db",
@@ -281,6 +287,7 @@ SETTINGS: tuple[Setting, ...] = (
         "db_busy_timeout_ms",
         _positive_int,
     ),
+    # Worker (docs/delivery.md).
     Setting(
         "WORKER_CONCURRENCY",
         "16",
@@ -355,7 +362,9 @@ SETTINGS: tuple[Setting, ...] = (
         "auto_migrate",
         parse_bool,
     ),
+    # Logging.
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", "log_level", _log_level),
+    # HTTP service (docs/api.md).
     Setting(
         "API_KEY",
         "",
@@ -437,6 +446,7 @@ SETTINGS: tuple[Setting, ...] = (
         "link_expires_seconds",
         _positive_int,
     ),
+    # Auth mails, links and branding (docs/templates.md).
     Setting(
         "ALLOWED_LINK_ORIGINS",
         "",

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -30,12 +28,12 @@ from .db.lease_recovery import release_orphaned_leases
 from .db.outbox import Claim, Outbox
 from .db.retention_sweep import RetentionSweeper
 from .db.write_gate import urgent_writes
-from .delivery import Delivery
+from .delivery import Deliverer
 from .dkim.signing import DkimSigner
 from .dkim.store import KeyStore
 from .exceptions import StorageError
+from .ids import new_worker_id
 from .lanes import LaneSlots
-from .process_identity import process_tag
 from .settings import Settings
 from .smtp.config import SmtpConfig
 from .smtp.pool import SessionFactory
@@ -50,15 +48,6 @@ log = logging.getLogger("authmail_relay.worker")
 _HIGH_LANE = frozenset({Priority.HIGH})
 _LOW_LANE = frozenset({Priority.LOW})
 _OTHER_LANES = frozenset({Priority.NORMAL, Priority.LOW})
-
-
-def default_worker_id() -> str:
-    """``host:pid:random`` — unique enough to tell lease owners apart in the database —
-    and, on Linux, ``:tag``, by which a later process can prove this one has stopped
-    (:mod:`authmail_relay.process_identity`)."""
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
-    tag = process_tag()
-    return worker_id if tag is None else f"{worker_id}:{tag}"
 
 
 class Worker:
@@ -86,7 +75,7 @@ class Worker:
         self.outbox = outbox
         self.smtp = smtp
         self.settings = settings
-        self.worker_id = worker_id or default_worker_id()
+        self.worker_id = worker_id or new_worker_id()
         self._wake = wake or asyncio.Event()
         self._stop = asyncio.Event()
         #: Auth mail in progress in this process (the API's): bulk work steps aside.
@@ -137,7 +126,7 @@ class Worker:
         )
         #: Erases what finished messages no longer need (any process's messages).
         self.retention = RetentionSweeper(outbox.engine, settings)
-        self._delivery = Delivery(
+        self._delivery = Deliverer(
             outbox,
             self.upstreams,
             replace(settings, smtp=smtp),

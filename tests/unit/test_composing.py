@@ -14,7 +14,13 @@ import pytest
 
 from authmail_relay.exceptions import HeaderInjectionError, InvalidAddressError, ValidationError
 from authmail_relay.mail import composing
-from authmail_relay.mail.composing import Composed, Draft, compose, make_draft, new_message_id
+from authmail_relay.mail.composing import (
+    Composed,
+    Draft,
+    compose,
+    make_draft,
+    new_message_id_header,
+)
 from authmail_relay.mail.validation import Mailbox
 from authmail_relay.sender import SmtpSender
 from tests.support.smtpd import SmtpServer
@@ -55,11 +61,11 @@ def test_message_id_uses_the_sender_domain() -> None:
     assert parse(composed)["Message-ID"] == composed.message_id
 
 
-def test_new_message_id_is_injectable() -> None:
-    message_id = new_message_id("example.com", now=NOW, rand=lambda n: bytes(range(n)))
+def test_new_message_id_header_is_injectable() -> None:
+    message_id = new_message_id_header("example.com", now=NOW, rand=lambda n: bytes(range(n)))
     assert message_id == "<20250304050607.000102030405060708090a0b@example.com>"
     with pytest.raises(ValidationError):
-        new_message_id("exa mple.com", now=NOW)
+        new_message_id_header("exa mple.com", now=NOW)
 
 
 def test_date_comes_from_the_injected_clock() -> None:

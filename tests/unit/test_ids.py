@@ -1,7 +1,12 @@
-"""Message ids: shape, uniqueness and ordering by creation time."""
+"""Ids: shape, uniqueness and ordering by creation time; prefixed ids; worker ids."""
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -11,7 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authmail_relay import ids
-from authmail_relay.ids import is_message_id, message_id_time_ms, new_message_id
+from authmail_relay.ids import (
+    is_message_id,
+    message_id_time_ms,
+    new_id,
+    new_message_id,
+    new_worker_id,
+)
+from authmail_relay.process_identity import process_tag
 
 CROCKFORD = set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
@@ -88,3 +100,41 @@ def test_time_round_trips(time_ms: int) -> None:
     value = "msg_" + ids._encode(time_ms << 80)
     assert is_message_id(value)
     assert message_id_time_ms(value) == time_ms
+
+
+def test_new_id_puts_a_ulid_under_any_prefix() -> None:
+    value = new_id("whd_")
+    assert value.startswith("whd_")
+    assert is_message_id("msg_" + value[4:])
+
+
+def test_ids_under_different_prefixes_share_one_increasing_sequence() -> None:
+    values = [new_id(prefix)[-26:] for prefix in ("msg_", "whep_", "whd_") * 2_000]
+    assert values == sorted(values)
+    assert len(set(values)) == len(values)
+
+
+def test_worker_id_names_host_pid_random_and_tag() -> None:
+    parts = new_worker_id().split(":")
+    assert parts[:2] == [socket.gethostname(), str(os.getpid())]
+    assert re.fullmatch(r"[0-9a-f]{8}", parts[2])
+    tag = process_tag()
+    assert parts[3:] == ([] if tag is None else [tag])
+    assert new_worker_id() != new_worker_id()
+
+
+def test_worker_id_without_a_tag_has_three_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ids, "process_tag", lambda: None)
+    assert len(new_worker_id().split(":")) == 3
+
+
+def test_webhook_dispatcher_does_not_load_the_smtp_worker() -> None:
+    """The dispatcher takes its id from here, so importing it leaves SMTP and DKIM out."""
+    pytest.importorskip("httpx", reason="the dispatcher needs the [http] extra")
+    probe = (
+        "import sys, authmail_relay.webhooks.dispatcher;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiosmtplib', 'dkim')"
+        " or m == 'authmail_relay.worker'))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

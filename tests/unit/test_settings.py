@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from authmail_relay import settings as settings_module
 from authmail_relay.exceptions import ConfigurationError
 from authmail_relay.settings import SETTINGS, Settings
 
@@ -22,6 +23,21 @@ def test_defaults_without_environment() -> None:
     assert settings.worker_concurrency == 16
     with pytest.raises(ConfigurationError, match="SMTP_HOST"):
         settings.require_smtp()
+
+
+def test_parsed_defaults_equal_the_dataclass_defaults() -> None:
+    """Each default is written twice, as text in SETTINGS and typed in Settings: the two
+    must agree (an empty environment parses the text ones)."""
+    assert Settings.from_env({}) == Settings()
+
+
+def test_settings_table_has_a_comment_for_each_documented_section() -> None:
+    """SETTINGS follows the sections of docs/configuration.md: a comment heads each."""
+    source = Path(settings_module.__file__).read_text(encoding="utf-8")
+    table = source.split("SETTINGS: tuple[Setting, ...] = (", 1)[1].split("\n)\n", 1)[0]
+    headers = re.findall(r"^    # ([^.(]+?)[.(]", table, re.MULTILINE)
+    sections = re.findall(r"^##+ (.+)$", DOCS.read_text(encoding="utf-8"), re.MULTILINE)
+    assert sorted(header.strip() for header in headers) == sorted(sections)
 
 
 def test_values_are_parsed() -> None:

@@ -10,7 +10,7 @@ from authmail_relay.webhooks.retry import (
     GiveUp,
     RetryAt,
     WebhookRetryPolicy,
-    decide,
+    decide_delivery,
     retry_after_ms,
 )
 
@@ -20,7 +20,7 @@ DAY = 86_400_000
 
 
 def _decide(result: AttemptResult, attempt: int = 1, give_up_at: int = NOW + DAY) -> object:
-    return decide(
+    return decide_delivery(
         result,
         attempt_number=attempt,
         now_ms=NOW,
@@ -56,7 +56,7 @@ def _reason(result: AttemptResult) -> str:
 
 
 def test_jitter_stays_in_the_upper_half() -> None:
-    low = decide(
+    low = decide_delivery(
         AttemptResult(status_code=500),
         attempt_number=3,
         now_ms=NOW,

@@ -247,7 +247,7 @@ class EventView(BaseModel):
     data: dict[str, Any]
 
 
-class AttemptView(BaseModel):
+class MessageAttemptView(BaseModel):
     number: int
     started_at: str
     finished_at: str
@@ -281,7 +281,7 @@ class MessageView(BaseModel):
     last_error_code: str | None
     last_error_message: str | None
     events: list[EventView] | None = None
-    attempts: list[AttemptView] | None = None
+    attempts: list[MessageAttemptView] | None = None
 
 
 class MessageList(BaseModel):

@@ -94,7 +94,7 @@ class DeliveryView(BaseModel):
     finished_at: str | None
 
 
-class AttemptView(BaseModel):
+class DeliveryAttemptView(BaseModel):
     number: int
     started_at: str
     latency_ms: int
@@ -108,7 +108,7 @@ class DeliveryDetail(DeliveryView):
     """A delivery with the body it sends and its attempts, oldest first."""
 
     payload: dict[str, Any]
-    attempts: list[AttemptView]
+    attempts: list[DeliveryAttemptView]
 
 
 class DeliveryList(BaseModel):
@@ -149,7 +149,7 @@ def delivery_detail(delivery: Delivery, attempts: list[DeliveryAttempt]) -> Deli
         **_delivery_fields(delivery),
         payload=json.loads(delivery.payload),
         attempts=[
-            AttemptView(
+            DeliveryAttemptView(
                 number=a.number,
                 started_at=iso(a.started_at),
                 latency_ms=a.latency_ms,

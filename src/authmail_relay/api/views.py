@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..db.outbox import AttemptRow, EventRecord, MessageRecord
-from ..relay import Accepted as AcceptedRecord
-from .schemas import Accepted, AttemptView, EventView, MessageView
+from ..db.outbox import EventRecord, MessageRecord, StoredAttempt
+from ..relay import AcceptedMessage
+from .schemas import Accepted, EventView, MessageAttemptView, MessageView
 
 
 def iso(ms: int) -> str:
@@ -19,7 +19,7 @@ def iso_or_none(ms: int | None) -> str | None:
     return None if ms is None else iso(ms)
 
 
-def accepted_view(accepted: AcceptedRecord | MessageRecord) -> Accepted:
+def accepted_view(accepted: AcceptedMessage | MessageRecord) -> Accepted:
     return Accepted(
         id=accepted.id,
         status=accepted.status.value,
@@ -31,7 +31,7 @@ def accepted_view(accepted: AcceptedRecord | MessageRecord) -> Accepted:
 def message_view(
     record: MessageRecord,
     events: list[EventRecord] | None = None,
-    attempts: list[AttemptRow] | None = None,
+    attempts: list[StoredAttempt] | None = None,
 ) -> MessageView:
     return MessageView(
         id=record.id,
@@ -66,8 +66,8 @@ def _event(event: EventRecord) -> EventView:
     )
 
 
-def _attempt(attempt: AttemptRow) -> AttemptView:
-    return AttemptView(
+def _attempt(attempt: StoredAttempt) -> MessageAttemptView:
+    return MessageAttemptView(
         number=attempt.number,
         started_at=iso(attempt.started_at),
         finished_at=iso(attempt.finished_at),

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import __version__
+from ..backoff import backoff_delay
 from ..exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -45,7 +46,8 @@ from ._models import ErrorInfo, FieldError, attach_info
 T = TypeVar("T")
 
 #: Pause before retry number ``n`` (0-based) when the relay gave no Retry-After:
-#: ``BACKOFF_BASE * 2**n`` seconds, at most ``BACKOFF_MAX``.
+#: ``BACKOFF_BASE * 2**n`` seconds, at most ``BACKOFF_MAX``, without jitter
+#: (:func:`~authmail_relay.backoff.backoff_delay`).
 BACKOFF_BASE = 0.25
 BACKOFF_MAX = 4.0
 #: httpx failures after which the request may have reached the relay.
@@ -177,7 +179,7 @@ class ClientBase:
         unsent = isinstance(exc, UNSENT_FAILURES)
         retryable = isinstance(exc, RETRYABLE_FAILURES) and (call.replay_safe or unsent)
         if retryable and attempt < self.max_retries:
-            return Retry(_backoff(attempt))
+            return Retry(backoff_delay(attempt, BACKOFF_BASE, BACKOFF_MAX))
         if unsent:
             message = f"could not connect to the relay at {self.base_url}"
         elif isinstance(exc, httpx.TimeoutException):
@@ -197,7 +199,7 @@ class ClientBase:
             return None
         asked = retry_after(response.headers)
         if asked is None:
-            return _backoff(attempt)
+            return backoff_delay(attempt, BACKOFF_BASE, BACKOFF_MAX)
         return asked if asked <= self.max_retry_wait else None
 
     def _json(self, call: Call[Any], attempt: int, response: httpx.Response) -> object:
@@ -350,10 +352,6 @@ def _problem(response: httpx.Response | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _backoff(attempt: int) -> float:
-    return float(min(BACKOFF_BASE * 2**attempt, BACKOFF_MAX))
 
 
 def _positive(value: object) -> bool:

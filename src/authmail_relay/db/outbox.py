@@ -30,11 +30,11 @@ from .outbox_queries import claim_statement, event_data, lease_guard
 from .outbox_reads import OutboxReader, message_exists
 from .outbox_records import (
     AttemptRecord,
-    AttemptRow,
     Claim,
     EventRecord,
     MessageRecord,
     NewMessage,
+    StoredAttempt,
     load_strings,
 )
 from .rate_store import record, reserve
@@ -44,7 +44,6 @@ from .write_gate import urgent_writes
 
 __all__ = [
     "AttemptRecord",
-    "AttemptRow",
     "Claim",
     "EventRecord",
     "MessageRecord",
@@ -52,6 +51,7 @@ __all__ = [
     "Outbox",
     "OutboxActions",
     "OutboxReader",
+    "StoredAttempt",
 ]
 
 #: Results recorded per transaction by the group commit (see Outbox._finish_all).

@@ -22,12 +22,12 @@ from .engine import read_only, storage_errors
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
 from .outbox_queries import db_now, message_filters, select_messages
 from .outbox_records import (
-    AttemptRow,
     EventRecord,
     MessageRecord,
-    attempt_from_row,
+    StoredAttempt,
     event_from_row,
     message_from_row,
+    stored_attempt_from_row,
 )
 from .schema import attempts, events, messages
 
@@ -152,14 +152,14 @@ class OutboxReader:
                 raise NotFoundError(f"no message {message_id!r}")
         return [event_from_row(row) for row in rows]
 
-    async def list_attempts(self, message_id: str) -> list[AttemptRow]:
+    async def list_attempts(self, message_id: str) -> list[StoredAttempt]:
         """The message's recorded attempts, oldest first; NotFoundError if no such message."""
         query = select(attempts).where(attempts.c.message_id == message_id).order_by(attempts.c.id)
         async with self._read("list attempts") as connection:
             rows = (await connection.execute(query)).mappings().all()
             if not rows and not await message_exists(connection, message_id):
                 raise NotFoundError(f"no message {message_id!r}")
-        return [attempt_from_row(row) for row in rows]
+        return [stored_attempt_from_row(row) for row in rows]
 
     async def count_by_status(self) -> dict[MessageStatus, int]:
         """How many messages are in each status (every status present, zero included)."""

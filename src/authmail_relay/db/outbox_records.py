@@ -16,11 +16,11 @@ from ..vocabulary import ErrorCode, EventType, Kind, MessageStatus, Priority
 
 __all__ = [
     "AttemptRecord",
-    "AttemptRow",
     "Claim",
     "EventRecord",
     "MessageRecord",
     "NewMessage",
+    "StoredAttempt",
 ]
 
 
@@ -162,8 +162,14 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
-class AttemptRow:
-    """A recorded SMTP attempt. ``superseded`` marks one reported after the lease was lost."""
+class StoredAttempt:
+    """An SMTP attempt as read back from the ``attempts`` table.
+
+    :class:`AttemptRecord` is what a worker hands in to be recorded; this is what the
+    outbox stored from it, with what only the outbox knows: the row ``id``, the attempt
+    ``number``, the ``worker_id``, the ``result`` status, and ``superseded``, which marks
+    an attempt reported after the lease was lost.
+    """
 
     id: int
     message_id: str
@@ -245,8 +251,8 @@ def event_from_row(row: Mapping[Any, Any]) -> EventRecord:
     )
 
 
-def attempt_from_row(row: Mapping[Any, Any]) -> AttemptRow:
-    return AttemptRow(
+def stored_attempt_from_row(row: Mapping[Any, Any]) -> StoredAttempt:
+    return StoredAttempt(
         id=row["id"],
         message_id=row["message_id"],
         number=row["number"],

@@ -35,7 +35,7 @@ from ..webhooks.records import (
     DeliveryAttempt,
     Endpoint,
     EndpointSecret,
-    attempt_from_row,
+    delivery_attempt_from_row,
     delivery_from_row,
     endpoint_from_row,
     new_endpoint_id,
@@ -272,7 +272,7 @@ class WebhookStore:
                     .order_by(webhook_attempts.c.id)
                 )
             ).mappings()
-            return delivery, [attempt_from_row(row) for row in rows]
+            return delivery, [delivery_attempt_from_row(row) for row in rows]
 
     async def replay(self, delivery_id: str) -> Delivery:
         """Make the delivery pending and due now, with a fresh maximum age.

@@ -158,7 +158,9 @@ def _custom_headers(headers: Mapping[str, str], words: WordBudget) -> tuple[tupl
     return checked
 
 
-def new_message_id(domain: str, *, now: datetime, rand: Callable[[int], bytes] = os.urandom) -> str:
+def new_message_id_header(
+    domain: str, *, now: datetime, rand: Callable[[int], bytes] = os.urandom
+) -> str:
     """A fresh ``<YYYYmmddHHMMSS.random@domain>``; use the sender's domain."""
     check_header_value(domain, field="message id domain")
     if not re.fullmatch(r"[A-Za-z0-9.-]+", domain):
@@ -184,7 +186,7 @@ def compose(draft: Draft, *, now: datetime, message_id: str | None = None) -> Co
     requested headers and addresses.
     """
     if message_id is None:
-        message_id = new_message_id(draft.sender.domain, now=now)
+        message_id = new_message_id_header(draft.sender.domain, now=now)
     check_header_value(message_id, field="message_id")
     if not re.fullmatch(r"<[^<>\s@]+@[^<>\s@]+>", message_id):
         raise ValidationError("message_id must look like <left@right>", field="message_id")

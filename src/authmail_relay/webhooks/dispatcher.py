@@ -32,9 +32,9 @@ import httpx
 
 from ..db.webhook_queue import WebhookQueue
 from ..exceptions import StorageError, WebhookDeliveryError, WebhookUrlError
+from ..ids import new_worker_id
 from ..settings import Settings
 from ..task_pool import TaskPool
-from ..worker import default_worker_id
 from .http import post
 from .records import ClaimedDelivery, DeliveryAttempt
 from .retry import (
@@ -43,7 +43,7 @@ from .retry import (
     GiveUp,
     RetryAt,
     WebhookRetryPolicy,
-    decide,
+    decide_delivery,
 )
 from .signing import legacy_headers, standard_headers
 from .ssrf import Resolver, UrlGuard
@@ -72,7 +72,7 @@ class WebhookDispatcher:
     ) -> None:
         self.queue = queue
         self.settings = settings
-        self.worker_id = worker_id or default_worker_id()
+        self.worker_id = worker_id or new_worker_id()
         self.guard = UrlGuard(
             settings.webhook_allow_hosts,
             resolver=resolver,
@@ -167,7 +167,7 @@ class WebhookDispatcher:
         result, response = await self._send(claim, claim.url, attempt_start)
         latency_ms = int((time.monotonic() - clock) * 1000)
         now = self._now_ms(claim, started)
-        decision = decide(
+        decision = decide_delivery(
             result,
             attempt_number=claim.attempt_number,
             now_ms=now,

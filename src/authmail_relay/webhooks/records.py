@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..ids import new_message_id
+from ..ids import new_id
 from ..vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType
 
 __all__ = [
@@ -34,11 +34,6 @@ DELIVERY_PREFIX = "whd_"
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
-def _new_id(prefix: str) -> str:
-    # The same time-ordered ULID as message ids, under another prefix.
-    return prefix + new_message_id().split("_", 1)[1]
-
-
 def _has_shape(value: str, prefix: str) -> bool:
     body = value[len(prefix) :]
     return value.startswith(prefix) and len(body) == 26 and set(body) <= _ULID_CHARS
@@ -46,12 +41,12 @@ def _has_shape(value: str, prefix: str) -> bool:
 
 def new_endpoint_id() -> str:
     """``whep_`` + ULID."""
-    return _new_id(ENDPOINT_PREFIX)
+    return new_id(ENDPOINT_PREFIX)
 
 
 def new_delivery_id() -> str:
     """``whd_`` + ULID; also the ``webhook-id`` header of every attempt of the delivery."""
-    return _new_id(DELIVERY_PREFIX)
+    return new_id(DELIVERY_PREFIX)
 
 
 def is_endpoint_id(value: str) -> bool:
@@ -215,7 +210,7 @@ def delivery_from_row(row: Mapping[Any, Any], now: int) -> Delivery:
     )
 
 
-def attempt_from_row(row: Mapping[Any, Any]) -> DeliveryAttempt:
+def delivery_attempt_from_row(row: Mapping[Any, Any]) -> DeliveryAttempt:
     return DeliveryAttempt(
         number=row["number"],
         worker_id=row["worker_id"],

@@ -4,8 +4,8 @@ No clock, randomness or I/O: the caller passes ``now_ms`` (database time) and ``
 
 * ``2xx``: delivered.
 * A network error, a timeout, ``5xx`` or ``429``: retried with exponential backoff
-  (``base * 2**(n-1)``, capped at ``max_delay``, equal jitter in the upper half) — later if
-  the receiver's ``Retry-After`` asks for more.
+  (``base * 2**(n-1)``, capped at ``max_delay``, equal jitter in the upper half: see
+  :mod:`authmail_relay.backoff`) — later if the receiver's ``Retry-After`` asks for more.
 * ``410 Gone``: given up at once, and a registered endpoint is disabled.
 * Any other ``4xx``, and every ``3xx`` (redirects are never followed): retried until the
   delivery has made ``client_error_attempts`` attempts, then given up.
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
+from ..backoff import backoff_delay
+
 __all__ = [
     "AttemptResult",
     "Decision",
@@ -30,7 +32,7 @@ __all__ = [
     "GiveUp",
     "RetryAt",
     "WebhookRetryPolicy",
-    "decide",
+    "decide_delivery",
     "describe",
     "retry_after_ms",
 ]
@@ -46,9 +48,10 @@ class WebhookRetryPolicy:
 
     def delay_ms(self, attempt_number: int, rand: Callable[[], float]) -> int:
         """The wait after the ``attempt_number``-th failed attempt (1-based), jittered."""
-        exponent = min(max(attempt_number - 1, 0), 40)
-        ceiling = min(self.max_delay_ms, self.base_delay_ms * (2**exponent))
-        return int(ceiling / 2 + rand() * ceiling / 2)
+        delay = backoff_delay(
+            attempt_number - 1, self.base_delay_ms, self.max_delay_ms, rand=rand, exponent_cap=40
+        )
+        return int(delay)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def describe(result: AttemptResult) -> str:
     return result.error or "no response"
 
 
-def decide(
+def decide_delivery(
     result: AttemptResult,
     *,
     attempt_number: int,
