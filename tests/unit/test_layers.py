@@ -194,8 +194,6 @@ PENDING: frozenset[str] = frozenset(
     {
         # relay.py's AsyncEngine type hint: SQLAlchemy moves behind db/.
         "relay -> sqlalchemy.ext.asyncio",
-        # dispatcher takes the worker id from worker.py: it moves to ids.new_worker_id.
-        "webhooks/dispatcher -> authmail_relay.worker",
         # The command groups are imported at the top of cli/__init__; the parser moves
         # into cli/__init__ and the groups are loaded by the dispatch function.
         "cli/__init__ -> authmail_relay.cli.dkim",
