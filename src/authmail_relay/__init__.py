@@ -7,6 +7,30 @@ Library mode needs only the standard library::
 
 The service (outbox, worker, CLI commands) lives in modules that need the ``[http]``
 extra and is never imported from here.
+
+Code map (docs/development.md has the dependency rules). Shared, standard library only:
+
+- ``exceptions``: the one exception tree; ``vocabulary``: every closed set of wire strings.
+- ``ids``: every prefixed, time-ordered id, and worker ids; ``process_identity``: whether
+  the worker holding a lease has died.
+- ``backoff``: the one exponential-backoff formula; ``redaction``: masking for logs.
+- ``envfile``: the ``.env`` reader; ``settings``: every setting, parsed once.
+- ``file_modes``: owner-only files and directories.
+
+Library mode: ``sender`` (:class:`SmtpSender`) and ``notifiers`` (the three notifiers).
+
+The service core: ``relay`` (the :class:`~authmail_relay.relay.Relay` every adapter
+calls), ``worker`` (the claim loop), ``delivery`` (one claimed message), ``background``
+(starting and stopping the background work), ``retry`` (pure retry decisions),
+``lanes``, ``urgency`` and ``task_pool`` (who goes first), ``compose_work`` (the compose
+threads), ``retention`` (how long finished messages keep what).
+
+Rooms, one per docs page, each with its own code map: ``mail`` (content and templates),
+``smtp``, ``dkim``, ``trust`` (keys, senders, limits, secrets), ``webhooks``, ``db``
+(storage), ``api`` (HTTP), ``client`` (the SDK), ``cli``.
+
+Old top-level paths of moved modules (``branding``, ``composing``, …) are deprecation
+shims until 0.7.0.
 """
 
 from __future__ import annotations
