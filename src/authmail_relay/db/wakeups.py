@@ -32,11 +32,11 @@ import random
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .engine import asyncpg_connect_args
+from .sql import notify
 
 __all__ = ["APPLICATION_NAME", "OUTBOX_CHANNEL", "WakeupListener", "announce_due"]
 
@@ -47,8 +47,6 @@ OUTBOX_CHANNEL = "authmail_relay_outbox"
 #: ``application_name`` of the listening connection, as shown in ``pg_stat_activity``.
 APPLICATION_NAME = "authmail-relay wakeups"
 
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
-
 
 async def announce_due(connection: AsyncConnection, payload: str = "") -> None:
     """Tell listening workers, when the caller's transaction commits, that a message is
@@ -56,8 +54,7 @@ async def announce_due(connection: AsyncConnection, payload: str = "") -> None:
 
     Does nothing on SQLite.
     """
-    if connection.dialect.name == "postgresql":
-        await connection.execute(_NOTIFY, {"channel": OUTBOX_CHANNEL, "payload": payload})
+    await notify(connection, OUTBOX_CHANNEL, payload)
 
 
 class WakeupListener:
