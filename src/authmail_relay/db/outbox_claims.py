@@ -21,7 +21,8 @@ from .outbox_records import Claim, load_strings
 from .outbox_writer import OutboxWriter
 from .rate_store import record, reserve
 from .schema import messages
-from .wakeups import announce_due
+from .sql import notify
+from .wakeups import OUTBOX_CHANNEL
 
 __all__ = ["claim", "extend_lease", "release"]
 
@@ -130,5 +131,6 @@ async def release(writer: OutboxWriter, claim: Claim) -> bool:
         await writer.add_events(
             connection, now, NewEvent(claim.id, EventType.REQUEUED, MessageStatus.QUEUED, data)
         )
-        await announce_due(connection, claim.priority.value)  # due at once, for anyone
+        # Due at once, for anyone (wakeups.announce_due, like enqueue).
+        await notify(connection, OUTBOX_CHANNEL, claim.priority.value)
     return True

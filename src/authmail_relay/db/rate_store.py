@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..exceptions import RateLimitedError
 from ..trust.rate_limits import Decision, Limit, decide, seconds_up
 from .schema import rate_events
-from .sql import lock_until_commit, try_lock_until_commit, write_transaction
+from .sql import lock_until_commit, write_transaction
 
 __all__ = ["check_and_record", "count", "purge_expired", "record", "reserve"]
 
@@ -45,8 +45,8 @@ async def reserve(connection: AsyncConnection, now_ms: int, limit: Limit, wanted
     ones it uses with :func:`record`. A limit without a quota grants everything."""
     if limit.quota <= 0 or wanted <= 0:
         return max(0, wanted)
-    await lock_until_commit(connection, limit.bucket)
-    await purge_expired(connection, now_ms)
+    if await lock_until_commit(connection, limit.bucket, then_try=_PURGE_LOCK):
+        await _delete_expired(connection, now_ms)
     times = await _recent(connection, now_ms, limit)
     in_window = sum(1 for t in times if t > now_ms - limit.window_ms)
     return max(0, min(wanted, limit.quota - in_window))
@@ -64,8 +64,13 @@ async def purge_expired(connection: AsyncConnection, now_ms: int) -> None:
     """Delete every event past its ``expires_at``, in any bucket. On PostgreSQL only one
     transaction at a time purges (a non-blocking advisory lock; the others skip it), so
     concurrent purges never wait on or deadlock with each other."""
-    if not await try_lock_until_commit(connection, _PURGE_LOCK):
-        return
+    if await lock_until_commit(connection, then_try=_PURGE_LOCK):
+        await _delete_expired(connection, now_ms)
+
+
+async def _delete_expired(connection: AsyncConnection, now_ms: int) -> None:
+    # Only under the purge lock (see purge_expired); the bucket checks take it together
+    # with their bucket locks.
     await connection.execute(delete(rate_events).where(rate_events.c.expires_at <= now_ms))
 
 
@@ -84,9 +89,9 @@ async def check_and_record(
     if not active:
         return []
     # Lock in a fixed order so two requests sharing buckets cannot deadlock.
-    for bucket in sorted({limit.bucket for limit in active}):
-        await lock_until_commit(connection, bucket)
-    await purge_expired(connection, now_ms)
+    buckets = sorted({limit.bucket for limit in active})
+    if await lock_until_commit(connection, *buckets, then_try=_PURGE_LOCK):
+        await _delete_expired(connection, now_ms)
     decisions = []
     for limit in active:
         times = await _recent(connection, now_ms, limit)

@@ -38,7 +38,6 @@ __all__ = [
     "lock_until_commit",
     "migrates_at_open",
     "notify",
-    "try_lock_until_commit",
     "write_transaction",
 ]
 
@@ -126,25 +125,29 @@ async def checkpoint(engine: AsyncEngine) -> None:
 # --- Locks and notifications ----------------------------------------------------------
 
 
-async def lock_until_commit(connection: AsyncConnection, key: int | str) -> None:
-    """Serialise every transaction that takes *key* until the caller's transaction ends.
+async def lock_until_commit(
+    connection: AsyncConnection, *keys: int | str, then_try: int | None = None
+) -> bool:
+    """Serialise every transaction that takes one of *keys* until the caller's transaction
+    ends, taking them in the order given (callers sort them, so two transactions sharing
+    keys cannot deadlock). With *then_try*, that key is tried afterwards without waiting;
+    returns whether it was taken (True when none was asked for).
 
-    PostgreSQL: a transaction-scoped advisory lock; an integer *key* is used as it is (a
+    PostgreSQL: transaction-scoped advisory locks; an integer key is used as it is (a
     64-bit constant), a text key is hashed with ``hashtext`` (32 bits, so it cannot
-    collide with a constant beyond that range). SQLite: nothing, since its write
-    transactions begin ``IMMEDIATE`` and already run one at a time.
+    collide with a constant beyond that range). SQLite: nothing, and *then_try* is always
+    taken, since its write transactions begin ``IMMEDIATE`` and already run one at a time.
+    One call for all keys keeps the hot paths (a stored message has a few rate-limit
+    buckets) at one call whatever the database.
     """
-    if connection.dialect.name == _POSTGRESQL:
-        lock_key: Any = func.hashtext(key) if isinstance(key, str) else key
-        await connection.execute(select(func.pg_advisory_xact_lock(lock_key)))
-
-
-async def try_lock_until_commit(connection: AsyncConnection, key: int) -> bool:
-    """Like :func:`lock_until_commit` for an integer *key*, without waiting: False when
-    another transaction holds it (PostgreSQL). Always True on SQLite (see there)."""
     if connection.dialect.name != _POSTGRESQL:
         return True
-    return bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(key))))
+    for key in keys:
+        lock_key: Any = func.hashtext(key) if isinstance(key, str) else key
+        await connection.execute(select(func.pg_advisory_xact_lock(lock_key)))
+    if then_try is None:
+        return True
+    return bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(then_try))))
 
 
 async def notify(connection: AsyncConnection, channel: str, payload: str = "") -> None:

@@ -5,7 +5,9 @@ the worker the moment a message is stored. Across processes (``serve --no-worker
 ``worker`` processes on one PostgreSQL database) this module does the same job:
 
 * :func:`announce_due` runs ``pg_notify`` on :data:`OUTBOX_CHANNEL` inside the
-  transaction that makes a message claimable now (storing it, handing it back). The
+  transaction that makes a message claimable now (storing it, handing it back; the
+  outbox calls :func:`~authmail_relay.db.sql.notify` on the channel itself, one call
+  fewer on its hot path). The
   server delivers the notification only when that transaction commits, so a rolled-back
   message wakes nobody and a woken worker always finds the committed row.
 * :class:`WakeupListener` holds one dedicated asyncpg connection (outside the SQLAlchemy
