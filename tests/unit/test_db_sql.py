@@ -1,4 +1,5 @@
-"""db/sql.py: each SQLite/PostgreSQL difference builds the SQL of its own database.
+"""db/sql.py: each SQLite/PostgreSQL difference builds the SQL of its own database (and
+the outbox stays one class that names all its operations).
 
 Behaviour on live databases is covered by tests/contract; these check what each function
 writes for each dialect, without a server.
@@ -65,3 +66,12 @@ def test_insert_unless_present_does_nothing_on_conflict(dialect: str) -> None:
     key = [idempotency_keys.c.scope, idempotency_keys.c.key]
     statement = insert_unless_present(engine, idempotency_keys, {"scope": "s", "key": "k"}, key=key)
     assert "ON CONFLICT (scope, key) DO NOTHING" in _sql(engine, statement).replace('"', "")
+
+
+def test_the_outbox_defines_every_operation_itself() -> None:
+    from authmail_relay.db.outbox import Outbox
+
+    assert Outbox.__bases__ == (object,)
+    public = [name for name in dir(Outbox) if not name.startswith("_")]
+    assert {"enqueue", "claim", "mark_sent", "list_messages"} <= set(public)
+    assert [name for name in public if name not in vars(Outbox)] == []
