@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import TracebackType
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from .compose_work import ComposeSlots
 from .db import rate_store
-from .db.engine import create_engine
+from .db.engine import AsyncEngine, create_engine
 from .db.idempotency import IdempotencyLink
 from .db.migrate import is_current, upgrade
 from .db.outbox import EventRecord, MessageRecord, NewMessage, Outbox, StoredAttempt
+from .db.sql import migrates_at_open
 from .db.write_gate import urgent_writes
 from .exceptions import ConfigurationError, RelayNotOpenError
 from .ids import new_message_id
@@ -158,7 +157,7 @@ class Relay:
         )
 
     async def _prepare_schema(self, engine: AsyncEngine) -> None:
-        if engine.dialect.name == "sqlite" and self.settings.auto_migrate:
+        if self.settings.auto_migrate and migrates_at_open(engine):
             await upgrade(engine)
             return
         if not await is_current(engine):

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from authmail_relay.db.outbox import AttemptRecord, Outbox
 from authmail_relay.db.outbox_events import NewEvent, write_events
-from authmail_relay.db.outbox_queries import write_transaction
 from authmail_relay.db.schema import events, messages, webhook_deliveries
+from authmail_relay.db.sql import write_transaction
 from authmail_relay.db.webhook_store import WebhookStore
 from authmail_relay.exceptions import ConflictError
 from authmail_relay.redaction import address_hash

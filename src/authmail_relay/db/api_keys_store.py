@@ -29,8 +29,8 @@ from ..trust.api_keys import (
 )
 from ..vocabulary import Scope
 from .engine import read_only, storage_errors
-from .outbox_queries import db_now, write_transaction
 from .schema import api_keys
+from .sql import db_now, write_transaction
 
 __all__ = ["LAST_USED_GRANULARITY_MS", "ApiKey", "ApiKeyStore", "CreatedKey"]
 

@@ -38,9 +38,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ..exceptions import ConfigurationError, StorageError
 from ..file_modes import create_private_file, loose_mode, private_dir
 
+# AsyncEngine is re-exported so that code outside db/ can name the engine type without
+# importing SQLAlchemy itself.
 __all__ = [
     "READ_ONLY_OPTION",
     "SUPPORTED_SCHEMES",
+    "AsyncEngine",
     "asyncpg_connect_args",
     "create_engine",
     "is_sqlite",

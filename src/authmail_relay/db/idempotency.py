@@ -31,16 +31,15 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-from sqlalchemy import ColumnElement, Insert, and_, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..exceptions import ValidationError
-from .outbox_queries import write_transaction
 from .outbox_records import dump_json
 from .schema import idempotency_keys
+from .sql import insert_unless_present, write_transaction
 
 __all__ = [
     "KEY_IN_USE",
@@ -239,18 +238,6 @@ class IdempotencyStore:
         return int(result.rowcount)
 
 
-def _insert_new(dialect: str, values: Mapping[str, Any]) -> Insert:
-    # INSERT … ON CONFLICT DO NOTHING: of concurrent inserts exactly one creates the row;
-    # on PostgreSQL the others wait for it to commit and then insert nothing.
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement: Insert = (
-        module.insert(_table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[_table.c.scope, _table.c.key])
-    )
-    return statement
-
-
 async def _begin_once(
     connection: AsyncConnection,
     link: IdempotencyLink,
@@ -274,7 +261,10 @@ async def _begin_once(
         "expires_at": now + ttl_ms,
     }
     values = {"scope": link.scope, "key": link.key, **fresh}
-    inserted = await connection.execute(_insert_new(connection.dialect.name, values))
+    # Of concurrent inserts exactly one creates the entry; on PostgreSQL the others wait
+    # for it to commit and then insert nothing.
+    key = [_table.c.scope, _table.c.key]
+    inserted = await connection.execute(insert_unless_present(connection, _table, values, key=key))
     if inserted.rowcount == 1:
         return Started(link)
     entry = _entry(link.scope, link.key)

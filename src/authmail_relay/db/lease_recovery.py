@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..process_identity import owner_is_gone
 from ..vocabulary import DeliveryStatus, MessageStatus
-from .outbox_queries import write_transaction
 from .schema import messages, webhook_deliveries
+from .sql import write_transaction
 
 __all__ = ["release_orphaned_leases"]
 

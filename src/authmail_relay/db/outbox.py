@@ -9,25 +9,26 @@ then refused (its attempt is still recorded, marked ``superseded``). All times c
 the database clock. Errors of the database or its driver surface as
 :class:`~authmail_relay.exceptions.StorageError` and mean nothing was committed.
 
+:class:`Outbox` is the index of every operation; each method's SQL is in the module of
+its concept: ``outbox_reads`` (reading), ``outbox_actions`` (storing, cancelling,
+consuming), ``outbox_claims`` (claiming and leasing), ``outbox_results`` (finishing).
 See ``docs/storage.md`` for the guarantees in full.
 """
 
 from __future__ import annotations
 
-import secrets
+import asyncio
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..trust.rate_limits import Limit
 from ..vocabulary import ErrorCode, EventType, MessageStatus, Priority
-from .group_commit import GroupCommit
-from .outbox_actions import OutboxActions
-from .outbox_events import NewEvent
-from .outbox_queries import claim_statement, event_data, lease_guard
-from .outbox_reads import OutboxReader, message_exists
+from . import outbox_actions, outbox_claims, outbox_reads, outbox_results
+from .engine import read_only
+from .idempotency import IdempotencyLink
+from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
 from .outbox_records import (
     AttemptRecord,
     Claim,
@@ -35,12 +36,11 @@ from .outbox_records import (
     MessageRecord,
     NewMessage,
     StoredAttempt,
-    load_strings,
 )
-from .rate_store import record, reserve
-from .schema import SMTP_REPLY_MAX_CHARS, attempts, messages
-from .wakeups import announce_due
-from .write_gate import urgent_writes
+from .outbox_writer import OutboxWriter
+
+if TYPE_CHECKING:
+    from ..trust.secrets_at_rest import AtRestKeys
 
 __all__ = [
     "AttemptRecord",
@@ -49,33 +49,173 @@ __all__ = [
     "MessageRecord",
     "NewMessage",
     "Outbox",
-    "OutboxActions",
-    "OutboxReader",
     "StoredAttempt",
 ]
 
-#: Results recorded per transaction by the group commit (see Outbox._finish_all).
-_RESULTS_PER_TRANSACTION = 4
-#: Stored error messages are cut to this many characters.
-ERROR_MESSAGE_MAX_CHARS = 1000
-_EXPIRED_MESSAGE = "expired before it could be sent"
 
-
-class Outbox(OutboxActions):
+class Outbox:
     """Durable message store over an engine from :func:`authmail_relay.db.create_engine`.
 
-    Reads (``get_message``, ``list_*``, ``count_by_status``, ``next_due_at``,
-    ``db_now_ms``) come from :class:`~authmail_relay.db.outbox_reads.OutboxReader`; the
-    caller's writes (``enqueue``, ``cancel``, ``consume``) from
-    :class:`~authmail_relay.db.outbox_actions.OutboxActions`. This class adds the workers'
-    side: claims, lease extension and result reports. The
-    engine must be migrated (:func:`authmail_relay.db.upgrade`); the outbox does not own
-    it, so dispose of the engine yourself. Safe to share between tasks, and any number of
-    processes may use the same database concurrently.
+    The engine must be migrated (:func:`authmail_relay.db.upgrade`); the outbox does not
+    own it, so dispose of the engine yourself. Safe to share between tasks, and any number
+    of processes may use the same database concurrently.
+
+    ``webhook_max_age_ms`` is how long the webhook deliveries that the outbox's writes fan
+    out are retried (``WEBHOOK_MAX_AGE_SECONDS``); reads do not use it. ``keys`` (the
+    relay's :class:`~authmail_relay.trust.secrets_at_rest.AtRestKeys`) seal per-request
+    webhook secrets and key the recipient hashes of webhook bodies; the relay always
+    passes them. Without keys (tools, tests) secrets are stored as given and hashes are
+    unkeyed.
     """
 
-    #: Batches result reports into shared transactions (made on first use, in the loop).
-    _finishes: GroupCommit[_Finish, bool] | None = None
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
+        keys: AtRestKeys | None = None,
+    ) -> None:
+        self._engine = engine
+        self._reader = read_only(engine)
+        self._writer = OutboxWriter(engine, webhook_max_age_ms=webhook_max_age_ms, keys=keys)
+        self._results = outbox_results.Results(self._writer)
+        #: Set when a transaction of this outbox committed new webhook deliveries, so a
+        #: dispatcher in the same process sends them at once (others poll).
+        self.webhooks_due: asyncio.Event = self._writer.webhooks_due
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def keys(self) -> AtRestKeys | None:
+        """The secrets keys the outbox seals and hashes with (None: none given)."""
+        return self._writer.keys
+
+    def hash_address(self, address: str) -> str:
+        """The recipient hash webhook bodies show for *address*."""
+        return self._writer.hash_address(address)
+
+    # --- Reading (outbox_reads) -------------------------------------------------------
+    # Plain (deferred) transactions: on SQLite they see a consistent snapshot without
+    # waiting for writers.
+
+    async def db_now_ms(self) -> int:
+        """The database clock, in epoch milliseconds: the time base of every timestamp.
+
+        Also serves as a readiness probe: StorageError if the database does not answer.
+        """
+        return await outbox_reads.db_now_ms(self._reader)
+
+    async def get_message(self, message_id: str) -> MessageRecord:
+        """The message *message_id* (without its body); NotFoundError if there is none."""
+        return await outbox_reads.get_message(self._reader, message_id)
+
+    async def list_messages(
+        self,
+        *,
+        status: MessageStatus | None = None,
+        tag: str | None = None,
+        recipient: str | None = None,
+        created_after: int | None = None,
+        created_before: int | None = None,
+        api_key_id: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[MessageRecord]:
+        """Up to *limit* (1 to 200) messages, newest first (by id), matching every filter given.
+
+        * *status*: in this status.
+        * *tag*: one of the message's tags is exactly *tag* (case-sensitive).
+        * *recipient*: one of its envelope recipients is this whole address; ASCII letters
+          compare case-insensitively, anything else exactly (give the domain as stored: a
+          lower-case IDNA A-label).
+        * *created_after* <= ``created_at`` < *created_before* (epoch ms, database clock).
+        * *api_key_id*: created with this API key fingerprint.
+
+        For the next page pass the last id seen as *before_id*. A *limit* out of range is a
+        ValidationError (a ValueError) naming ``limit``.
+        """
+        return await outbox_reads.list_messages(
+            self._reader,
+            status=status,
+            tag=tag,
+            recipient=recipient,
+            created_after=created_after,
+            created_before=created_before,
+            api_key_id=api_key_id,
+            limit=limit,
+            before_id=before_id,
+        )
+
+    async def list_events(self, message_id: str) -> list[EventRecord]:
+        """The message's events, oldest first; NotFoundError if there is no such message."""
+        return await outbox_reads.list_events(self._reader, message_id)
+
+    async def list_attempts(self, message_id: str) -> list[StoredAttempt]:
+        """The message's recorded attempts, oldest first; NotFoundError if no such message."""
+        return await outbox_reads.list_attempts(self._reader, message_id)
+
+    async def count_by_status(self) -> dict[MessageStatus, int]:
+        """How many messages are in each status (every status present, zero included)."""
+        return await outbox_reads.count_by_status(self._reader)
+
+    async def next_due_at(self) -> int | None:
+        """When the next message becomes claimable (epoch ms), or None if none is waiting.
+
+        Lets a worker sleep until then instead of polling. The time may be in the past.
+        """
+        return await outbox_reads.next_due_at(self._reader)
+
+    # --- Storing, cancelling, consuming (outbox_actions) ------------------------------
+    # What callers do to messages. Each call is one transaction that changes the message
+    # row and writes its event together.
+
+    async def enqueue(
+        self,
+        message: NewMessage,
+        *,
+        idempotency: IdempotencyLink | None = None,
+        limits: Sequence[Limit] = (),
+    ) -> MessageRecord:
+        """Store *message* as ``queued`` and write its ``message.queued`` event, atomically.
+
+        With *idempotency* (from ``IdempotencyStore.begin``), the idempotency key is pointed
+        at the new message in the same transaction. If the request no longer owns the key
+        (its lock was taken over) or the key already points at a message, nothing is
+        stored and ConflictError (``idempotency_key_in_use``) is raised.
+
+        *limits* (rate-limit buckets, see :mod:`authmail_relay.db.rate_store`) are checked
+        and recorded in the same transaction: if one refuses, RateLimitedError is raised
+        and nothing is stored.
+        """
+        return await outbox_actions.enqueue(
+            self._writer, message, idempotency=idempotency, limits=limits
+        )
+
+    async def cancel(self, message_id: str) -> MessageRecord:
+        """Withdraw a ``queued`` or ``deferred`` message: status ``cancelled`` (terminal).
+
+        Sets ``cancelled_at``, clears any lease and writes ``message.cancelled``, in one
+        transaction guarded by the status, so a worker claiming the message at the same
+        moment either gets it (and the cancel fails) or never sees it. Returns the updated
+        record. NotFoundError for an unknown id; ConflictError (``not_cancellable``) for any
+        other status: a ``sending`` message is being handed to SMTP right now, and the rest
+        are final.
+        """
+        return await outbox_actions.cancel(self._writer, message_id)
+
+    async def consume(self, message_id: str) -> MessageRecord:
+        """Record that the link or code in a ``sent`` message was used: status ``consumed``.
+
+        Sets ``consumed_at`` and writes ``message.consumed``. Consuming a ``consumed``
+        message again returns it unchanged (no second event). NotFoundError for an unknown
+        id; ConflictError (``not_consumable``) for any status other than those two.
+        """
+        return await outbox_actions.consume(self._writer, message_id)
+
+    # --- Claiming and leasing (outbox_claims) -----------------------------------------
+    # The workers' side: a message is worked on only under the lease a claim gave it.
 
     async def claim(
         self,
@@ -98,79 +238,26 @@ class Outbox(OutboxActions):
         still has room for are claimed, and each claim is recorded in its bucket in the
         same transaction; the rest stay due and wait for a later claim.
         """
-        if lease_ms <= 0:
-            raise ValueError("lease_ms must be positive")
-        if limit <= 0:
-            return []
-        token = secrets.token_urlsafe(18)
-        async with self._write("claim messages") as (connection, now):
-            if send_cap is not None:
-                limit = await reserve(connection, now, send_cap, limit)
-                if limit <= 0:
-                    return []
-            statement = claim_statement(
-                now=now,
-                limit=limit,
-                lease_ms=lease_ms,
-                token=token,
-                worker_id=worker_id,
-                priorities=priorities,
-            )
-            rows = (await connection.execute(statement)).mappings().all()
-            if send_cap is not None and send_cap.quota > 0:
-                await record(connection, now, send_cap, len(rows))
-            await self._add_events(
-                connection,
-                now,
-                *(
-                    NewEvent(
-                        row["id"],
-                        EventType.SENDING,
-                        MessageStatus.SENDING,
-                        event_data(
-                            attempt=row["attempt_count"] + 1,
-                            reclaimed=bool(row["lease_reclaimed"]),
-                            worker_id=worker_id,
-                        ),
-                    )
-                    for row in rows
-                ),
-            )
-        ordered = sorted(rows, key=lambda r: (r["priority_rank"], r["next_attempt_at"], r["id"]))
-        return [
-            Claim(
-                id=row["id"],
-                lease_token=token,
-                sender=row["sender"],
-                recipients=load_strings(row["recipients"]),
-                raw=bytes(row["raw"]),
-                message_id=row["message_id"],
-                priority=Priority(row["priority"]),
-                attempt_number=row["attempt_count"] + 1,
-                created_at=row["created_at"],
-                expires_at=row["expires_at"],
-                give_up_at=row["give_up_at"],
-                claimed_at=now,
-                lease_expires_at=row["lease_expires_at"],
-                reclaimed=bool(row["lease_reclaimed"]),
-                worker_id=worker_id,
-            )
-            for row in ordered
-        ]
+        return await outbox_claims.claim(
+            self._writer,
+            worker_id=worker_id,
+            limit=limit,
+            lease_ms=lease_ms,
+            priorities=priorities,
+            send_cap=send_cap,
+        )
 
     async def extend_lease(self, claim: Claim, lease_ms: int) -> Claim | None:
         """Push the lease to ``now + lease_ms``; ``None`` if the lease was lost."""
-        if lease_ms <= 0:
-            raise ValueError("lease_ms must be positive")
-        async with self._write("extend the lease") as (connection, now):
-            result = await connection.execute(
-                messages.update()
-                .where(lease_guard(claim.id, claim.lease_token))
-                .values(lease_expires_at=now + lease_ms)
-            )
-            if result.rowcount != 1:
-                return None
-        return replace(claim, lease_expires_at=now + lease_ms)
+        return await outbox_claims.extend_lease(self._writer, claim, lease_ms)
+
+    async def release(self, claim: Claim) -> bool:
+        """Hand the message back unsent (status ``queued``, due at once); no attempt counted."""
+        return await outbox_claims.release(self._writer, claim)
+
+    # --- Finishing and results (outbox_results) ---------------------------------------
+    # A result counts only while the worker's lease holds; a late one changes nothing but
+    # is kept as a superseded attempt. Results finishing together share a transaction.
 
     async def mark_sent(
         self, claim: Claim, attempt: AttemptRecord, *, error_message: str | None = None
@@ -181,7 +268,7 @@ class Outbox(OutboxActions):
         some recipients refused. Returns False, changing nothing but recording the attempt
         as superseded, if the lease was lost.
         """
-        return await self._finish(
+        return await self._results.finish(
             claim,
             attempt,
             status=MessageStatus.SENT,
@@ -198,7 +285,7 @@ class Outbox(OutboxActions):
         Returns False (attempt recorded as superseded, message untouched) if the lease
         was lost.
         """
-        return await self._finish(
+        return await self._results.finish(
             claim,
             attempt,
             status=MessageStatus.DEFERRED,
@@ -221,7 +308,7 @@ class Outbox(OutboxActions):
         Returns False if the lease was lost (an attempt, if given, is recorded as
         superseded).
         """
-        return await self._finish(
+        return await self._results.finish(
             claim,
             attempt,
             status=MessageStatus.FAILED,
@@ -236,38 +323,14 @@ class Outbox(OutboxActions):
         ``attempt`` is the failed attempt that led here, if any; it is recorded like any
         other. Without one, no attempt is counted.
         """
-        return await self._finish(
+        return await self._results.finish(
             claim,
             attempt,
             status=MessageStatus.EXPIRED,
             event_type=EventType.EXPIRED,
             error_code=ErrorCode.EXPIRED,
-            error_message=_EXPIRED_MESSAGE,
+            error_message=outbox_results.EXPIRED_MESSAGE,
         )
-
-    async def release(self, claim: Claim) -> bool:
-        """Hand the message back unsent (status ``queued``, due at once); no attempt counted."""
-        async with self._write("release the message") as (connection, now):
-            result = await connection.execute(
-                messages.update()
-                .where(lease_guard(claim.id, claim.lease_token))
-                .values(
-                    status=MessageStatus.QUEUED.value,
-                    next_attempt_at=now,
-                    lease_token=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
-            if result.rowcount != 1:
-                return False
-            data = event_data(worker_id=claim.worker_id or None)
-            await self._add_events(
-                connection, now, NewEvent(claim.id, EventType.REQUEUED, MessageStatus.QUEUED, data)
-            )
-            await announce_due(connection, claim.priority.value)  # due at once, for anyone
-        return True
 
     async def record_attempt(self, claim: Claim, attempt: AttemptRecord) -> Claim | None:
         """Record a failed attempt and keep the lease: the worker tries another upstream
@@ -275,145 +338,4 @@ class Outbox(OutboxActions):
         ``sending``; returns the claim for the next attempt, or None (the attempt recorded
         as superseded) if the lease was lost.
         """
-        error_code = None if attempt.error_code is None else attempt.error_code.value
-        async with self._write("record the attempt") as (connection, now):
-            result = await connection.execute(
-                messages.update()
-                .where(lease_guard(claim.id, claim.lease_token))
-                .values(
-                    attempt_count=messages.c.attempt_count + 1,
-                    last_error_code=error_code,
-                    updated_at=now,
-                )
-            )
-            owned = result.rowcount == 1
-            await _insert_attempt(connection, claim, attempt, MessageStatus.DEFERRED, owned=owned)
-        if not owned:
-            return None
-        return replace(claim, attempt_number=claim.attempt_number + 1)
-
-    async def _finish(
-        self,
-        claim: Claim,
-        attempt: AttemptRecord | None,
-        *,
-        status: MessageStatus,
-        event_type: EventType,
-        error_code: ErrorCode | None,
-        error_message: str | None,
-        retry_at: int | None = None,
-    ) -> bool:
-        """Record one result; results finishing together share a transaction."""
-        if self._finishes is None:
-            # Short transactions, so an auth mail waiting to be stored or claimed gets in
-            # between them.
-            self._finishes = GroupCommit(self._finish_all, max_batch=_RESULTS_PER_TRANSACTION)
-        return await self._finishes.submit(
-            _Finish(claim, attempt, status, event_type, error_code, error_message, retry_at)
-        )
-
-    async def _finish_all(self, finishes: Sequence[_Finish]) -> list[bool]:
-        # Bookkeeping: never ahead of an auth mail being stored or claimed.
-        with urgent_writes(False):
-            async with self._write("record the results") as (connection, now):
-                written = [await self._finish_in(connection, now, f) for f in finishes]
-                # The events last, in one go: the messages show their new state by now.
-                await self._add_events(connection, now, *(e for e in written if e))
-        return [event is not None for event in written]
-
-    async def _finish_in(
-        self, connection: AsyncConnection, now: int, finish: _Finish
-    ) -> NewEvent | None:
-        """Update the message and write the attempt; returns the event to write, or None
-        if the lease was lost (the attempt is then kept as superseded)."""
-        claim, attempt, status, error_code = (
-            finish.claim,
-            finish.attempt,
-            finish.status,
-            finish.error_code,
-        )
-        changes: dict[str, Any] = {
-            "status": status.value,
-            "lease_token": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "updated_at": now,
-            "last_error_code": None if error_code is None else error_code.value,
-            "last_error_message": _cut(finish.error_message, ERROR_MESSAGE_MAX_CHARS),
-        }
-        if status is MessageStatus.SENT:
-            changes["sent_at"] = now
-        if finish.retry_at is not None:
-            changes["next_attempt_at"] = finish.retry_at
-        if attempt is not None:
-            changes["attempt_count"] = messages.c.attempt_count + 1
-        result = await connection.execute(
-            messages.update().where(lease_guard(claim.id, claim.lease_token)).values(changes)
-        )
-        owned = result.rowcount == 1
-        if attempt is not None:
-            await _insert_attempt(connection, claim, attempt, status, owned=owned)
-        if not owned:
-            return None
-        data = event_data(
-            attempt=None if attempt is None else claim.attempt_number,
-            error_code=None if error_code is None else error_code.value,
-            smtp_code=None if attempt is None else attempt.smtp_code,
-            ambiguous=True if attempt is not None and attempt.ambiguous else None,
-            retry_at=finish.retry_at,
-        )
-        return NewEvent(
-            claim.id,
-            finish.event_type,
-            status,
-            data,
-            smtp_reply=None if attempt is None else attempt.smtp_reply,
-            refused=() if attempt is None else attempt.refused,
-        )
-
-
-@dataclass(frozen=True)
-class _Finish:
-    """One result waiting for the group commit of :meth:`Outbox._finish`."""
-
-    claim: Claim
-    attempt: AttemptRecord | None
-    status: MessageStatus
-    event_type: EventType
-    error_code: ErrorCode | None
-    error_message: str | None
-    retry_at: int | None
-
-
-def _cut(value: str | None, limit: int) -> str | None:
-    return None if value is None else value[:limit]
-
-
-async def _insert_attempt(
-    connection: AsyncConnection,
-    claim: Claim,
-    attempt: AttemptRecord,
-    result: MessageStatus,
-    *,
-    owned: bool,
-) -> None:
-    """Write the attempt row; one by a worker that lost its lease is kept as superseded
-    (unless the message itself is gone)."""
-    if not owned and not await message_exists(connection, claim.id):
-        return
-    await connection.execute(
-        attempts.insert().values(
-            message_id=claim.id,
-            number=claim.attempt_number,
-            worker_id=claim.worker_id,
-            upstream=attempt.upstream,
-            started_at=attempt.started_at,
-            finished_at=attempt.finished_at,
-            result=result.value,
-            error_code=None if attempt.error_code is None else attempt.error_code.value,
-            smtp_code=attempt.smtp_code,
-            smtp_reply=_cut(attempt.smtp_reply, SMTP_REPLY_MAX_CHARS),
-            ambiguous=attempt.ambiguous,
-            superseded=not owned,
-        )
-    )
+        return await outbox_results.record_attempt(self._writer, claim, attempt)

@@ -1,52 +1,28 @@
-"""SQL building blocks of the outbox: the database clock, write transactions, the claim,
-the lease guard and the listing filters."""
+"""SQL of the outbox itself: the listed columns, the claim, the lease guard, event data and
+the listing filters. The building blocks every store shares (the database clock, write
+transactions, the SQLite/PostgreSQL differences) are in :mod:`authmail_relay.db.sql`."""
 
 from __future__ import annotations
 
-import contextlib
-import string
-import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    Update,
-    and_,
-    cast,
-    exists,
-    func,
-    or_,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Select, Update, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..exceptions import StorageError
 from ..vocabulary import MessageStatus, Priority
-from .engine import storage_errors
 from .outbox_records import dump_json
 from .schema import PRIORITY_RANK, messages
-from .write_gate import write_gate
-from .write_health import write_health
+from .sql import fold_ascii_case, json_list_contains
 
 __all__ = [
     "MESSAGE_COLUMNS",
     "claim_statement",
-    "db_now",
     "event_data",
-    "fold_ascii_case",
     "lease_guard",
     "message_filters",
     "select_messages",
-    "write_transaction",
 ]
-
-# "Now" as epoch milliseconds, read from the database server so that every worker and
-# every API process agrees on due times and lease expiry whatever their own clocks say.
-_POSTGRES_NOW = text("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint")
 
 # The webhook URL and secret stay in the database: records only say whether there is one.
 _UNLISTED = (
@@ -68,44 +44,6 @@ MESSAGE_COLUMNS: tuple[ColumnElement[Any], ...] = (
     func.coalesce(messages.c.raw_size, func.length(messages.c.raw)).label("size"),
     messages.c.webhook_url.is_not(None).label("has_webhook"),
 )
-
-_ASCII_TO_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-
-async def db_now(connection: AsyncConnection) -> int:
-    """The database clock, in epoch milliseconds.
-
-    SQLite is a file on this machine: its clock *is* this machine's clock (its
-    ``julianday('now')`` reads the same system time), so it is read here without a
-    round trip through the driver's thread. Every process sharing the file shares that
-    clock. PostgreSQL's clock is asked for, since the server may run elsewhere.
-    """
-    if connection.dialect.name == "sqlite":
-        return time.time_ns() // 1_000_000
-    value = await connection.scalar(_POSTGRES_NOW)
-    return int(value)
-
-
-@contextlib.asynccontextmanager
-async def write_transaction(
-    engine: AsyncEngine, action: str
-) -> AsyncIterator[tuple[AsyncConnection, int]]:
-    """A write transaction and the database time at its start; commits on a normal exit.
-
-    An exception inside rolls everything back. Database and driver errors become
-    StorageError ("could not *action*: …"); any other exception passes through unchanged.
-    A commit or a StorageError is reported to the database's
-    :func:`~authmail_relay.db.write_health.write_health` (``/ready`` reads it).
-    """
-    health = write_health(engine)
-    try:
-        with storage_errors(action):
-            async with write_gate(engine), engine.begin() as connection:
-                yield connection, await db_now(connection)
-    except StorageError:
-        health.failed(action)
-        raise
-    health.succeeded(action)
 
 
 def select_messages() -> Select[Any]:
@@ -200,39 +138,8 @@ def event_data(**values: Any) -> str:
     return dump_json({k: v for k, v in values.items() if v is not None}, field_name="data")
 
 
-def fold_ascii_case(value: str) -> str:
-    """*value* with the ASCII letters lower-cased and everything else unchanged.
-
-    The recipient filter compares this way on both databases (SQLite's ``lower()`` folds
-    only ASCII), so a listing gives the same answer whichever database is behind it.
-    """
-    return value.translate(_ASCII_TO_LOWER)
-
-
-def _json_list_contains(
-    dialect: str, column: ColumnElement[Any], value: str, *, fold_case: bool
-) -> ColumnElement[bool]:
-    """True when the JSON list of strings in *column* has an element equal to *value*.
-
-    Elements are compared whole (``ab`` does not match ``abc``) and the value is always a
-    bound parameter. With *fold_case*, ASCII letters compare case-insensitively and
-    *value* must already be folded with :func:`fold_ascii_case`.
-    """
-    if dialect == "postgresql":
-        element = func.jsonb_array_elements_text(cast(column, JSONB)).column_valued("element")
-        compared = (
-            func.translate(element, string.ascii_uppercase, string.ascii_lowercase)
-            if fold_case
-            else element
-        )
-        return exists().where(compared == value)
-    items = func.json_each(column).table_valued("value")
-    item = func.lower(items.c.value) if fold_case else items.c.value
-    return exists().select_from(items).where(item == value)
-
-
 def message_filters(
-    dialect: str,
+    bind: AsyncEngine | AsyncConnection,
     *,
     status: MessageStatus | None = None,
     tag: str | None = None,
@@ -245,8 +152,8 @@ def message_filters(
     """The WHERE conditions of a message listing; every argument left None adds nothing.
 
     ``created_after`` is inclusive and ``created_before`` exclusive, so consecutive time
-    windows neither overlap nor leave gaps. *dialect* is the engine's dialect name: the
-    tag and recipient tests look inside JSON text with that database's JSON functions.
+    windows neither overlap nor leave gaps. *bind* (the engine or connection the listing
+    runs on) picks the JSON functions the tag and recipient tests are written with.
     """
     conditions: list[ColumnElement[bool]] = []
     if status is not None:
@@ -260,10 +167,8 @@ def message_filters(
     if before_id is not None:
         conditions.append(messages.c.id < before_id)
     if tag is not None:
-        conditions.append(_json_list_contains(dialect, messages.c.tags, tag, fold_case=False))
+        conditions.append(json_list_contains(bind, messages.c.tags, tag, fold_case=False))
     if recipient is not None:
         folded = fold_ascii_case(recipient)
-        conditions.append(
-            _json_list_contains(dialect, messages.c.recipients, folded, fold_case=True)
-        )
+        conditions.append(json_list_contains(bind, messages.c.recipients, folded, fold_case=True))
     return conditions

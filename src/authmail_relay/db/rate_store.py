@@ -15,26 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..exceptions import RateLimitedError
 from ..trust.rate_limits import Decision, Limit, decide, seconds_up
-from .outbox_queries import write_transaction
 from .schema import rate_events
+from .sql import lock_until_commit, write_transaction
 
 __all__ = ["check_and_record", "count", "purge_expired", "record", "reserve"]
 
 # The advisory-lock key of the global purge (an arbitrary constant; bucket locks use
 # hashtext of the bucket name, a 32-bit value, so a 64-bit key cannot collide with them).
 _PURGE_LOCK = 0x616D725F70757267
-
-
-async def _lock(connection: AsyncConnection, bucket: str) -> None:
-    """Serialise users of *bucket* until the transaction ends (PostgreSQL; SQLite write
-    transactions are serialised already)."""
-    if connection.dialect.name == "postgresql":
-        await connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(bucket))))
 
 
 async def _recent(connection: AsyncConnection, now_ms: int, limit: Limit) -> list[int]:
@@ -52,8 +45,8 @@ async def reserve(connection: AsyncConnection, now_ms: int, limit: Limit, wanted
     ones it uses with :func:`record`. A limit without a quota grants everything."""
     if limit.quota <= 0 or wanted <= 0:
         return max(0, wanted)
-    await _lock(connection, limit.bucket)
-    await purge_expired(connection, now_ms)
+    if await lock_until_commit(connection, limit.bucket, then_try=_PURGE_LOCK):
+        await _delete_expired(connection, now_ms)
     times = await _recent(connection, now_ms, limit)
     in_window = sum(1 for t in times if t > now_ms - limit.window_ms)
     return max(0, min(wanted, limit.quota - in_window))
@@ -71,10 +64,13 @@ async def purge_expired(connection: AsyncConnection, now_ms: int) -> None:
     """Delete every event past its ``expires_at``, in any bucket. On PostgreSQL only one
     transaction at a time purges (a non-blocking advisory lock; the others skip it), so
     concurrent purges never wait on or deadlock with each other."""
-    if connection.dialect.name == "postgresql":
-        taken = await connection.scalar(select(func.pg_try_advisory_xact_lock(_PURGE_LOCK)))
-        if not taken:
-            return
+    if await lock_until_commit(connection, then_try=_PURGE_LOCK):
+        await _delete_expired(connection, now_ms)
+
+
+async def _delete_expired(connection: AsyncConnection, now_ms: int) -> None:
+    # Only under the purge lock (see purge_expired); the bucket checks take it together
+    # with their bucket locks.
     await connection.execute(delete(rate_events).where(rate_events.c.expires_at <= now_ms))
 
 
@@ -93,9 +89,9 @@ async def check_and_record(
     if not active:
         return []
     # Lock in a fixed order so two requests sharing buckets cannot deadlock.
-    for bucket in sorted({limit.bucket for limit in active}):
-        await _lock(connection, bucket)
-    await purge_expired(connection, now_ms)
+    buckets = sorted({limit.bucket for limit in active})
+    if await lock_until_commit(connection, *buckets, then_try=_PURGE_LOCK):
+        await _delete_expired(connection, now_ms)
     decisions = []
     for limit in active:
         times = await _recent(connection, now_ms, limit)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Update, and_, exists, func, or_, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..exceptions import StorageError
@@ -32,9 +31,8 @@ from ..mail.message_request import AUTH_KINDS
 from ..retention import TERMINAL_STATUSES, RetentionPolicy
 from ..settings import Settings
 from ..vocabulary import DeliveryStatus, MessageStatus
-from .engine import storage_errors
-from .outbox_queries import write_transaction
 from .schema import messages, webhook_deliveries
+from .sql import checkpoint, write_transaction
 from .write_gate import urgent_writes
 
 __all__ = ["BATCH_ROWS", "MAX_BATCHES", "RetentionSweeper", "SweepResult", "sweep_batch"]
@@ -165,27 +163,9 @@ async def sweep(
         total += result
         if result.raw_erased < limit and result.webhooks_forgotten < limit:
             break
-    if total.total and engine.dialect.name == "sqlite":
-        await _checkpoint(engine)  # once per sweep, not per batch
+    if total.total:
+        await checkpoint(engine)  # once per sweep, not per batch (SQLite only)
     return total
-
-
-async def _checkpoint(engine: AsyncEngine) -> None:
-    """Copy the WAL's pages (the zeroed ones among them) into the database file, without
-    waiting for anyone (a passive checkpoint: whatever a reader still needs stays)."""
-
-    def run(connection: Connection) -> None:
-        # On the DB-API connection, outside any transaction (a checkpoint cannot run
-        # inside one; SQLAlchemy would begin one for a statement).
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            cursor.close()
-
-    with storage_errors("checkpoint the database"):
-        async with engine.connect() as connection:
-            await connection.run_sync(run)
 
 
 class RetentionSweeper:

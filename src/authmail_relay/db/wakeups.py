@@ -5,7 +5,9 @@ the worker the moment a message is stored. Across processes (``serve --no-worker
 ``worker`` processes on one PostgreSQL database) this module does the same job:
 
 * :func:`announce_due` runs ``pg_notify`` on :data:`OUTBOX_CHANNEL` inside the
-  transaction that makes a message claimable now (storing it, handing it back). The
+  transaction that makes a message claimable now (storing it, handing it back; the
+  outbox calls :func:`~authmail_relay.db.sql.notify` on the channel itself, one call
+  fewer on its hot path). The
   server delivers the notification only when that transaction commits, so a rolled-back
   message wakes nobody and a woken worker always finds the committed row.
 * :class:`WakeupListener` holds one dedicated asyncpg connection (outside the SQLAlchemy
@@ -32,11 +34,11 @@ import random
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .engine import asyncpg_connect_args
+from .sql import notify
 
 __all__ = ["APPLICATION_NAME", "OUTBOX_CHANNEL", "WakeupListener", "announce_due"]
 
@@ -47,8 +49,6 @@ OUTBOX_CHANNEL = "authmail_relay_outbox"
 #: ``application_name`` of the listening connection, as shown in ``pg_stat_activity``.
 APPLICATION_NAME = "authmail-relay wakeups"
 
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
-
 
 async def announce_due(connection: AsyncConnection, payload: str = "") -> None:
     """Tell listening workers, when the caller's transaction commits, that a message is
@@ -56,8 +56,7 @@ async def announce_due(connection: AsyncConnection, payload: str = "") -> None:
 
     Does nothing on SQLite.
     """
-    if connection.dialect.name == "postgresql":
-        await connection.execute(_NOTIFY, {"channel": OUTBOX_CHANNEL, "payload": payload})
+    await notify(connection, OUTBOX_CHANNEL, payload)
 
 
 class WakeupListener:

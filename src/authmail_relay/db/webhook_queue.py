@@ -34,8 +34,8 @@ from ..vocabulary import DeliveryStatus, EventType
 from ..webhooks.records import ClaimedDelivery, DeliveryAttempt
 from ..webhooks.retry import Decision, Delivered, GiveUp, RetryAt
 from ..webhooks.targets import pick_fairly
-from .outbox_queries import write_transaction
 from .schema import messages, webhook_attempts, webhook_deliveries, webhook_endpoints
+from .sql import lock_until_commit, write_transaction
 
 if TYPE_CHECKING:
     from ..trust.secrets_at_rest import AtRestKeys
@@ -198,8 +198,7 @@ async def _pick(conn: AsyncConnection, now: int, limit: int, per_target: int | N
     if per_target is None:
         query = _due(candidate, now, candidate.c.id).limit(limit)
         return list((await conn.execute(query.with_for_update(skip_locked=True))).scalars())
-    if conn.dialect.name == "postgresql":
-        await conn.execute(select(func.pg_advisory_xact_lock(_FAIR_CLAIM_LOCK)))
+    await lock_until_commit(conn, _FAIR_CLAIM_LOCK)
     counted = await conn.execute(
         select(webhook_deliveries.c.target, func.count())
         .where(

@@ -43,8 +43,8 @@ from ..webhooks.records import (
 from ..webhooks.signing import new_endpoint_secret
 from .engine import read_only, storage_errors
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
-from .outbox_queries import db_now, write_transaction
 from .schema import messages, webhook_attempts, webhook_deliveries, webhook_endpoints
+from .sql import db_now, write_transaction
 
 if TYPE_CHECKING:
     from ..trust.secrets_at_rest import AtRestKeys

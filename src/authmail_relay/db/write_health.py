@@ -3,7 +3,7 @@
 Reads can keep working while every write fails — a full disk, a read-only file system, a
 lock held elsewhere for longer than the busy timeout — so a probe that only reads says
 "ok" while nothing can be stored. Every write transaction reports here, under the name
-of what it does (:func:`authmail_relay.db.outbox_queries.write_transaction`): a failure
+of what it does (:func:`authmail_relay.db.sql.write_transaction`): a failure
 marks that kind of write as failing, its next success clears it. Kinds are kept apart
 because a full disk fails only the writes that need room: an empty claim still commits
 while every result write fails. A failure is remembered for
