@@ -192,8 +192,6 @@ GUARDED_OPTIONAL = {("mail/domains", "idna")}
 # entry when its fix lands, until the set is empty.
 PENDING: frozenset[str] = frozenset(
     {
-        # relay.py's AsyncEngine type hint: SQLAlchemy moves behind db/.
-        "relay -> sqlalchemy.ext.asyncio",
         # The command groups are imported at the top of cli/__init__; the parser moves
         # into cli/__init__ and the groups are loaded by the dispatch function.
         "cli/__init__ -> authmail_relay.cli.dkim",
