@@ -3,7 +3,9 @@
 The app is a thin adapter over :class:`~authmail_relay.relay.Relay`: routes translate
 HTTP to core calls and core exceptions to problem+json (see :mod:`.problems`). With
 ``run_worker`` (the default of ``serve``) a delivery worker runs inside the same
-process and event loop, and wakes the moment a message is accepted.
+process and event loop, and wakes the moment a message is accepted; it, the webhook
+dispatcher and the wake-ups are started and stopped by the lifespan through
+:mod:`authmail_relay.background`, after uvicorn has finished the requests in flight.
 """
 
 from __future__ import annotations
