@@ -287,8 +287,8 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return templates.run(args, env)
     run: _Runner
     try:
-        # The storage layer first, as every service command once imported it first: on
-        # the base install the message names the same missing module for every command.
+        # The storage layer first, so that on the base install the message names the same
+        # missing module whichever service command was asked for.
         from ..db import engine as _storage  # noqa: F401
         from .service_setup import configure_logging
 
