@@ -3,12 +3,13 @@
 The app is a thin adapter over :class:`~authmail_relay.relay.Relay`: routes translate
 HTTP to core calls and core exceptions to problem+json (see :mod:`.problems`). With
 ``run_worker`` (the default of ``serve``) a delivery worker runs inside the same
-process and event loop, and wakes the moment a message is accepted.
+process and event loop, and wakes the moment a message is accepted; it, the webhook
+dispatcher and the wake-ups are started and stopped by the lifespan through
+:mod:`authmail_relay.background`, after uvicorn has finished the requests in flight.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,16 +17,13 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from .. import __version__
+from ..background import background_work
 from ..db.api_keys_store import ApiKeyStore
 from ..db.idempotency import IdempotencyStore
-from ..db.wakeups import WakeupListener
-from ..db.webhook_queue import WebhookQueue
 from ..db.webhook_store import WebhookStore
 from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import Scope
-from ..webhooks.dispatcher import WebhookDispatcher
-from ..worker import Worker
 from . import (
     routes_dev,
     routes_domains,
@@ -66,42 +64,17 @@ def create_app(
         app.state.webhooks = WebhookStore.from_settings(
             the_relay.outbox.engine, settings, keys=the_relay.outbox.keys
         )
-        worker_task: asyncio.Task[None] | None = None
-        dispatcher_task: asyncio.Task[None] | None = None
-        # Messages stored by other processes wake the worker too (PostgreSQL only).
-        wakeups = WakeupListener(settings.database_url, the_relay.new_work)
-        if smtp is not None:
-            worker = Worker(
-                the_relay.outbox,
-                smtp,
-                settings,
-                wake=the_relay.new_work,
-                on_finished=the_relay.notify_finished,
-                urgency=the_relay.urgency,
-            )
-            app.state.worker = worker
-            worker_task = asyncio.create_task(worker.run(), name="authmail-relay worker")
-            # Webhook deliveries go out from the process that runs the worker.
-            dispatcher = WebhookDispatcher(
-                WebhookQueue(the_relay.outbox.engine, keys=the_relay.outbox.keys),
-                settings,
-                worker_id=worker.worker_id,
-                wake=the_relay.outbox.webhooks_due,
-            )
-            app.state.webhook_dispatcher = dispatcher
-            dispatcher_task = asyncio.create_task(dispatcher.run(), name="authmail-relay webhooks")
-            await wakeups.start()
         try:
-            yield
+            if smtp is None:
+                yield
+                return
+            # The worker, webhook dispatcher and wake-ups, stopped in one order after
+            # uvicorn has finished the requests in flight (see authmail_relay.background).
+            async with background_work(the_relay, settings, smtp=smtp) as work:
+                app.state.worker = work.worker
+                app.state.webhook_dispatcher = work.dispatcher
+                yield
         finally:
-            if dispatcher_task is not None:
-                app.state.webhook_dispatcher.stop()
-            if worker_task is not None:
-                app.state.worker.stop()
-                await worker_task
-            if dispatcher_task is not None:
-                await dispatcher_task
-            await wakeups.close()
             if owned_relay:
                 await the_relay.close()
 

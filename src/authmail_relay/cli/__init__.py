@@ -1,10 +1,33 @@
-"""The ``authmail-relay`` command line (also ``python -m authmail_relay``).
+"""The command line: ``authmail-relay`` (also ``python -m authmail_relay``).
 
-``test`` needs only the standard library; the other commands need the ``[http]`` extra
-and are imported on demand. This module is the only place that starts an event loop.
+Documented in docs/cli.md. This module holds the whole argument parser and :func:`main`
+and imports only the standard library, so ``--help``, ``test`` and ``templates`` work on
+the base install. Every other command needs the ``[http]`` extra: :func:`_dispatch`
+imports its module only when it runs, and each such module imports what it needs at its
+top and exposes ``async def run(args, settings) -> int``. This module is the only place
+that starts an event loop.
 
 Exit codes: 0 success, 1 the operation failed (the test mail was not sent, an unknown
 message id, the database unavailable), 2 usage, configuration or input error.
+
+Code map:
+
+- ``_format``: text the commands print (times, message rows and details), as pure
+  functions; standard library only.
+- ``capture``: ``dev``'s capture SMTP server: accepts every message and keeps it on disk.
+- ``db``: ``db upgrade``: apply pending schema migrations.
+- ``dev``: ``dev``: the whole relay on embedded defaults, for trying it out.
+- ``dkim``: ``dkim generate|list`` and ``domains check``.
+- ``keys``: ``keys …``: stored API keys.
+- ``messages``: ``send`` (queue one message) and ``messages list|show``.
+- ``serve``: ``serve``: the HTTP API, with the delivery worker unless ``--no-worker``.
+- ``service_setup``: how a service process logs and configures uvicorn; standard library
+  only.
+- ``templates``: ``templates list|check|preview``; standard library only.
+- ``testmail``: ``test``: one synchronous send with the library sender; standard library
+  only.
+- ``webhooks``: ``webhooks …``: registered endpoints, the delivery log, secrets keys.
+- ``worker``: ``worker``: delivery and webhook work without the HTTP API, until SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,17 +36,20 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 from .. import __version__
 from ..envfile import load_environment
 from ..exceptions import ConfigurationError, RelayError, ValidationError
-from ..vocabulary import MessageStatus, Priority
-from . import dkim as cli_dkim
-from . import keys as cli_keys
-from . import webhooks as cli_webhooks
+from ..settings import Settings
+from ..vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, MessageStatus, Priority, Scope
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+#: What a service command's module exposes: ``async def run(args, settings) -> int``.
+_Runner = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+_EVENTS = sorted(t.value for t in WEBHOOK_EVENT_TYPES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = message_commands.add_parser("show", help="one message with its attempts and events")
     show.add_argument("id")
 
-    cli_webhooks.add_parser(commands)
-    cli_dkim.add_parser(commands)
-    cli_keys.add_parser(commands)
+    _add_webhooks(commands)
+    _add_dkim(commands)
+    _add_domains(commands)
+    _add_keys(commands)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -106,6 +133,117 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_webhooks(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    webhooks = commands.add_parser("webhooks", help="registered webhook endpoints and deliveries")
+    actions = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
+
+    create = actions.add_parser("create", help="register an endpoint; prints its secret once")
+    create.add_argument("--url", required=True, help="http(s) URL of the receiver")
+    create.add_argument(
+        "--event", action="append", choices=_EVENTS, default=None, help="repeatable; default all"
+    )
+    create.add_argument("--description", default="")
+    create.add_argument("--disabled", action="store_true", help="register it switched off")
+
+    actions.add_parser("list", help="every endpoint (never secrets)")
+
+    update = actions.add_parser("update", help="change an endpoint")
+    update.add_argument("id")
+    update.add_argument("--url", default=None)
+    events = update.add_mutually_exclusive_group()
+    events.add_argument("--event", action="append", choices=_EVENTS, default=None)
+    events.add_argument("--all-events", action="store_true", help="receive every event type")
+    update.add_argument("--description", default=None)
+    switch = update.add_mutually_exclusive_group()
+    switch.add_argument("--enable", action="store_true")
+    switch.add_argument("--disable", action="store_true")
+
+    delete = actions.add_parser("delete", help="remove an endpoint and its deliveries")
+    delete.add_argument("id")
+
+    rotate = actions.add_parser("rotate", help="new secret (old one valid for the grace period)")
+    rotate.add_argument("id")
+
+    listing = actions.add_parser("deliveries", help="recent deliveries, newest first")
+    listing.add_argument("--endpoint", default=None, metavar="ENDPOINT_ID")
+    listing.add_argument("--message", default=None, metavar="MESSAGE_ID")
+    listing.add_argument("--status", choices=[s.value for s in DeliveryStatus], default=None)
+    listing.add_argument("--limit", type=int, default=20)
+
+    replay = actions.add_parser("replay", help="send a delivery again, now")
+    replay.add_argument("id", metavar="DELIVERY_ID")
+
+    hashing = actions.add_parser("hash", help="the to_hash this relay's payloads show for ADDRESS")
+    hashing.add_argument("address", metavar="ADDRESS")
+    actions.add_parser("new-key", help="print a fresh secrets key (for SECRETS_KEY)")
+    actions.add_parser(
+        "reencrypt", help="seal every stored webhook secret with the current secrets key"
+    )
+
+
+def _add_dkim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dkim = commands.add_parser("dkim", help="DKIM signing keys (DKIM_KEYS_DIR)")
+    actions = dkim.add_subparsers(dest="dkim_command", metavar="ACTION", required=True)
+    generate = actions.add_parser("generate", help="create a key and print its DNS record")
+    generate.add_argument("--domain", required=True, help="the From domain, e.g. example.com")
+    generate.add_argument(
+        "--selector", default=None, help="DNS selector (default amYYYYMM, e.g. am202611)"
+    )
+    generate.add_argument(
+        "--algorithm",
+        choices=["rsa", "ed25519", "both"],
+        default="rsa",
+        help="rsa (2048 bits, the default), ed25519, or both: two selectors, SELECTOR-rsa "
+        "and SELECTOR-ed25519, and every message signed twice",
+    )
+    generate.add_argument("--force", action="store_true", help="replace an existing selector")
+    listing = actions.add_parser("list", help="the keys in DKIM_KEYS_DIR (never private parts)")
+    listing.add_argument("--records", action="store_true", help="also print each DNS record")
+
+
+def _add_domains(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    domains = commands.add_parser("domains", help="check a sending domain's DNS records")
+    domain_actions = domains.add_subparsers(dest="domains_command", metavar="ACTION", required=True)
+    check = domain_actions.add_parser(
+        "check", help="DKIM (against local keys), SPF and DMARC; exit 1 if anything needs work"
+    )
+    check.add_argument("domain")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = commands.add_parser("keys", help="stored API keys (scopes, senders, rotation)")
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+
+    create = actions.add_parser("create", help="make a key; prints it once")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=[s.value for s in Scope],
+        help="repeatable",
+    )
+    create.add_argument(
+        "--sender",
+        action="append",
+        default=[],
+        metavar="ADDRESS_OR_DOMAIN",
+        help="repeatable; an address, a domain, or *.domain for its subdomains",
+    )
+    create.add_argument(
+        "--origin", action="append", default=[], metavar="URL", help="repeatable link origin"
+    )
+    create.add_argument("--expires-in", type=float, default=None, metavar="DAYS")
+    create.add_argument("--rate-limit", type=int, default=None, metavar="PER_MINUTE")
+
+    actions.add_parser("list", help="every key (never secrets)")
+    revoke = actions.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("id")
+    rotate = actions.add_parser("rotate", help="new key, same settings; the old one stays valid")
+    rotate.add_argument("id")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
@@ -113,25 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:  # `python -m authmail_relay` serves, as it always has
         args = parser.parse_args([*(argv or sys.argv[1:]), "serve"])
     try:
-        env = load_environment(args.env_file)
-        if args.command == "test":
-            from .testmail import run_test
-
-            return run_test(env, to=args.to, subject=args.subject, html=args.html, text=args.text)
-        if args.command == "templates":
-            from .templates import run_templates
-
-            return run_templates(args, env)
-        try:
-            from . import service as cli_service
-        except ImportError as exc:
-            missing = exc.name or "a dependency"
-            _error(
-                f"`{args.command}` needs the service extra ({missing} is missing): "
-                "pip install 'authmail-relay[http]'"
-            )
-            return EXIT_USAGE
-        return asyncio.run(cli_service.dispatch(args, env))
+        return _dispatch(args, load_environment(args.env_file))
     except (ConfigurationError, ValidationError) as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -145,6 +265,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         # keep the interpreter's final flush from failing on the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Import the module of the parsed command and run it; returns the exit code.
+
+    The only imports inside a function in this room, and on purpose: ``test`` and
+    ``templates`` run on the base install, every other command needs the ``[http]``
+    extra, and importing this package must load no third-party module. A service
+    command's module exposes ``async def run(args, settings) -> int``; the two
+    standard-library commands read the environment themselves (``run(args, env)``).
+    """
+    command = args.command
+    if command == "test":
+        from . import testmail
+
+        return testmail.run(args, env)
+    if command == "templates":
+        from . import templates
+
+        return templates.run(args, env)
+    run: _Runner
+    try:
+        # The storage layer first, so that on the base install the message names the same
+        # missing module whichever service command was asked for.
+        from ..db import engine as _storage  # noqa: F401
+        from .service_setup import configure_logging
+
+        if command == "serve":
+            from .serve import run
+        elif command in ("send", "messages"):
+            from .messages import run
+        elif command == "worker":
+            from .worker import run
+        elif command == "webhooks":
+            from .webhooks import run
+        elif command in ("dkim", "domains"):
+            from .dkim import run
+        elif command == "keys":
+            from .keys import run
+        elif command == "db":
+            from .db import run
+        elif command == "dev":
+            from .dev import run
+        else:
+            raise AssertionError(f"unhandled command {command}")
+    except ImportError as exc:
+        missing = exc.name or "a dependency"
+        _error(
+            f"`{command}` needs the service extra ({missing} is missing): "
+            "pip install 'authmail-relay[http]'"
+        )
+        return EXIT_USAGE
+    settings = Settings.from_env(env)
+    configure_logging(settings.log_level)
+    return asyncio.run(run(args, settings))
 
 
 def _error(message: str) -> None:

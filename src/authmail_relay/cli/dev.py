@@ -9,6 +9,7 @@ stdout, and readable at ``GET /dev/inbox``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import secrets
@@ -72,8 +73,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
     raise OSError(f"cannot listen on {host}")
 
 
-async def run_dev(*, data_dir: str, host: str, port: int, once: bool = False) -> int:
-    """Serve until interrupted (or, with ``once``, until the sample mail is captured)."""
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve until interrupted (or, with ``--once``, until the sample mail is captured).
+
+    *settings* (the environment's) are not used: dev mode runs on its own embedded
+    defaults, whatever the environment says.
+    """
+    return await serve_dev(data_dir=args.data_dir, host=args.host, port=args.port, once=args.once)
+
+
+async def serve_dev(*, data_dir: str, host: str, port: int, once: bool = False) -> int:
+    """Run the relay on embedded defaults in *data_dir* and serve it on *host*:*port*.
+
+    The worker, webhook dispatcher and wake-ups run in the application's lifespan
+    (:mod:`authmail_relay.background`), as they do for ``serve``.
+    """
     root = Path(data_dir).resolve()  # noqa: ASYNC240 - once, at start-up
     private_dir(root)  # the dev database, its key file and captured mail: owner-only
     api_key = dev_api_key(root)

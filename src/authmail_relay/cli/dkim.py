@@ -1,8 +1,6 @@
 """``authmail-relay dkim …`` and ``authmail-relay domains check``.
 
-:func:`add_parser` uses only the standard library (the parser is built in the base
-install too); :func:`run` imports the ``[http]`` extra's DKIM and DNS pieces when one
-of these commands actually runs. Private keys are written to files and never printed.
+Private keys are written to files (owner-only) and never printed.
 """
 
 from __future__ import annotations
@@ -11,48 +9,16 @@ import argparse
 import dataclasses
 import json
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ..dkim.domain_check import DomainReport
-    from ..dkim.keys import Algorithm
-    from ..settings import Settings
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``dkim`` and ``domains`` to the CLI's sub-commands."""
-    dkim = commands.add_parser("dkim", help="DKIM signing keys (DKIM_KEYS_DIR)")
-    actions = dkim.add_subparsers(dest="dkim_command", metavar="ACTION", required=True)
-    generate = actions.add_parser("generate", help="create a key and print its DNS record")
-    generate.add_argument("--domain", required=True, help="the From domain, e.g. example.com")
-    generate.add_argument(
-        "--selector", default=None, help="DNS selector (default amYYYYMM, e.g. am202611)"
-    )
-    generate.add_argument(
-        "--algorithm",
-        choices=["rsa", "ed25519", "both"],
-        default="rsa",
-        help="rsa (2048 bits, the default), ed25519, or both: two selectors, SELECTOR-rsa "
-        "and SELECTOR-ed25519, and every message signed twice",
-    )
-    generate.add_argument("--force", action="store_true", help="replace an existing selector")
-    listing = actions.add_parser("list", help="the keys in DKIM_KEYS_DIR (never private parts)")
-    listing.add_argument("--records", action="store_true", help="also print each DNS record")
-
-    domains = commands.add_parser("domains", help="check a sending domain's DNS records")
-    domain_actions = domains.add_subparsers(dest="domains_command", metavar="ACTION", required=True)
-    check = domain_actions.add_parser(
-        "check", help="DKIM (against local keys), SPF and DMARC; exit 1 if anything needs work"
-    )
-    check.add_argument("domain")
-    check.add_argument("--json", action="store_true", help="print the report as JSON")
+from ..dkim.domain_check import DomainReport, check_with_settings
+from ..dkim.keys import Algorithm, check_domain, check_selector, generate
+from ..dkim.store import KeyStore
+from ..settings import Settings
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed ``dkim`` or ``domains`` action; returns the exit code."""
     if args.command == "domains":
-        from ..dkim.domain_check import check_with_settings
-
         report = await check_with_settings(args.domain, settings)
         print(_report_json(report) if args.json else render_report(report))
         return 0 if report.ok else 1
@@ -62,9 +28,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
-    from ..dkim.keys import check_domain, check_selector, generate
-    from ..dkim.store import KeyStore
-
     domain = check_domain(args.domain, field="--domain")
     base = check_selector(
         args.selector or f"am{datetime.now(timezone.utc):%Y%m}", field="--selector"
@@ -101,8 +64,6 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    from ..dkim.store import KeyStore
-
     entries = KeyStore(settings.dkim_keys_dir).entries()
     if not entries:
         print(f"no DKIM keys in {settings.dkim_keys_dir}")

@@ -1,62 +1,21 @@
 """``authmail-relay keys …``: stored API keys from the shell.
 
-:func:`add_parser` only builds arguments and imports nothing beyond the standard library
-(the CLI parser is built in the base install too); :func:`run` needs the ``[http]``
-extra and imports it when a ``keys`` command actually runs. The full key is printed by
-``create`` and ``rotate`` only, on standard output, and never logged.
+The full key is printed by ``create`` and ``rotate`` only, on standard output, and
+never logged.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
-from ..vocabulary import Scope
-
-if TYPE_CHECKING:
-    from ..db.api_keys_store import ApiKey, ApiKeyStore
-    from ..settings import Settings
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``keys`` and its actions to the CLI's sub-commands."""
-    keys = commands.add_parser("keys", help="stored API keys (scopes, senders, rotation)")
-    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-
-    create = actions.add_parser("create", help="make a key; prints it once")
-    create.add_argument("--name", required=True)
-    create.add_argument(
-        "--scope",
-        action="append",
-        required=True,
-        choices=[s.value for s in Scope],
-        help="repeatable",
-    )
-    create.add_argument(
-        "--sender",
-        action="append",
-        default=[],
-        metavar="ADDRESS_OR_DOMAIN",
-        help="repeatable; an address, a domain, or *.domain for its subdomains",
-    )
-    create.add_argument(
-        "--origin", action="append", default=[], metavar="URL", help="repeatable link origin"
-    )
-    create.add_argument("--expires-in", type=float, default=None, metavar="DAYS")
-    create.add_argument("--rate-limit", type=int, default=None, metavar="PER_MINUTE")
-
-    actions.add_parser("list", help="every key (never secrets)")
-    revoke = actions.add_parser("revoke", help="revoke a key at once")
-    revoke.add_argument("id")
-    rotate = actions.add_parser("rotate", help="new key, same settings; the old one stays valid")
-    rotate.add_argument("id")
+from ..db.api_keys_store import ApiKey, ApiKeyStore
+from ..relay import Relay
+from ..settings import Settings
+from ._format import format_ms
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed ``keys`` action; returns the exit code."""
-    from ..db.api_keys_store import ApiKeyStore
-    from ..relay import Relay
-
     async with Relay(settings) as relay:
         await _act(args.keys_command, args, ApiKeyStore(relay.outbox.engine))
     return 0
@@ -97,8 +56,6 @@ def _state(key: ApiKey) -> str:
 
 
 def _describe(key: ApiKey) -> str:
-    from .service import format_ms
-
     lines = [
         f"id:          {key.id}",
         f"name:        {key.name}",

@@ -10,7 +10,7 @@ from ..mail.template_catalog import catalog, render_preview
 from ..settings import Settings
 
 
-def run_templates(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Run one templates action; configuration problems raise ConfigurationError (exit 2)."""
     settings = Settings.from_env(env)
     mail = mail_settings(settings)

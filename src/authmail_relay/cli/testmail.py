@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 
 from ..sender import SendResult, SmtpConfig, SmtpSender
 
 
-def run_test(env: Mapping[str, str], *, to: str, subject: str, html: str, text: str | None) -> int:
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Send one mail using the ``SMTP_*`` settings; 0 when the server accepted it, else 1."""
     sender = SmtpSender(SmtpConfig.from_env(env))
-    result = sender.send(to, subject, html, text_body=text)
+    result = sender.send(args.to, args.subject, args.html, text_body=args.text)
     print(describe(result))
     return 0 if result else 1
 

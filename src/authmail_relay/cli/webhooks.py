@@ -1,80 +1,24 @@
 """``authmail-relay webhooks …``: registered endpoints and the delivery log from the shell.
 
-:func:`add_parser` only builds arguments and imports nothing beyond the standard library
-(the CLI parser is built in the base install too); :func:`run` needs the ``[http]``
-extra and imports it when a ``webhooks`` command actually runs.
+An endpoint's secret is printed by ``create`` and ``rotate`` only; ``list`` and the
+descriptions never show one.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
-from ..vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus
-
-if TYPE_CHECKING:
-    from ..db.webhook_store import WebhookStore
-    from ..settings import Settings
-    from ..webhooks.records import Delivery, Endpoint
-
-_EVENTS = sorted(t.value for t in WEBHOOK_EVENT_TYPES)
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``webhooks`` and its actions to the CLI's sub-commands."""
-    webhooks = commands.add_parser("webhooks", help="registered webhook endpoints and deliveries")
-    actions = webhooks.add_subparsers(dest="webhooks_command", metavar="ACTION", required=True)
-
-    create = actions.add_parser("create", help="register an endpoint; prints its secret once")
-    create.add_argument("--url", required=True, help="http(s) URL of the receiver")
-    create.add_argument(
-        "--event", action="append", choices=_EVENTS, default=None, help="repeatable; default all"
-    )
-    create.add_argument("--description", default="")
-    create.add_argument("--disabled", action="store_true", help="register it switched off")
-
-    actions.add_parser("list", help="every endpoint (never secrets)")
-
-    update = actions.add_parser("update", help="change an endpoint")
-    update.add_argument("id")
-    update.add_argument("--url", default=None)
-    events = update.add_mutually_exclusive_group()
-    events.add_argument("--event", action="append", choices=_EVENTS, default=None)
-    events.add_argument("--all-events", action="store_true", help="receive every event type")
-    update.add_argument("--description", default=None)
-    switch = update.add_mutually_exclusive_group()
-    switch.add_argument("--enable", action="store_true")
-    switch.add_argument("--disable", action="store_true")
-
-    delete = actions.add_parser("delete", help="remove an endpoint and its deliveries")
-    delete.add_argument("id")
-
-    rotate = actions.add_parser("rotate", help="new secret (old one valid for the grace period)")
-    rotate.add_argument("id")
-
-    listing = actions.add_parser("deliveries", help="recent deliveries, newest first")
-    listing.add_argument("--endpoint", default=None, metavar="ENDPOINT_ID")
-    listing.add_argument("--message", default=None, metavar="MESSAGE_ID")
-    listing.add_argument("--status", choices=[s.value for s in DeliveryStatus], default=None)
-    listing.add_argument("--limit", type=int, default=20)
-
-    replay = actions.add_parser("replay", help="send a delivery again, now")
-    replay.add_argument("id", metavar="DELIVERY_ID")
-
-    hashing = actions.add_parser("hash", help="the to_hash this relay's payloads show for ADDRESS")
-    hashing.add_argument("address", metavar="ADDRESS")
-    actions.add_parser("new-key", help="print a fresh secrets key (for SECRETS_KEY)")
-    actions.add_parser(
-        "reencrypt", help="seal every stored webhook secret with the current secrets key"
-    )
+from ..db.webhook_store import WebhookStore
+from ..relay import Relay
+from ..settings import Settings
+from ..trust.secrets_at_rest import encode_key, load_keys, new_key
+from ..vocabulary import DeliveryStatus
+from ..webhooks.records import Delivery, Endpoint
+from ._format import format_ms
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed ``webhooks`` action; returns the exit code."""
-    from ..db.webhook_store import WebhookStore
-    from ..relay import Relay
-    from ..trust.secrets_at_rest import encode_key, load_keys, new_key
-
     action = args.webhooks_command
     if action == "new-key":
         print(encode_key(new_key()))
@@ -149,8 +93,6 @@ async def _act(action: str, args: argparse.Namespace, store: WebhookStore) -> No
 
 
 def _describe(endpoint: Endpoint) -> str:
-    from .service import format_ms
-
     events = ", ".join(t.value for t in endpoint.event_types) or "all"
     lines = [
         f"id:          {endpoint.id}",
