@@ -6,6 +6,25 @@ HTTP to core calls and core exceptions to problem+json (see :mod:`.problems`). W
 process and event loop, and wakes the moment a message is accepted; it, the webhook
 dispatcher and the wake-ups are started and stopped by the lifespan through
 :mod:`authmail_relay.background`, after uvicorn has finished the requests in flight.
+
+Documented in docs/api.md. FastAPI, Starlette and pydantic are imported only in this room.
+
+Code map:
+
+- ``routes_send``: the compatible routes (``/send``, ``/send/otp``, ``/send/magic-link``, …).
+- ``routes_messages``: ``/v1/messages``; ``batch``: ``POST /v1/messages/batch``.
+- ``routes_webhooks``, ``routes_keys``, ``routes_domains``, ``routes_templates``: the other
+  ``/v1`` resources; ``routes_health``: ``/health`` and ``/ready``; ``routes_dev``: the dev
+  inbox.
+- ``schemas``, ``schemas_keys``, ``schemas_webhooks``: wire models (pydantic); ``fields``:
+  the bounded field types they are built from; ``views``: stored records → wire models.
+- ``deps``: dependencies (the relay, the settings, the caller); ``security``: Bearer key
+  checks and the failure throttle; ``routing``: the route class that adds rate-limit
+  headers.
+- ``problems``: errors as problem+json, the one place HTTP statuses are chosen;
+  ``responses``: the OpenAPI description of every status.
+- ``idempotent``: ``Idempotency-Key``; ``dry_run``: ``X-Dry-Run``; ``middleware``: request
+  ids and the body cap.
 """
 
 from __future__ import annotations
