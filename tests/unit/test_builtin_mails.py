@@ -6,12 +6,8 @@ Golden files live in ``tests/golden/templates/<locale>/``; refresh them with
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from html.parser import HTMLParser
 from importlib import resources
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -26,6 +22,7 @@ from authmail_relay.mail.rendering import RenderedMail
 from authmail_relay.mail.wrapper import wrap_html
 from authmail_relay.vocabulary import Kind
 from tests.support.golden import Golden
+from tests.support.template_generator import load_generator
 
 pytestmark = pytest.mark.library
 
@@ -39,7 +36,6 @@ FULL = Branding.checked(
     footer_text="Acme Cloud Ltd · 1 Harbour Street · Dublin",
 )
 BARE = Branding()
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 MAX_HTML_BYTES = 100_000
 _VOID = frozenset({"meta", "link", "img", "br", "hr", "input", "col", "area", "base", "wbr"})
 
@@ -263,24 +259,9 @@ def test_preview_defaults() -> None:
     )
 
 
-def _generator() -> ModuleType:
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "build_templates", SCRIPTS / "build_templates.py"
-        )
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(SCRIPTS))
-
-
-def test_shipped_templates_match_the_generator() -> None:
+def test_shipped_templates_match_theload_generator() -> None:
     """The installed package holds exactly what scripts/build_templates.py writes."""
-    expected: dict[str, str] = _generator().render_all()
+    expected: dict[str, str] = load_generator().render_all()
     folder = resources.files("authmail_relay.mail").joinpath("templates")
     shipped = {
         f"{locale.name}/{item.name}": item.read_text(encoding="utf-8")
