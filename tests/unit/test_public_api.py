@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 import authmail_relay
+from tests.support.import_probe import third_party_loaded_by
 from tests.unit.test_layers import (
     EXTRA_FREE_INITS,
     PURE,
@@ -69,15 +67,7 @@ def test_version_matches_distribution() -> None:
 
 def test_package_import_loads_no_service_dependency() -> None:
     """Importing the package pulls in nothing beyond the standard library."""
-    probe = (
-        "import sys, authmail_relay, authmail_relay.cli;"
-        "mods = {m.split('.')[0] for m in sys.modules};"
-        "extra = sorted(m for m in mods - set(sys.stdlib_module_names) - {'authmail_relay'}"
-        " if not m.startswith('_'));"
-        "print(','.join(extra))"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert third_party_loaded_by(["authmail_relay", "authmail_relay.cli"]) == []
 
 
 def _loadable_on_the_base_install() -> list[str]:
@@ -111,19 +101,4 @@ def test_shared_and_pure_modules_load_no_third_party_package() -> None:
     names = _loadable_on_the_base_install()
     assert {"authmail_relay.mail.domains", "authmail_relay.cli"} <= set(names)
     assert "authmail_relay.dkim.nameservers" in names
-    probe = (
-        "import importlib, sys;"
-        "before = {m.split('.')[0] for m in sys.modules};"
-        f"[importlib.import_module(name) for name in {names!r}];"
-        "after = {m.split('.')[0] for m in sys.modules} - before;"
-        "extra = sorted(m for m in after - set(sys.stdlib_module_names) - {'authmail_relay'}"
-        " if not m.startswith('_'));"
-        "print(','.join(extra))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.strip() == ""
+    assert third_party_loaded_by(names) == []

@@ -25,7 +25,6 @@ from tests.support.template_generator import load_generator
 pytestmark = pytest.mark.library
 
 
-
 @pytest.mark.parametrize(
     ("source", "rendered"),
     [
