@@ -44,6 +44,8 @@ test-py310:
 	@test -n "$(PY310)" || { echo "python3.10 not found (pyenv install 3.10)"; exit 1; }
 	test -x .venv310/bin/python || $(PY310) -m venv .venv310
 	.venv310/bin/python -m pip install --quiet --upgrade pip
+	rm -rf build  # setuptools keeps old copies there: a moved module would ship twice
+	.venv310/bin/python -m pip uninstall --quiet --yes authmail-relay 2>/dev/null || true
 	.venv310/bin/python -m pip install --quiet --force-reinstall --no-deps .
 	.venv310/bin/python -m pip install --quiet pytest pytest-asyncio trustme aiosmtpd
 	.venv310/bin/python -m pytest -p no:cacheprovider -m library tests
