@@ -75,7 +75,6 @@ class Outbox:
         webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
         keys: AtRestKeys | None = None,
     ) -> None:
-        self._engine = engine
         self._reader = read_only(engine)
         self._writer = OutboxWriter(engine, webhook_max_age_ms=webhook_max_age_ms, keys=keys)
         self._results = outbox_results.Results(self._writer)
@@ -85,7 +84,7 @@ class Outbox:
 
     @property
     def engine(self) -> AsyncEngine:
-        return self._engine
+        return self._writer.engine
 
     @property
     def keys(self) -> AtRestKeys | None:
