@@ -26,7 +26,8 @@ calls), ``worker`` (the claim loop), ``delivery`` (one claimed message), ``backg
 threads), ``retention`` (how long finished messages keep what).
 
 Rooms, one per docs page, each with its own code map: ``mail`` (content and templates),
-``smtp``, ``dkim``, ``trust`` (keys, senders, limits, secrets), ``webhooks``, ``db``
+``smtp``, ``dkim``, ``trust`` (keys, senders, limits, secrets), ``oversight`` (approval
+rules, the audit chain), ``webhooks``, ``db``
 (storage), ``api`` (HTTP), ``client`` (the SDK), ``cli``.
 
 Old top-level paths of moved modules (``branding``, ``composing``, …) are deprecation

@@ -27,6 +27,7 @@ from .mail.auth_mail import check_base_url
 from .mail.link_origins import origin_of
 from .smtp.config import SmtpConfig, parse_bool
 from .trust.api_keys import normalise_sender_rules
+from .vocabulary import OversightMode
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ def _number(name: str, raw: str) -> float:
         return float(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _oversight_mode(name: str, raw: str) -> OversightMode:
+    try:
+        return OversightMode(raw.strip().lower())
+    except ValueError:
+        known = ", ".join(mode.value for mode in OversightMode)
+        raise ConfigurationError(f"{name} must be one of {known}, not {raw!r}") from None
 
 
 def _positive_int(name: str, raw: str) -> int:
@@ -635,6 +644,14 @@ SETTINGS: tuple[Setting, ...] = (
         "allowed_senders",
         _sender_rules,
     ),
+    Setting(
+        "OVERSIGHT_DEFAULT",
+        "autonomous",
+        "The oversight mode of API_KEY and of new stored keys created without one: "
+        "autonomous, monitored, gated or read_only (docs/oversight.md).",
+        "oversight_default",
+        _oversight_mode,
+    ),
     # Rate limits (docs/security.md#rate-limits).
     Setting(
         "SEND_RATE_PER_MINUTE",
@@ -772,6 +789,7 @@ class Settings:
     dns_resolver: str = ""
     dns_timeout_seconds: float = 5.0
     allowed_senders: tuple[str, ...] = ()
+    oversight_default: OversightMode = OversightMode.AUTONOMOUS
     recipient_max_per_window: int = 5
     recipient_window_seconds: float = 900.0
     recipient_min_interval_seconds: float = 30.0

@@ -40,6 +40,11 @@ class MessageStatus(_Vocabulary):
     CANCELLED = "cancelled"
     #: Sent, and the caller reported that the link or code in it was used.
     CONSUMED = "consumed"
+    #: Waiting for a person (or an ``approve`` rule) to approve it; never claimed by a
+    #: worker. Approval makes it ``queued``; rejection ``rejected``.
+    HELD = "held"
+    #: An approver rejected it while it was held; never handed to SMTP.
+    REJECTED = "rejected"
 
     @property
     def is_terminal(self) -> bool:
@@ -54,6 +59,7 @@ _TERMINAL = frozenset(
         MessageStatus.EXPIRED,
         MessageStatus.CANCELLED,
         MessageStatus.CONSUMED,
+        MessageStatus.REJECTED,
     }
 )
 
@@ -79,6 +85,18 @@ class EventType(_Vocabulary):
     CANCELLED = "message.cancelled"
     #: The caller reported the link or code as used (status ``consumed``).
     CONSUMED = "message.consumed"
+    #: Stored and held for approval (status ``held``).
+    HELD = "message.held"
+    #: Approved by a key with the ``approve`` scope or by a rule (status ``queued``).
+    APPROVED = "message.approved"
+    #: Rejected by an approver while held (status ``rejected``).
+    REJECTED = "message.rejected"
+    #: Stored from a key in ``monitored`` mode: sent at once, reported for review
+    #: (status ``queued``).
+    MONITORED = "message.monitored"
+    #: A sent auth message whose ``expires_at`` passed without a consume report
+    #: (status stays ``sent``).
+    UNUSED = "message.unused"
 
 
 class ErrorCode(_Vocabulary):
@@ -170,6 +188,11 @@ WEBHOOK_EVENT_TYPES: frozenset[EventType] = frozenset(
         EventType.EXPIRED,
         EventType.CANCELLED,
         EventType.CONSUMED,
+        EventType.HELD,
+        EventType.APPROVED,
+        EventType.REJECTED,
+        EventType.MONITORED,
+        EventType.UNUSED,
     }
 )
 
@@ -194,7 +217,66 @@ class Scope(_Vocabulary):
     SEND = "send"
     #: Read messages, templates, webhook deliveries and domains.
     READ = "read"
-    #: Reserved for the approval of held messages (not used by any route yet).
+    #: Approve or reject held messages made by other keys (never together with ``send``
+    #: on a stored key: separation of duties).
     APPROVE = "approve"
-    #: Manage API keys and webhook endpoints.
+    #: Manage API keys, webhook endpoints and approval rules; read the audit trail.
     ADMIN = "admin"
+    #: Read and verify the audit trail (and nothing else).
+    AUDIT = "audit"
+
+
+class OversightMode(_Vocabulary):
+    """How closely the sends of one API key are watched (see ``docs/oversight.md``).
+
+    Ordered from most to least supervised: :meth:`looser_than` compares two modes.
+    """
+
+    #: May read, never send (``403 read_only``).
+    READ_ONLY = "read_only"
+    #: Every send is held for approval unless an ``approve`` rule matches.
+    GATED = "gated"
+    #: Sent at once; each send raises ``message.monitored`` for reviewers.
+    MONITORED = "monitored"
+    #: Sent at once (unless a ``hold`` rule matches). The default.
+    AUTONOMOUS = "autonomous"
+
+    def looser_than(self, other: OversightMode) -> bool:
+        """True when this mode watches sends less closely than *other*."""
+        order = list(OversightMode)
+        return order.index(self) > order.index(other)
+
+
+class RuleAction(_Vocabulary):
+    """What an approval rule does to a send it matches."""
+
+    #: Approve at once (recorded as an approval by the rule).
+    APPROVE = "approve"
+    #: Hold for review, even a send from an autonomous or monitored key.
+    HOLD = "hold"
+
+
+class AuditAction(_Vocabulary):
+    """What one audit entry records (see ``docs/oversight.md``, "Audit format")."""
+
+    ACCEPTED = "message.accepted"
+    HELD = "message.held"
+    APPROVED = "message.approved"
+    REJECTED = "message.rejected"
+    SENT = "message.sent"
+    FAILED = "message.failed"
+    EXPIRED = "message.expired"
+    CANCELLED = "message.cancelled"
+    CONSUMED = "message.consumed"
+    UNUSED = "message.unused"
+    KEY_CREATED = "key.created"
+    KEY_REVOKED = "key.revoked"
+    KEY_ROTATED = "key.rotated"
+    KEY_MODE_CHANGED = "key.mode_changed"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_DELETED = "webhook.deleted"
+    WEBHOOK_ROTATED = "webhook.rotated"
+    RULE_CREATED = "rule.created"
+    RULE_UPDATED = "rule.updated"
+    RULE_DELETED = "rule.deleted"

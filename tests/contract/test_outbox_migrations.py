@@ -94,7 +94,7 @@ async def test_upgrade_is_idempotent_and_keeps_data(db_url: str) -> None:
         assert await is_current(engine) is False
 
         await upgrade(engine)
-        assert await current_revision(engine) == head_revision() == "0007"
+        assert await current_revision(engine) == head_revision() == "0008"
         assert await is_current(engine) is True
 
         record = await Outbox(engine).enqueue(new_message())

@@ -81,6 +81,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "webhooks/targets",
         "dkim/nameservers",
         "trust/*",
+        "oversight/*",
         "cli/__init__",
         "cli/templates",
         "cli/testmail",

@@ -7,6 +7,7 @@ they talk to (``sql``, ``engine``, ``schema``, ``write_gate``, ``migrate``).
 Code map:
 
 - ``api_keys_store``: stored API keys: create, read, list, revoke, rotate, authenticate.
+- ``audit_store``: the audit trail: appending to the hash chain in the caller's transaction.
 - ``engine``: opening the database: URLs, drivers, connection settings, error translation.
 - ``group_commit``: write the results that arrive together in one transaction.
 - ``idempotency``: idempotency keys: a retried request gets the first request's answer.

@@ -89,9 +89,15 @@ async def enqueue(
             priority=message.priority.value,
             send_at=fields["next_attempt_at"] if fields["next_attempt_at"] > now else None,
         )
-        await writer.add_events(
-            connection, now, NewEvent(message.id, EventType.QUEUED, MessageStatus.QUEUED, data)
+        accepted = NewEvent(
+            message.id,
+            EventType.QUEUED,
+            MessageStatus.QUEUED,
+            data,
+            actor=message.api_key_id or "relay",
+            audit=_accepted_facts(writer, message),
         )
+        await writer.add_events(connection, now, accepted)
         if fields["next_attempt_at"] <= now:
             # Workers in other processes hear of it on commit (PostgreSQL only): what
             # wakeups.announce_due does, without its wrapper's call on this hot path.
@@ -111,6 +117,17 @@ async def enqueue(
             "raw_purged_at": None,
         }
     )
+
+
+def _accepted_facts(writer: OutboxWriter, message: NewMessage) -> dict[str, Any]:
+    """What the audit trail records of an accepted message: who, what kind, to whom
+    (hashed), its tags and request id; never its subject, body, token or code."""
+    return {
+        "key": message.api_key_id,
+        "to_hash": [writer.hash_address(address) for address in message.recipients],
+        "tags": list(message.tags),
+        "request_id": message.request_id,
+    }
 
 
 async def cancel(writer: OutboxWriter, message_id: str) -> MessageRecord:

@@ -12,22 +12,30 @@ fixed here, from the message as it is at that moment.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import RowMapping, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..oversight.chain import NewAuditEntry
 from ..redaction import address_hash
-from ..vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType, MessageStatus
+from ..vocabulary import (
+    WEBHOOK_EVENT_TYPES,
+    AuditAction,
+    DeliveryStatus,
+    EventType,
+    MessageStatus,
+)
 from ..webhooks.payloads import AddressHasher, PayloadFacts, build_payload, encode_payload
 from ..webhooks.records import matches, new_delivery_id
 from ..webhooks.targets import endpoint_target, url_target
+from .audit_store import stage
 from .outbox_records import load_strings
 from .schema import events, messages, webhook_deliveries, webhook_endpoints
 
-__all__ = ["DEFAULT_WEBHOOK_MAX_AGE_MS", "NewEvent", "write_events"]
+__all__ = ["AUDITED", "DEFAULT_WEBHOOK_MAX_AGE_MS", "NewEvent", "audit_entries", "write_events"]
 
 #: How long deliveries are retried unless the outbox is told otherwise (24 hours).
 DEFAULT_WEBHOOK_MAX_AGE_MS = 86_400_000
@@ -47,6 +55,11 @@ class NewEvent:
     data: str = "{}"
     smtp_reply: str | None = None
     refused: tuple[str, ...] = ()
+    #: Who caused it, for the audit trail: a key id, a rule id, ``cli`` or ``relay``.
+    actor: str = "relay"
+    #: Extra non-secret facts for the audit entry only (e.g. the hashed recipients of
+    #: an accepted message), merged over ``data``.
+    audit: Mapping[str, Any] | None = None
 
     def row(self, now: int) -> dict[str, Any]:
         return {
@@ -56,6 +69,34 @@ class NewEvent:
             "created_at": now,
             "data": self.data,
         }
+
+
+#: The audit entries each event type records (the rest are internal steps).
+AUDITED: Mapping[EventType, tuple[AuditAction, ...]] = {
+    EventType.QUEUED: (AuditAction.ACCEPTED,),
+    EventType.HELD: (AuditAction.ACCEPTED, AuditAction.HELD),
+    EventType.APPROVED: (AuditAction.APPROVED,),
+    EventType.REJECTED: (AuditAction.REJECTED,),
+    EventType.SENT: (AuditAction.SENT,),
+    EventType.FAILED: (AuditAction.FAILED,),
+    EventType.EXPIRED: (AuditAction.EXPIRED,),
+    EventType.CANCELLED: (AuditAction.CANCELLED,),
+    EventType.CONSUMED: (AuditAction.CONSUMED,),
+    EventType.UNUSED: (AuditAction.UNUSED,),
+}
+
+
+def audit_entries(new_events: Sequence[NewEvent]) -> list[NewAuditEntry]:
+    """The audit entries *new_events* record, in order. Their data is the event's data
+    (which never holds a secret) with the event's ``audit`` facts over it."""
+    entries = []
+    for event in new_events:
+        actions = AUDITED.get(event.type, ())
+        if not actions:
+            continue
+        data = {**json.loads(event.data), **(event.audit or {})}
+        entries += [NewAuditEntry(event.actor, a.value, event.message_id, data) for a in actions]
+    return entries
 
 
 async def write_events(
@@ -73,10 +114,13 @@ async def write_events(
     hash (the unkeyed default is for tools and tests that have no secrets key).
 
     Runs inside the caller's write transaction; the messages must already show the new
-    state. Events that are not reported to webhooks are inserted in one statement.
+    state. The audit entries of the events are staged on *connection*
+    (:func:`~authmail_relay.db.audit_store.stage`); the transaction appends them before
+    it commits. Events that are not reported to webhooks are inserted in one statement.
     """
     if not new_events:
         return 0
+    stage(connection, audit_entries(new_events))
     if not any(event.type in WEBHOOK_EVENT_TYPES for event in new_events):
         await connection.execute(events.insert(), [event.row(now) for event in new_events])
         return 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..redaction import address_hash
+from . import audit_store
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS, NewEvent, write_events
 from .sql import write_transaction
 
@@ -52,11 +53,14 @@ class OutboxWriter:
     @contextlib.asynccontextmanager
     async def write(self, action: str) -> AsyncIterator[tuple[AsyncConnection, int]]:
         """A write transaction and the database time at its start; commits on exit
-        (:func:`~authmail_relay.db.sql.write_transaction`). If it wrote webhook
-        deliveries, :attr:`webhooks_due` is set once it committed."""
+        (:func:`~authmail_relay.db.sql.write_transaction`). The audit entries its events
+        staged are appended just before the commit. If it wrote webhook deliveries,
+        :attr:`webhooks_due` is set once it committed."""
         async with write_transaction(self.engine, action) as (connection, now):
             connection.info[_DELIVERIES_WRITTEN] = 0
             yield connection, now
+            # Last, so the audit lock is held only from here to the commit.
+            await audit_store.flush(connection, now)
             written = connection.info.pop(_DELIVERIES_WRITTEN, 0)
         if written:
             self.webhooks_due.set()

@@ -42,7 +42,10 @@ __all__ = [
     "PRIORITY_RANK",
     "SMTP_REPLY_MAX_CHARS",
     "api_keys",
+    "approval_rules",
     "attempts",
+    "audit",
+    "audit_checkpoints",
     "events",
     "idempotency_keys",
     "messages",
@@ -126,6 +129,13 @@ messages = Table(
     # there were, so the size stays known.
     Column("raw_purged_at", BigInteger, nullable=True),
     Column("raw_size", Integer, nullable=True),
+    # Added by 0008 (oversight): who approved or rejected a held message, or which rule
+    # approved it at intake ("rule:<id>"), when, and why; and when a sent auth message
+    # was found past its expires_at without a consume report (message.unused).
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decided_by", Text, nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("unused_at", BigInteger, nullable=True),
     # The claim query filters on status and orders by lane, due time and id.
     Index(None, "status", "priority_rank", "next_attempt_at", "id"),
     # Listing, newest first, optionally by status or by API key; and retention by age.
@@ -140,6 +150,13 @@ messages = Table(
         "updated_at",
         sqlite_where=text("webhook_url IS NOT NULL"),
         postgresql_where=text("webhook_url IS NOT NULL"),
+    ),
+    # The oversight sweep: sent messages with an expiry not yet reported unused.
+    Index(
+        "ix_messages_unused_due",
+        "expires_at",
+        sqlite_where=text("status = 'sent' AND unused_at IS NULL AND expires_at IS NOT NULL"),
+        postgresql_where=text("status = 'sent' AND unused_at IS NULL AND expires_at IS NOT NULL"),
     ),
 )
 
@@ -336,6 +353,64 @@ api_keys = Table(
     Column("revoked_at", BigInteger, nullable=True),
     # The id of the key this one replaced, for a rotation.
     Column("rotated_from", Text, nullable=True),
+    # Since 0008: the key's oversight mode (an OversightMode value).
+    Column("oversight", Text, nullable=False, server_default=text("'autonomous'")),
+)
+
+#: Auto-approve / force-hold rules, tried in ``position`` order (since 0008); see
+#: :mod:`authmail_relay.db.rules_store`.
+approval_rules = Table(
+    "approval_rules",
+    metadata,
+    # "apr_" + ULID.
+    Column("id", Text, primary_key=True),
+    Column("position", Integer, nullable=False),
+    # A RuleAction value.
+    Column("action", Text, nullable=False),
+    # A JSON object: the conditions (every one given must match); see oversight/rules.py.
+    Column("conditions", Text, nullable=False, server_default=text("'{}'")),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "position", "id"),
+)
+
+#: The append-only, hash-chained audit trail (since 0008); see
+#: :mod:`authmail_relay.db.audit_store`. Triggers refuse UPDATE and DELETE.
+audit = Table(
+    "audit",
+    metadata,
+    # 1, 2, 3, … with no gaps: assigned under the audit lock, never reused.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", BigInteger, nullable=False),
+    # Who: a key id, "rule:<id>", "cli", "relay" (the worker and sweeps).
+    Column("actor", Text, nullable=False),
+    # An AuditAction value.
+    Column("action", Text, nullable=False),
+    # What it is about: a message, key, webhook endpoint or rule id.
+    Column("subject", Text, nullable=False),
+    # A JSON object of non-secret facts (never a token, code, link, body or address).
+    Column("data", Text, nullable=False, server_default=text("'{}'")),
+    # Hex SHA-256: the previous entry's hash (64 zeros for the first) and this entry's.
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Index(None, "subject", "seq"),
+    Index(None, "action", "seq"),
+    Index(None, "actor", "seq"),
+    Index(None, "at"),
+)
+
+#: Signed checkpoints of the audit chain's head (since 0008).
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    # The seq of the chain's head when the checkpoint was made.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    # Which signing key made it (a short fingerprint, never the key) and the signature.
+    Column("key_id", Text, nullable=False),
+    Column("signature", Text, nullable=False),
 )
 
 #: One row per counted event of a rate-limit bucket (since 0005); see

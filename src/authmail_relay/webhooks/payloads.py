@@ -41,6 +41,12 @@ LEGACY_STATUS: Mapping[EventType, str] = {
     EventType.EXPIRED: "failed",
     EventType.CANCELLED: "cancelled",
     EventType.CONSUMED: "consumed",
+    # Oversight events had no older equivalent; the status word is the new status.
+    EventType.HELD: "held",
+    EventType.APPROVED: "approved",
+    EventType.REJECTED: "rejected",
+    EventType.MONITORED: "monitored",
+    EventType.UNUSED: "unused",
 }
 
 #: SMTP replies in a payload are cut to this many characters.
