@@ -113,6 +113,7 @@ def create_app(
         api_key,
         FailureThrottle(settings.auth_failure_limit),
         allowed_senders=settings.allowed_senders,
+        oversight=settings.oversight_default,
     )
     app.state.dev_inbox = dev_inbox
     app.state.worker = None

@@ -30,7 +30,7 @@ from ..db.api_keys_store import ApiKeyStore
 from ..exceptions import AuthenticationError, RateLimitedError
 from ..trust.api_keys import ALL_SCOPES, KEY_PREFIX
 from ..trust.auth_throttle import FailureThrottle
-from ..vocabulary import Scope
+from ..vocabulary import OversightMode, Scope
 
 __all__ = ["Caller", "FailureThrottle", "KeyChecker", "client_address", "key_fingerprint"]
 
@@ -56,6 +56,8 @@ class Caller:
     stored: bool = False
     #: The stored key's own requests-per-minute limit; None: KEY_REQUESTS_PER_MINUTE.
     requests_per_minute: int | None = None
+    #: How closely this key's sends are watched (the env key: OVERSIGHT_DEFAULT).
+    oversight: OversightMode = OversightMode.AUTONOMOUS
 
 
 class KeyChecker:
@@ -67,9 +69,12 @@ class KeyChecker:
         throttle: FailureThrottle,
         *,
         allowed_senders: Sequence[str] = (),
+        oversight: OversightMode = OversightMode.AUTONOMOUS,
     ) -> None:
         self._digest = hashlib.sha256(api_key.encode("utf-8")).digest()
-        self._env_caller = Caller(key_fingerprint(api_key), allowed_senders=tuple(allowed_senders))
+        self._env_caller = Caller(
+            key_fingerprint(api_key), allowed_senders=tuple(allowed_senders), oversight=oversight
+        )
         self.throttle = throttle
         #: Set once the database is open; until then only the env key is accepted.
         self.store: ApiKeyStore | None = None
@@ -103,6 +108,7 @@ class KeyChecker:
                     allowed_origins=key.allowed_origins,
                     stored=True,
                     requests_per_minute=key.rate_limit_per_minute,
+                    oversight=key.oversight,
                 )
         # Counted in both cases, so a value that keeps failing from a guessing address is
         # soon refused by its own count, before any key-store read.

@@ -27,7 +27,7 @@ from ..trust.api_keys import (
     parse_scopes,
     verify_secret,
 )
-from ..vocabulary import Scope
+from ..vocabulary import OversightMode, Scope
 from .engine import read_only, storage_errors
 from .schema import api_keys
 from .sql import db_now, write_transaction
@@ -64,6 +64,7 @@ class ApiKey:
     last_used_at: int | None
     revoked_at: int | None
     rotated_from: str | None
+    oversight: OversightMode = OversightMode.AUTONOMOUS
 
     def usable_at(self, now_ms: int) -> bool:
         """Neither revoked nor expired at ``now_ms``."""
@@ -94,6 +95,7 @@ def _record(row: RowMapping) -> ApiKey:
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
         rotated_from=row["rotated_from"],
+        oversight=OversightMode(row["oversight"]),
     )
 
 
