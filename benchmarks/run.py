@@ -31,6 +31,7 @@ import scenario_e2e
 import scenario_intake
 import scenario_legacy
 import scenario_memory
+import scenario_oversight
 import scenario_priority
 from harness import REPO, RESULTS_DIR, Context, Processes, load_average, machine
 from profiles import PROFILES_DIR, profile_summary
@@ -43,6 +44,7 @@ SCENARIOS: dict[str, Callable[[Context], Result]] = {
     "priority": scenario_priority.run,
     "legacy": scenario_legacy.run,
     "memory": scenario_memory.run,
+    "oversight": scenario_oversight.run,
 }
 
 
