@@ -51,7 +51,7 @@ test-py310:
 	.venv310/bin/python -m pytest -p no:cacheprovider -m library tests
 
 # The benchmark suite (benchmarks/README.md), not part of `make test`: the DKIM and
-# worst-case validation micro-benchmarks, then five scenarios,
+# worst-case validation micro-benchmarks, then six scenarios,
 # about ten minutes; `make bench QUICK=1` for a short run, BENCH_ARGS for more options
 # (e.g. BENCH_ARGS="-s e2e --profile"). authmail-relay 0.5.0, the baseline of one
 # scenario, is installed into its own venv first.
