@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from authmail_relay.client import (
+    AsyncAuthmailClient,
+    AuditPage,
+    AuditVerification,
+    AuthmailClient,
+)
 from authmail_relay.db import create_engine
+from authmail_relay.exceptions import ValidationError
+from authmail_relay.vocabulary import AuditAction
 from tests.api.conftest import Api
 from tests.api.test_api_keys_api import client_for, create_key
 
@@ -153,3 +163,31 @@ async def test_verify_reports_ok_then_the_first_broken_entry(api: Api) -> None:
     assert broken["broken_at"] == 2
     assert broken["entries"] == 1
     assert "hash" in broken["reason"]
+
+
+async def test_both_sdk_clients_list_and_verify(api: Api) -> None:
+    [message_id] = await _queue(api, 1)
+    auditor = (await create_key(api, scopes=["audit"]))["key"]
+    async with AsyncAuthmailClient(api.url, auditor) as client:
+        page = await client.list_audit(message=message_id, action=AuditAction.ACCEPTED)
+        verified = await client.verify_audit()
+        with pytest.raises(ValidationError):
+            await client.list_audit(limit=501)
+    [entry] = page.entries
+    assert entry.subject == message_id
+    assert entry.action == "message.accepted"
+    assert entry.at.tzinfo is not None
+    assert page.next_cursor is None
+    assert verified.ok
+    assert verified.entries >= 1
+
+    def blocking() -> tuple[AuditPage, AuditVerification]:
+        with AuthmailClient(api.url, auditor) as sync_client:
+            since = datetime.now(timezone.utc) - timedelta(hours=1)
+            return sync_client.list_audit(since=since, limit=1), sync_client.verify_audit()
+
+    sync_page, sync_verified = await asyncio.to_thread(blocking)
+    assert len(sync_page.entries) == 1
+    newest = sync_page.entries[0].seq
+    assert sync_page.next_cursor == (str(newest) if newest > 1 else None)
+    assert sync_verified == verified
