@@ -4,7 +4,9 @@ Beside the HTTP API (``serve``, ``dev``) or on its own (``worker``), a process t
 delivers runs three things: the delivery :class:`~authmail_relay.worker.Worker` (with its
 retention sweep), the :class:`~authmail_relay.webhooks.dispatcher.WebhookDispatcher` that
 reports what the worker did, and the :class:`~authmail_relay.db.wakeups.WakeupListener`
-that wakes the worker when another process stores a message (PostgreSQL only)::
+that wakes the worker when another process stores a message (PostgreSQL only); beside
+them, the :class:`~authmail_relay.audit_checkpoints.CheckpointLoop` signs checkpoints of
+the audit trail::
 
     async with background_work(relay, settings, smtp=smtp) as work:
         await work.wait()  # until work.stop() (say, on SIGTERM) or a part fails
@@ -64,7 +66,8 @@ __all__ = ["BackgroundWork", "background_work"]
 
 
 class BackgroundWork:
-    """The worker, the webhook dispatcher and the wake-up listener of one process.
+    """The worker, the webhook dispatcher, the wake-up listener and the audit checkpoint
+    loop of one process.
 
     An async context manager (see the module docstring for its start and stop order);
     :attr:`worker` and :attr:`dispatcher` exist from construction on, for readiness
