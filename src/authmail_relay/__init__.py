@@ -21,7 +21,8 @@ Library mode: ``sender`` (:class:`SmtpSender`) and ``notifiers`` (the three noti
 
 The service core: ``relay`` (the :class:`~authmail_relay.relay.Relay` every adapter
 calls), ``worker`` (the claim loop), ``delivery`` (one claimed message), ``background``
-(starting and stopping the background work), ``retry`` (pure retry decisions),
+(starting and stopping the background work), ``audit_checkpoints`` (signing checkpoints
+of the audit trail, and their loop), ``retry`` (pure retry decisions),
 ``lanes``, ``urgency`` and ``task_pool`` (who goes first), ``compose_work`` (the compose
 threads), ``retention`` (how long finished messages keep what).
 

@@ -4,7 +4,9 @@ Beside the HTTP API (``serve``, ``dev``) or on its own (``worker``), a process t
 delivers runs three things: the delivery :class:`~authmail_relay.worker.Worker` (with its
 retention sweep), the :class:`~authmail_relay.webhooks.dispatcher.WebhookDispatcher` that
 reports what the worker did, and the :class:`~authmail_relay.db.wakeups.WakeupListener`
-that wakes the worker when another process stores a message (PostgreSQL only)::
+that wakes the worker when another process stores a message (PostgreSQL only); beside
+them, the :class:`~authmail_relay.audit_checkpoints.CheckpointLoop` signs checkpoints of
+the audit trail::
 
     async with background_work(relay, settings, smtp=smtp) as work:
         await work.wait()  # until work.stop() (say, on SIGTERM) or a part fails
@@ -27,7 +29,10 @@ wake-up listener, which only ever wakes the worker.
 3. *Then the dispatcher.* It kept running through step 2, so the events written there
    may still go out now; it stops claiming, lets its in-flight POSTs finish within the
    same grace and hands the rest back (their leases end; they are sent later).
-4. Nothing of this is left running when the block exits. The relay itself (its database
+4. *Then the audit checkpoints.* The checkpoint loop (every
+   ``AUDIT_CHECKPOINT_SECONDS``; see :mod:`authmail_relay.audit_checkpoints`) signs one
+   last checkpoint of the audit trail, which now holds everything this process did.
+5. Nothing of this is left running when the block exits. The relay itself (its database
    connections) belongs to the caller, who closes it afterwards.
 
 The HTTP server is outside this module: uvicorn stops accepting requests and finishes
@@ -48,6 +53,7 @@ import asyncio
 from types import TracebackType
 from typing import Any
 
+from .audit_checkpoints import CheckpointLoop, checkpoint_keys
 from .db.wakeups import WakeupListener
 from .db.webhook_queue import WebhookQueue
 from .relay import Relay
@@ -60,7 +66,8 @@ __all__ = ["BackgroundWork", "background_work"]
 
 
 class BackgroundWork:
-    """The worker, the webhook dispatcher and the wake-up listener of one process.
+    """The worker, the webhook dispatcher, the wake-up listener and the audit checkpoint
+    loop of one process.
 
     An async context manager (see the module docstring for its start and stop order);
     :attr:`worker` and :attr:`dispatcher` exist from construction on, for readiness
@@ -90,6 +97,13 @@ class BackgroundWork:
         )
         # Messages stored by other processes wake the worker too (PostgreSQL only).
         self.wakeups = WakeupListener(settings.database_url, relay.new_work)
+        # Signed checkpoints of the audit trail's head (a missing key fails the start).
+        self.checkpoints = CheckpointLoop(
+            relay.outbox.engine,
+            checkpoint_keys(settings, relay.outbox.keys),
+            settings.audit_checkpoint_seconds,
+        )
+        self._checkpoint_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
         self._dispatcher_task: asyncio.Task[None] | None = None
@@ -101,6 +115,9 @@ class BackgroundWork:
         self._worker_task = worker_task
         self._dispatcher_task = asyncio.create_task(
             self._run_dispatcher(worker_task), name="authmail-relay webhooks"
+        )
+        self._checkpoint_task = asyncio.create_task(
+            self.checkpoints.run(), name="authmail-relay audit checkpoints"
         )
         try:
             await self.wakeups.start()
@@ -158,8 +175,12 @@ class BackgroundWork:
             self.worker.stop()  # 1. no more claims
             await _finish(self._worker_task, failures)  # 2. in-flight deliveries
         finally:
-            self.dispatcher.stop()  # 3. the dispatcher, after the events of step 2
-            await _finish(self._dispatcher_task, failures)
+            try:
+                self.dispatcher.stop()  # 3. the dispatcher, after the events of step 2
+                await _finish(self._dispatcher_task, failures)
+            finally:
+                self.checkpoints.stop()  # 4. a last checkpoint of the audit trail
+                await _finish(self._checkpoint_task, failures)
         return failures
 
 

@@ -13,12 +13,13 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 
 from .compose_work import ComposeSlots
 from .db import rate_store
+from .db.audit_reads import MAX_FILTER_CHARS, MAX_LIST_LIMIT, AuditFilter, list_entries
 from .db.engine import AsyncEngine, create_engine
 from .db.idempotency import IdempotencyLink
 from .db.migrate import is_current, upgrade
@@ -31,6 +32,7 @@ from .mail.composing import Composed, Draft, compose
 from .mail.config import mail_settings
 from .mail.message_content import build_draft, lifetime_seconds
 from .mail.message_request import Envelope, MessageRequest, validate_request
+from .oversight.chain import AuditEntry
 from .settings import Settings
 from .trust.rate_limits import (
     AUTH_KINDS,
@@ -81,6 +83,8 @@ class MessageDetails:
     message: MessageRecord
     events: list[EventRecord]
     attempts: list[StoredAttempt]
+    #: The message's audit entries, oldest first (see :meth:`Relay.audit_trail`).
+    trail: list[AuditEntry] = field(default_factory=list)
 
 
 class Relay:
@@ -364,7 +368,15 @@ class Relay:
         record = await outbox.get_message(message_id)
         events = await outbox.list_events(message_id)
         attempts = await outbox.list_attempts(message_id)
-        return MessageDetails(record, events, attempts)
+        return MessageDetails(record, events, attempts, await self.audit_trail(message_id))
+
+    async def audit_trail(self, message_id: str) -> list[AuditEntry]:
+        """The audit entries about *message_id*, oldest first (at most
+        :data:`~authmail_relay.db.audit_reads.MAX_LIST_LIMIT`)."""
+        wanted = AuditFilter(subject=message_id[:MAX_FILTER_CHARS])
+        return await list_entries(
+            self.outbox.engine, wanted, limit=MAX_LIST_LIMIT, oldest_first=True
+        )
 
     async def list_messages(
         self, *, status: MessageStatus | None = None, limit: int = 50, before_id: str | None = None

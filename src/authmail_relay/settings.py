@@ -185,6 +185,24 @@ def _secrets_keys(name: str, raw: str) -> tuple[bytes, ...]:
         raise ConfigurationError(f"{name}: {exc.message}") from None
 
 
+#: Shortest and longest AUDIT_CHECKPOINT_KEY item.
+CHECKPOINT_KEY_MIN_CHARS, CHECKPOINT_KEY_MAX_CHARS = 32, 512
+
+
+def _checkpoint_keys(name: str, raw: str) -> tuple[bytes, ...]:
+    """Each comma-separated item's UTF-8 bytes are one key (base64 text is fine as it is)."""
+    items = [part.strip() for part in raw.split(",") if part.strip()]
+    if len(items) > 16:
+        raise ConfigurationError(f"{name}: at most 16 keys")
+    for item in items:
+        if not CHECKPOINT_KEY_MIN_CHARS <= len(item) <= CHECKPOINT_KEY_MAX_CHARS:
+            raise ConfigurationError(
+                f"{name}: each key must be {CHECKPOINT_KEY_MIN_CHARS} to "
+                f"{CHECKPOINT_KEY_MAX_CHARS} characters"
+            )
+    return tuple(item.encode("utf-8") for item in items)
+
+
 def _proxy_addresses(name: str, raw: str) -> tuple[str, ...]:
     items = [item.strip() for item in raw.split(",") if item.strip()]
     if items == ["*"]:
@@ -613,6 +631,22 @@ SETTINGS: tuple[Setting, ...] = (
         "retention_sweep_seconds",
         _positive_float,
     ),
+    Setting(
+        "AUDIT_CHECKPOINT_KEY",
+        "",
+        "Keys that sign the audit trail's checkpoints: at least 32 characters each, "
+        "comma-separated, the current one first. Empty: derived from the secrets keys "
+        "(docs/oversight-audit.md). Never logged.",
+        "audit_checkpoint_key",
+        _checkpoint_keys,
+    ),
+    Setting(
+        "AUDIT_CHECKPOINT_SECONDS",
+        "300",
+        "How often a worker signs a checkpoint of the audit trail's head; 0: off.",
+        "audit_checkpoint_seconds",
+        _seconds_or_zero,
+    ),
     # DKIM and domains (docs/dkim.md).
     Setting(
         "DKIM_KEYS_DIR",
@@ -785,6 +819,8 @@ class Settings:
     raw_retention_seconds_auth: float = 0.0
     raw_retention_seconds: float = 604800.0
     retention_sweep_seconds: float = 60.0
+    audit_checkpoint_key: tuple[bytes, ...] = field(default=(), repr=False)
+    audit_checkpoint_seconds: float = 300.0
     dkim_keys_dir: str = "./dkim-keys"
     dns_resolver: str = ""
     dns_timeout_seconds: float = 5.0

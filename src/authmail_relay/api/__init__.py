@@ -16,6 +16,8 @@ Code map:
 - ``routes_webhooks``, ``routes_keys``, ``routes_domains``, ``routes_templates``: the other
   ``/v1`` resources; ``routes_health``: ``/health`` and ``/ready``; ``routes_dev``: the dev
   inbox.
+- ``routes_audit``, ``schemas_audit``: ``/v1/audit``, the audit trail and its verification,
+  and their wire models.
 - ``schemas``, ``schemas_keys``, ``schemas_webhooks``: wire models (pydantic); ``fields``:
   the bounded field types they are built from; ``views``: stored records → wire models.
 - ``deps``: dependencies (the relay, the settings, the caller); ``security``: Bearer key
@@ -44,6 +46,7 @@ from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import Scope
 from . import (
+    routes_audit,
     routes_dev,
     routes_domains,
     routes_health,
@@ -127,6 +130,7 @@ def create_app(
     # GET /v1/domains/… reads: the read scope (see docs/security.md).
     app.include_router(routes_domains.router, dependencies=[Depends(require(Scope.READ))])
     app.include_router(routes_keys.router)
+    app.include_router(routes_audit.router)
     if dev_inbox is not None:
         app.include_router(routes_dev.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

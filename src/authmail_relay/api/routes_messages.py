@@ -175,7 +175,7 @@ async def list_messages(
 )
 async def get_message(message_id: str, caller: ReadCaller, relay: RelayDep) -> MessageView:
     details = await relay.get_message(message_id)
-    return message_view(details.message, details.events, details.attempts)
+    return message_view(details.message, details.events, details.attempts, details.trail)
 
 
 @router.post(

@@ -78,6 +78,7 @@ async def create_endpoint(
         event_types=body.event_types or (),
         enabled=body.enabled,
         description=body.description,
+        actor=caller.key_id,
     )
     return endpoint_created(created.endpoint, created.secret)
 
@@ -183,6 +184,7 @@ async def update_endpoint(
         event_types=body.event_types,
         enabled=body.enabled,
         description=body.description,
+        actor=caller.key_id,
     )
     return endpoint_view(updated)
 
@@ -195,7 +197,7 @@ async def update_endpoint(
     summary="Delete an endpoint with its deliveries",
 )
 async def delete_endpoint(endpoint_id: str, caller: AdminCaller, store: StoreDep) -> Response:
-    await store.delete_endpoint(_endpoint_id(endpoint_id))
+    await store.delete_endpoint(_endpoint_id(endpoint_id), actor=caller.key_id)
     return Response(status_code=204)
 
 
@@ -206,5 +208,5 @@ async def delete_endpoint(endpoint_id: str, caller: AdminCaller, store: StoreDep
     summary="New secret; the old one stays valid for WEBHOOK_SECRET_GRACE_SECONDS",
 )
 async def rotate_secret(endpoint_id: str, caller: AdminCaller, store: StoreDep) -> EndpointCreated:
-    rotated = await store.rotate_secret(_endpoint_id(endpoint_id))
+    rotated = await store.rotate_secret(_endpoint_id(endpoint_id), actor=caller.key_id)
     return endpoint_created(rotated.endpoint, rotated.secret)

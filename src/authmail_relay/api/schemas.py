@@ -259,6 +259,16 @@ class MessageAttemptView(BaseModel):
     ambiguous: bool
 
 
+class TrailEntryView(BaseModel):
+    """One audit entry of a message (its subject is the message)."""
+
+    seq: int
+    at: str
+    actor: str = Field(description="A key id, a rule id (apr_…), cli or relay.")
+    action: str
+    data: dict[str, Any]
+
+
 class MessageView(BaseModel):
     """One message; never its body, tokens, codes or links."""
 
@@ -282,6 +292,9 @@ class MessageView(BaseModel):
     last_error_message: str | None
     events: list[EventView] | None = None
     attempts: list[MessageAttemptView] | None = None
+    trail: list[TrailEntryView] | None = Field(
+        None, description="GET /v1/messages/{id} only: its audit entries, oldest first."
+    )
 
 
 class MessageList(BaseModel):

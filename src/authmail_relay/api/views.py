@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..db.outbox import EventRecord, MessageRecord, StoredAttempt
+from ..oversight.chain import AuditEntry
 from ..relay import AcceptedMessage
-from .schemas import Accepted, EventView, MessageAttemptView, MessageView
+from .schemas import Accepted, EventView, MessageAttemptView, MessageView, TrailEntryView
 
 
 def iso(ms: int) -> str:
@@ -32,6 +33,7 @@ def message_view(
     record: MessageRecord,
     events: list[EventRecord] | None = None,
     attempts: list[StoredAttempt] | None = None,
+    trail: list[AuditEntry] | None = None,
 ) -> MessageView:
     return MessageView(
         id=record.id,
@@ -54,6 +56,17 @@ def message_view(
         last_error_message=record.last_error_message,
         events=None if events is None else [_event(e) for e in events],
         attempts=None if attempts is None else [_attempt(a) for a in attempts],
+        trail=None if trail is None else [_trail_entry(e) for e in trail],
+    )
+
+
+def _trail_entry(entry: AuditEntry) -> TrailEntryView:
+    return TrailEntryView(
+        seq=entry.seq,
+        at=iso(entry.at),
+        actor=entry.actor,
+        action=entry.action,
+        data=dict(entry.data),
     )
 
 

@@ -14,6 +14,7 @@ Code map:
 
 - ``_format``: text the commands print (times, message rows and details), as pure
   functions; standard library only.
+- ``audit``: ``audit list|verify|export|checkpoint``: the audit trail from the shell.
 - ``capture``: ``dev``'s capture SMTP server: accepts every message and keeps it on disk.
 - ``db``: ``db upgrade``: apply pending schema migrations.
 - ``dev``: ``dev``: the whole relay on embedded defaults, for trying it out.
@@ -43,7 +44,14 @@ from .. import __version__
 from ..envfile import load_environment
 from ..exceptions import ConfigurationError, RelayError, ValidationError
 from ..settings import Settings
-from ..vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, MessageStatus, Priority, Scope
+from ..vocabulary import (
+    WEBHOOK_EVENT_TYPES,
+    AuditAction,
+    DeliveryStatus,
+    MessageStatus,
+    Priority,
+    Scope,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -115,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dkim(commands)
     _add_domains(commands)
     _add_keys(commands)
+    _add_audit(commands)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -244,6 +253,24 @@ def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     rotate.add_argument("id")
 
 
+def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser("audit", help="the tamper-evident audit trail")
+    actions = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="newest entries first")
+    listing.add_argument("--message", default=None, metavar="ID", help="entries about this id")
+    listing.add_argument("--key", default=None, metavar="ACTOR", help="entries by this actor")
+    listing.add_argument("--action", choices=[a.value for a in AuditAction], default=None)
+    listing.add_argument("--limit", type=int, default=50, help="1-500 (default 50)")
+    actions.add_parser("verify", help="check the chain and checkpoints; exit 1 if broken")
+    export = actions.add_parser("export", help="every entry, oldest first, one JSON per line")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--output", default=None, metavar="FILE", help="default: stdout")
+    export.add_argument(
+        "--checkpoints", action="store_true", help="append the signed checkpoints too"
+    )
+    actions.add_parser("checkpoint", help="sign a checkpoint of the trail's head now")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
@@ -304,6 +331,8 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             from .dkim import run
         elif command == "keys":
             from .keys import run
+        elif command == "audit":
+            from .audit import run
         elif command == "db":
             from .db import run
         elif command == "dev":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..db.webhook_store import WebhookStore
+from ..db.webhook_store import CLI_ACTOR, WebhookStore
 from ..relay import Relay
 from ..settings import Settings
 from ..trust.secrets_at_rest import encode_key, load_keys, new_key
@@ -47,6 +47,7 @@ async def _act(action: str, args: argparse.Namespace, store: WebhookStore) -> No
             event_types=args.event or (),
             enabled=not args.disabled,
             description=args.description,
+            actor=CLI_ACTOR,
         )
         print(_describe(created.endpoint))
         print(f"secret:      {created.secret}")
@@ -66,13 +67,14 @@ async def _act(action: str, args: argparse.Namespace, store: WebhookStore) -> No
             event_types=event_types,
             enabled=enabled,
             description=args.description,
+            actor=CLI_ACTOR,
         )
         print(_describe(updated))
     elif action == "delete":
-        await store.delete_endpoint(args.id)
+        await store.delete_endpoint(args.id, actor=CLI_ACTOR)
         print(f"deleted {args.id}")
     elif action == "rotate":
-        rotated = await store.rotate_secret(args.id)
+        rotated = await store.rotate_secret(args.id, actor=CLI_ACTOR)
         print(_describe(rotated.endpoint))
         print(f"secret:      {rotated.secret}")
         print("             (shown this once; the old secret stays valid until the time above)")

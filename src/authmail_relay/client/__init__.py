@@ -27,6 +27,9 @@ from __future__ import annotations
 from ._client import (
     Accepted,
     AsyncAuthmailClient,
+    AuditEntry,
+    AuditPage,
+    AuditVerification,
     AuthmailClient,
     ErrorInfo,
     FieldError,
@@ -42,6 +45,9 @@ from ._client import (
 __all__ = [
     "Accepted",
     "AsyncAuthmailClient",
+    "AuditEntry",
+    "AuditPage",
+    "AuditVerification",
     "AuthmailClient",
     "ErrorInfo",
     "FieldError",

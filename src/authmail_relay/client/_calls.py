@@ -13,17 +13,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..exceptions import ValidationError
-from ..vocabulary import Kind, MessageStatus, Priority
+from ..vocabulary import AuditAction, Kind, MessageStatus, Priority
 from . import _args as arg
 from . import _decode as wire
 from ._args import Addresses
 from ._base import Answer, Call, ClientBase
-from ._models import Accepted, Message, MessagePage, SendOutcome
+from ._models import Accepted, AuditPage, AuditVerification, Message, MessagePage, SendOutcome
 
 #: The statuses of a compatible ``/send*`` answer that are not errors.
 _SENT = frozenset({200, 202})
 #: The largest ``limit`` of ``list_messages``.
 MAX_PAGE = 200
+#: The largest ``limit`` of ``list_audit``, and the longest id or actor it filters on.
+MAX_AUDIT_PAGE, MAX_AUDIT_FILTER = 500, 200
 
 
 class ClientCalls(ClientBase):
@@ -284,6 +286,54 @@ class ClientCalls(ClientBase):
         message was sent, and NotFoundError for an unknown id."""
         return Call("POST", arg.message_path(id, "/consume"), _message)
 
+    def _list_audit(
+        self,
+        *,
+        message: str | None = None,
+        key: str | None = None,
+        action: AuditAction | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Call[AuditPage]:
+        """A page of the audit trail, newest first (``GET /v1/audit``; the ``audit`` or
+        ``admin`` scope): entries about ``message`` (any subject id), by ``key`` (an
+        actor), of one ``action``, appended at ``since`` <= at < ``until`` (aware
+        datetimes). ``limit`` is 1-500; ``cursor`` is the previous page's ``next_cursor``."""
+        if (
+            not isinstance(limit, int)
+            or isinstance(limit, bool)
+            or not 1 <= limit <= MAX_AUDIT_PAGE
+        ):
+            raise ValidationError(
+                f"limit must be an integer from 1 to {MAX_AUDIT_PAGE}", field="limit"
+            )
+        params = [("limit", str(limit))]
+        for name, value in (("message", message), ("key", key), ("cursor", cursor)):
+            if value is not None:
+                checked = arg.text(value, name)
+                if not 0 < len(checked) <= MAX_AUDIT_FILTER:
+                    raise ValidationError(
+                        f"{name} must be 1 to {MAX_AUDIT_FILTER} characters", field=name
+                    )
+                params.append((name, checked))
+        if action is not None:
+            try:
+                params.append(("action", AuditAction(action).value))
+            except ValueError:
+                raise ValidationError("action is not an audit action", field="action") from None
+        for name, moment in (("since", since), ("until", until)):
+            if moment is not None:
+                params.append((name, arg.aware(moment, name).isoformat()))
+        return Call("GET", "/v1/audit", _audit_page, params=tuple(params))
+
+    def _verify_audit(self) -> Call[AuditVerification]:
+        """Have the relay verify its whole audit trail and every signed checkpoint
+        (``GET /v1/audit/verify``; the ``audit`` or ``admin`` scope). ``ok`` is False
+        when something was changed, removed or inserted; the result says where."""
+        return Call("GET", "/v1/audit/verify", _audit_verification)
+
     def _health(self) -> Call[bool]:
         """True when the relay process answers ``GET /health`` with ``{"status": "ok"}``."""
         return Call("GET", "/health", _is_ok)
@@ -336,6 +386,14 @@ def _message(answer: Answer) -> Message:
 
 def _message_page(answer: Answer) -> MessagePage:
     return wire.message_page(answer.data)
+
+
+def _audit_page(answer: Answer) -> AuditPage:
+    return wire.audit_page(answer.data)
+
+
+def _audit_verification(answer: Answer) -> AuditVerification:
+    return wire.audit_verification(answer.data)
 
 
 def _is_ok(answer: Answer) -> bool:

@@ -36,6 +36,9 @@ from ._base import HTTPX_ERRORS, Call, Retry
 from ._calls import ClientCalls
 from ._models import (
     Accepted,
+    AuditEntry,
+    AuditPage,
+    AuditVerification,
     ErrorInfo,
     FieldError,
     Message,
@@ -50,6 +53,9 @@ from ._models import (
 __all__ = [
     "Accepted",
     "AsyncAuthmailClient",
+    "AuditEntry",
+    "AuditPage",
+    "AuditVerification",
     "AuthmailClient",
     "ErrorInfo",
     "FieldError",
@@ -189,6 +195,8 @@ class AuthmailClient(ClientCalls):
     list_messages = _blocking(ClientCalls._list_messages)
     cancel = _blocking(ClientCalls._cancel)
     consume = _blocking(ClientCalls._consume)
+    list_audit = _blocking(ClientCalls._list_audit)
+    verify_audit = _blocking(ClientCalls._verify_audit)
     health = _blocking(ClientCalls._health)
 
 
@@ -274,4 +282,6 @@ class AsyncAuthmailClient(ClientCalls):
     list_messages = _awaiting(ClientCalls._list_messages)
     cancel = _awaiting(ClientCalls._cancel)
     consume = _awaiting(ClientCalls._consume)
+    list_audit = _awaiting(ClientCalls._list_audit)
+    verify_audit = _awaiting(ClientCalls._verify_audit)
     health = _awaiting(ClientCalls._health)

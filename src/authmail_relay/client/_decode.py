@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 from ..vocabulary import EventType, Kind, MessageStatus, Priority
 from ._models import (
     Accepted,
+    AuditEntry,
+    AuditPage,
+    AuditVerification,
     FieldError,
     Message,
     MessageAttempt,
@@ -117,6 +120,47 @@ def message_page(data: object) -> MessagePage:
     m = _object(data)
     messages = tuple(message(item) for item in _list(m.get("data")))
     return MessagePage(messages=messages, next_cursor=_optional(m, "next_cursor", str))
+
+
+def audit_entry(data: object) -> AuditEntry:
+    """Decode one entry of ``GET /v1/audit``."""
+    m = _object(data)
+    return AuditEntry(
+        seq=_int(m, "seq"),
+        at=_time(m, "at"),
+        at_ms=_int(m, "at_ms"),
+        actor=_str(m, "actor"),
+        action=_str(m, "action"),
+        subject=_str(m, "subject"),
+        data=_object(m.get("data")),
+        prev_hash=_str(m, "prev_hash"),
+        hash=_str(m, "hash"),
+    )
+
+
+def audit_page(data: object) -> AuditPage:
+    """Decode the answer of ``GET /v1/audit``."""
+    m = _object(data)
+    entries = tuple(audit_entry(item) for item in _list(m.get("data")))
+    return AuditPage(entries=entries, next_cursor=_optional(m, "next_cursor", str))
+
+
+def audit_verification(data: object) -> AuditVerification:
+    """Decode the answer of ``GET /v1/audit/verify``."""
+    m = _object(data)
+    ok = m.get("ok")
+    if not isinstance(ok, bool):
+        raise WireError("ok is not a boolean")
+    return AuditVerification(
+        ok=ok,
+        entries=_int(m, "entries"),
+        checkpoints=_int(m, "checkpoints"),
+        head_seq=_int(m, "head_seq"),
+        head_hash=_str(m, "head_hash"),
+        broken_at=_optional(m, "broken_at", int),
+        bad_checkpoint=_optional(m, "bad_checkpoint", int),
+        reason=_optional(m, "reason", str),
+    )
 
 
 def field_errors(data: object) -> tuple[FieldError, ...]:

@@ -18,6 +18,9 @@ from ..vocabulary import EventType, Kind, MessageStatus, Priority
 
 __all__ = [
     "Accepted",
+    "AuditEntry",
+    "AuditPage",
+    "AuditVerification",
     "ErrorInfo",
     "FieldError",
     "Message",
@@ -132,6 +135,46 @@ class MessagePage:
 
     messages: tuple[Message, ...]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of the relay's audit trail (``list_audit``). ``at_ms`` is ``at`` in
+    epoch milliseconds, as the entry's hash covers it; ``data`` never holds a secret."""
+
+    seq: int
+    at: datetime
+    at_ms: int
+    actor: str
+    action: str
+    subject: str
+    data: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """A page of ``list_audit``, newest first; pass ``next_cursor`` as ``cursor`` for the
+    next (None: this page reached the end, or was not full)."""
+
+    entries: tuple[AuditEntry, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """What ``verify_audit`` found: ``ok``, else the seq of the first bad entry
+    (``broken_at``) or checkpoint (``bad_checkpoint``) and the ``reason``."""
+
+    ok: bool
+    entries: int
+    checkpoints: int
+    head_seq: int
+    head_hash: str
+    broken_at: int | None
+    bad_checkpoint: int | None
+    reason: str | None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ they talk to (``sql``, ``engine``, ``schema``, ``write_gate``, ``migrate``).
 Code map:
 
 - ``api_keys_store``: stored API keys: create, read, list, revoke, rotate, authenticate.
+- ``audit_reads``: the audit trail read back: filtered listings, the chain and checkpoints
+  in pages, storing a checkpoint.
 - ``audit_store``: the audit trail: appending to the hash chain in the caller's transaction.
+- ``audit_verify``: verifying the stored chain and every signed checkpoint.
 - ``engine``: opening the database: URLs, drivers, connection settings, error translation.
 - ``group_commit``: write the results that arrive together in one transaction.
 - ``idempotency``: idempotency keys: a retried request gets the first request's answer.

@@ -1,4 +1,5 @@
-"""The audit trail in the database: appending to the chain, and reading it back.
+"""The audit trail in the database: appending to the chain (reading it back:
+:mod:`authmail_relay.db.audit_reads`).
 
 Entries are appended **inside the transaction of the change they record**, as its last
 statements: a write stages its entries on the connection (:func:`stage`) and the

@@ -8,6 +8,12 @@ attempts, replay. URLs are stored as given: callers check them with
 attempt). Secrets are stored sealed with the relay's secrets keys
 (:mod:`authmail_relay.trust.secrets_at_rest`), bound to their endpoint's id. Database failures
 are :class:`~authmail_relay.exceptions.StorageError`.
+
+Every endpoint change is recorded in the audit trail in its own transaction, as its last
+statement (``webhook.created``, ``webhook.updated``, ``webhook.deleted``,
+``webhook.rotated``; subject: the endpoint id). ``actor`` names who made it: the caller's
+key id over HTTP, ``cli`` from the command line. The entry holds the URL's host only
+(never its path or query, which may carry a token) and never a secret or description.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,8 +35,9 @@ from ..exceptions import (
     StorageError,
     ValidationError,
 )
+from ..oversight.chain import NewAuditEntry
 from ..settings import Settings
-from ..vocabulary import WEBHOOK_EVENT_TYPES, DeliveryStatus, EventType
+from ..vocabulary import WEBHOOK_EVENT_TYPES, AuditAction, DeliveryStatus, EventType
 from ..webhooks.records import (
     Delivery,
     DeliveryAttempt,
@@ -41,6 +49,7 @@ from ..webhooks.records import (
     new_endpoint_id,
 )
 from ..webhooks.signing import new_endpoint_secret
+from . import audit_store
 from .engine import read_only, storage_errors
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
 from .schema import messages, webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -49,8 +58,18 @@ from .sql import db_now, write_transaction
 if TYPE_CHECKING:
     from ..trust.secrets_at_rest import AtRestKeys
 
-__all__ = ["DELIVERY_IN_FLIGHT", "MAX_DESCRIPTION_CHARS", "MAX_LIST_LIMIT", "WebhookStore"]
+__all__ = [
+    "CLI_ACTOR",
+    "DELIVERY_IN_FLIGHT",
+    "MAX_DESCRIPTION_CHARS",
+    "MAX_LIST_LIMIT",
+    "WebhookStore",
+]
 
+#: Who changed an endpoint when no one else is named: the command line.
+CLI_ACTOR = "cli"
+#: Longest actor recorded (key ids and fingerprints are far shorter).
+MAX_ACTOR_CHARS = 64
 #: ``ConflictError.error_code`` for replaying a delivery that is being attempted right now.
 DELIVERY_IN_FLIGHT = "delivery_in_flight"
 MAX_DESCRIPTION_CHARS = 500
@@ -139,6 +158,7 @@ class WebhookStore:
         event_types: Iterable[EventType | str] = (),
         enabled: bool = True,
         description: str = "",
+        actor: str = CLI_ACTOR,
     ) -> EndpointSecret:
         """Store a new endpoint with a fresh secret; the secret is returned only here."""
         _check_description(description)
@@ -157,6 +177,12 @@ class WebhookStore:
                 webhook_endpoints.insert().values(**fields, created_at=now, updated_at=now)
             )
             endpoint = await _endpoint(conn, endpoint_id)
+            facts = {
+                "host": _host(url),
+                "enabled": enabled,
+                "event_types": [t.value for t in endpoint.event_types],
+            }
+            await _audit(conn, now, actor, AuditAction.WEBHOOK_CREATED, endpoint_id, facts)
         return EndpointSecret(endpoint, secret)
 
     async def get_endpoint(self, endpoint_id: str) -> Endpoint:
@@ -179,6 +205,7 @@ class WebhookStore:
         event_types: Iterable[EventType | str] | None = None,
         enabled: bool | None = None,
         description: str | None = None,
+        actor: str = CLI_ACTOR,
     ) -> Endpoint:
         """Change the fields given (None: keep). Enabling clears ``disabled_reason``."""
         changes: dict[str, Any] = {}
@@ -199,18 +226,28 @@ class WebhookStore:
             )
             if result.rowcount != 1:
                 raise NotFoundError(f"no webhook endpoint {endpoint_id!r}")
-            return await _endpoint(conn, endpoint_id)
+            endpoint = await _endpoint(conn, endpoint_id)
+            facts: dict[str, Any] = {"changed": sorted(changes)}
+            if url is not None:
+                facts["host"] = _host(url)
+            if enabled is not None:
+                facts["enabled"] = enabled
+            if event_types is not None:
+                facts["event_types"] = [t.value for t in endpoint.event_types]
+            await _audit(conn, now, actor, AuditAction.WEBHOOK_UPDATED, endpoint_id, facts)
+            return endpoint
 
-    async def delete_endpoint(self, endpoint_id: str) -> None:
+    async def delete_endpoint(self, endpoint_id: str, *, actor: str = CLI_ACTOR) -> None:
         """Remove the endpoint with its deliveries and their attempts."""
-        async with write_transaction(self._engine, "delete the webhook endpoint") as (conn, _):
+        async with write_transaction(self._engine, "delete the webhook endpoint") as (conn, now):
             result = await conn.execute(
                 webhook_endpoints.delete().where(webhook_endpoints.c.id == endpoint_id)
             )
             if result.rowcount != 1:
                 raise NotFoundError(f"no webhook endpoint {endpoint_id!r}")
+            await _audit(conn, now, actor, AuditAction.WEBHOOK_DELETED, endpoint_id, {})
 
-    async def rotate_secret(self, endpoint_id: str) -> EndpointSecret:
+    async def rotate_secret(self, endpoint_id: str, *, actor: str = CLI_ACTOR) -> EndpointSecret:
         """A new secret; the current one stays valid (also signed with) for the grace period.
 
         A secret that was already being phased out is dropped at once.
@@ -230,6 +267,8 @@ class WebhookStore:
             if result.rowcount != 1:
                 raise NotFoundError(f"no webhook endpoint {endpoint_id!r}")
             endpoint = await _endpoint(conn, endpoint_id)
+            facts = {"previous_secret_valid_until": now + self._grace_ms}
+            await _audit(conn, now, actor, AuditAction.WEBHOOK_ROTATED, endpoint_id, facts)
         return EndpointSecret(endpoint, secret)
 
     async def list_deliveries(
@@ -370,6 +409,27 @@ class WebhookStore:
         if len(problems) > len(shown):
             shown.append(f"... and {len(problems) - len(shown)} more")
         return ResealResult(sealed, keys.current_id, tuple(shown))
+
+
+def _host(url: str) -> str:
+    """The host of *url* (lower case, no port, user info, path or query), cut at 253."""
+    try:
+        return (urlsplit(url).hostname or "")[:253]
+    except ValueError:
+        return ""
+
+
+async def _audit(
+    connection: AsyncConnection,
+    now: int,
+    actor: str,
+    action: AuditAction,
+    endpoint_id: str,
+    facts: dict[str, Any],
+) -> None:
+    """Append the entry of an endpoint change: the last statement of its transaction."""
+    entry = NewAuditEntry(actor[:MAX_ACTOR_CHARS], action.value, endpoint_id, facts)
+    await audit_store.append(connection, now, [entry])
 
 
 def _check_description(description: str) -> None:

@@ -95,6 +95,10 @@ class _Key:
         self.id = hmac.new(key, _ID_LABEL, hashlib.sha256).hexdigest()[:12]
         self.aead = AESGCM(_subkey(key, _SEAL_LABEL))
         self.hash_key = _subkey(key, _HASH_LABEL)
+        self._master = key
+
+    def derive(self, label: bytes) -> bytes:
+        return _subkey(self._master, label)
 
 
 class AtRestKeys:
@@ -161,6 +165,14 @@ class AtRestKeys:
     def needs_reseal(self, stored: str) -> bool:
         """Whether *stored* is plaintext or sealed under a key other than the current one."""
         return not stored.startswith(self.current_prefix)
+
+    def derive(self, label: bytes) -> tuple[bytes, ...]:
+        """A 32-byte subkey for the purpose *label* from every key, current first (for
+        keys kept outside the database, such as the audit checkpoint key). Distinct
+        labels give unrelated subkeys; the labels used here are refused (ValueError)."""
+        if label in (_SEAL_LABEL, _HASH_LABEL, _ID_LABEL):
+            raise ValueError("that purpose label is reserved")
+        return tuple(key.derive(label) for key in self._keys)
 
     def address_hash(self, address: str) -> str:
         """16 hex digits of HMAC-SHA-256 of the trimmed, lower-cased address (first key)."""
