@@ -22,6 +22,7 @@ GROUP_MODULES = (
     "dkim",
     "keys",
     "messages",
+    "rules",
     "serve",
     "templates",
     "testmail",

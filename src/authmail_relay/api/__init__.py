@@ -16,6 +16,7 @@ Code map:
 - ``routes_webhooks``, ``routes_keys``, ``routes_domains``, ``routes_templates``: the other
   ``/v1`` resources; ``routes_health``: ``/health`` and ``/ready``; ``routes_dev``: the dev
   inbox.
+- ``routes_rules``, ``schemas_rules``: ``/v1/approval-rules`` and its wire models.
 - ``schemas``, ``schemas_keys``, ``schemas_webhooks``: wire models (pydantic); ``fields``:
   the bounded field types they are built from; ``views``: stored records → wire models.
 - ``deps``: dependencies (the relay, the settings, the caller); ``security``: Bearer key
@@ -39,6 +40,7 @@ from .. import __version__
 from ..background import background_work
 from ..db.api_keys_store import ApiKeyStore
 from ..db.idempotency import IdempotencyStore
+from ..db.rules_store import RulesStore
 from ..db.webhook_store import WebhookStore
 from ..relay import Relay
 from ..settings import Settings
@@ -49,6 +51,7 @@ from . import (
     routes_health,
     routes_keys,
     routes_messages,
+    routes_rules,
     routes_send,
     routes_templates,
     routes_webhooks,
@@ -80,6 +83,7 @@ def create_app(
         app.state.idempotency = IdempotencyStore(the_relay.outbox.engine)
         app.state.api_keys = ApiKeyStore(the_relay.outbox.engine)
         app.state.key_checker.store = app.state.api_keys
+        app.state.rules = RulesStore(the_relay.outbox.engine)
         app.state.webhooks = WebhookStore.from_settings(
             the_relay.outbox.engine, settings, keys=the_relay.outbox.keys
         )
@@ -127,6 +131,7 @@ def create_app(
     # GET /v1/domains/… reads: the read scope (see docs/security.md).
     app.include_router(routes_domains.router, dependencies=[Depends(require(Scope.READ))])
     app.include_router(routes_keys.router)
+    app.include_router(routes_rules.router)
     if dev_inbox is not None:
         app.include_router(routes_dev.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
