@@ -54,7 +54,7 @@ async def list_rules(caller: AdminCaller, store: StoreDep) -> RuleList:
 )
 async def create_rule(body: RuleCreate, caller: AdminCaller, store: StoreDep) -> RuleView:
     created = await store.create(
-        body.action, body.conditions, body.description, body.position, actor=caller.key_id
+        body.action, body.conditions.given(), body.description, body.position, actor=caller.key_id
     )
     return rule_view(created)
 
@@ -81,7 +81,7 @@ async def update_rule(
     updated = await store.update(
         _rule_id(rule_id),
         action=body.action,
-        conditions=body.conditions,
+        conditions=None if body.conditions is None else body.conditions.given(),
         description=body.description,
         position=body.position,
         actor=caller.key_id,

@@ -27,7 +27,9 @@ class KeyCreate(RequestModel):
         min_length=1, max_length=MAX_NAME_CHARS, json_schema_extra={"pattern": "^[ -~]+$"}
     )
     scopes: list[Scope] = Field(
-        min_length=1, max_length=len(Scope), description=f"Any of {_SCOPES}."
+        min_length=1,
+        max_length=len(Scope),
+        description=f"Any of {_SCOPES}; never both send and approve (422 conflicting_scopes).",
     )
     allowed_senders: list[AddressRule] = Field(
         default_factory=list,

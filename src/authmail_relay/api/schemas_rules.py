@@ -7,18 +7,16 @@ unknown condition names, unknown kinds and priorities, and control characters.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..db.rules_store import MAX_DESCRIPTION_CHARS, StoredRule
 from ..oversight.rules import CONDITION_FIELDS, MAX_RULES, MAX_VALUE_CHARS, MAX_VALUES
-from ..vocabulary import RuleAction
+from ..vocabulary import Kind, Priority, RuleAction
 from .fields import RequestModel
 from .views import iso
 
-#: The rule id as the relay issues it (published; the route checks it).
-RULE_ID_PATTERN = "^apr_[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 _NAMES = ", ".join(CONDITION_FIELDS)
 _CONDITIONS = (
     f"Conditions, each a list of 1 to {MAX_VALUES} strings: {_NAMES}. A rule matches when "
@@ -27,10 +25,38 @@ _CONDITIONS = (
 )
 Value = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_VALUE_CHARS, json_schema_extra={"pattern": "^[ -~]+$"}),
+    Field(min_length=1, max_length=MAX_VALUE_CHARS, json_schema_extra={"pattern": "^[!-~]+$"}),
 ]
-ConditionName = Annotated[str, Field(max_length=40, json_schema_extra={"enum": CONDITION_FIELDS})]
-Conditions = dict[ConditionName, Annotated[list[Value], Field(min_length=1, max_length=MAX_VALUES)]]
+
+
+def _condition(description: str | None = None) -> Any:
+    """A condition field: absent by default, else a list of 1 to MAX_VALUES values."""
+    return Field(None, min_length=1, max_length=MAX_VALUES, description=description)
+
+
+class Conditions(RequestModel):
+    """The conditions of a rule: each given one is a list of 1 to 100 values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A condition is given or absent (``null`` is refused): the defaults are never
+    # validated, and only the given fields are passed on (``given``).
+    kinds: list[Kind] = _condition()
+    tags: list[Value] = _condition("Any tag of the send.")
+    recipients: list[Value] = _condition("Every recipient.")
+    recipient_domains: list[Value] = _condition("Every recipient's.")
+    senders: list[Value] = _condition()
+    api_keys: list[Value] = _condition()
+    priorities: list[Priority] = _condition()
+
+    def given(self) -> dict[str, list[str]]:
+        """The conditions the request named, as plain strings."""
+        return {
+            name: [str(getattr(value, "value", value)) for value in values]
+            for name, values in self.model_dump(exclude_unset=True).items()
+        }
+
+
 Description = Annotated[
     str,
     Field(
@@ -41,15 +67,17 @@ Description = Annotated[
 Position = Annotated[int, Field(ge=1, le=MAX_RULES)]
 
 
+def _no_conditions() -> Conditions:
+    return Conditions()
+
+
 class RuleCreate(RequestModel):
     """``POST /v1/approval-rules``."""
 
     model_config = ConfigDict(extra="forbid")
 
     action: RuleAction = Field(description="approve: queue at once; hold: hold for review.")
-    conditions: Conditions = Field(
-        default_factory=dict, max_length=len(CONDITION_FIELDS), description=_CONDITIONS
-    )
+    conditions: Conditions = Field(default_factory=_no_conditions, description=_CONDITIONS)
     description: Description = ""
     position: Position | None = Field(
         None, description="1 is tried first; absent: after every rule; past the end: last."
@@ -62,9 +90,7 @@ class RuleUpdate(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     action: RuleAction | None = None
-    conditions: Conditions | None = Field(
-        None, max_length=len(CONDITION_FIELDS), description="Replaces every condition."
-    )
+    conditions: Conditions | None = Field(None, description="Replaces every condition.")
     description: Description | None = None
     position: Position | None = Field(None, description="Move the rule there (others shift).")
 
