@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from ._client import (
     Accepted,
+    ApiKeyInfo,
+    ApprovalRule,
     AsyncAuthmailClient,
     AuthmailClient,
     ErrorInfo,
@@ -41,6 +43,8 @@ from ._client import (
 
 __all__ = [
     "Accepted",
+    "ApiKeyInfo",
+    "ApprovalRule",
     "AsyncAuthmailClient",
     "AuthmailClient",
     "ErrorInfo",

@@ -36,6 +36,8 @@ from ._base import HTTPX_ERRORS, Call, Retry
 from ._calls import ClientCalls
 from ._models import (
     Accepted,
+    ApiKeyInfo,
+    ApprovalRule,
     ErrorInfo,
     FieldError,
     Message,
@@ -49,6 +51,8 @@ from ._models import (
 
 __all__ = [
     "Accepted",
+    "ApiKeyInfo",
+    "ApprovalRule",
     "AsyncAuthmailClient",
     "AuthmailClient",
     "ErrorInfo",
@@ -190,6 +194,12 @@ class AuthmailClient(ClientCalls):
     cancel = _blocking(ClientCalls._cancel)
     consume = _blocking(ClientCalls._consume)
     health = _blocking(ClientCalls._health)
+    list_rules = _blocking(ClientCalls._list_rules)
+    get_rule = _blocking(ClientCalls._get_rule)
+    create_rule = _blocking(ClientCalls._create_rule)
+    update_rule = _blocking(ClientCalls._update_rule)
+    delete_rule = _blocking(ClientCalls._delete_rule)
+    set_key_oversight = _blocking(ClientCalls._set_key_oversight)
 
 
 class AsyncAuthmailClient(ClientCalls):
@@ -275,3 +285,9 @@ class AsyncAuthmailClient(ClientCalls):
     cancel = _awaiting(ClientCalls._cancel)
     consume = _awaiting(ClientCalls._consume)
     health = _awaiting(ClientCalls._health)
+    list_rules = _awaiting(ClientCalls._list_rules)
+    get_rule = _awaiting(ClientCalls._get_rule)
+    create_rule = _awaiting(ClientCalls._create_rule)
+    update_rule = _awaiting(ClientCalls._update_rule)
+    delete_rule = _awaiting(ClientCalls._delete_rule)
+    set_key_oversight = _awaiting(ClientCalls._set_key_oversight)
