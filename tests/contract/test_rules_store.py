@@ -142,6 +142,8 @@ async def test_a_no_op_update_writes_nothing(outbox: Outbox) -> None:
         ({"description": "line\none"}, "description"),
         ({"description": "bell\x07"}, "description"),
         ({"description": "c1\x85"}, "description"),
+        ({"description": "lone \ud800"}, "description"),
+        ({"conditions": {"tags": ["lone \udc80"]}}, "conditions.tags"),
         ({"position": 0}, "position"),
         ({"position": MAX_RULES + 1}, "position"),
     ],

@@ -112,6 +112,11 @@ def _action(value: RuleAction | str) -> RuleAction:
 
 def _conditions_json(raw: Mapping[str, Any]) -> str:
     parsed = parse_conditions(raw)
+    for name, values in parsed.items():
+        if not all(_encodable(value) for value in values):
+            raise ValidationError(
+                f"{name} values must be valid Unicode text", field=f"conditions.{name}"
+            )
     text = Rule("", 0, RuleAction.HOLD, parsed).conditions_json()
     if len(text) > MAX_CONDITIONS_CHARS:
         raise ValidationError(
@@ -131,7 +136,18 @@ def _description(value: str) -> str:
         raise ValidationError(
             "description must not contain control characters", field="description"
         )
+    if not _encodable(value):
+        raise ValidationError("description must be valid Unicode text", field="description")
     return value
+
+
+def _encodable(value: str) -> bool:
+    """Whether *value* is valid Unicode (no lone surrogate, which PostgreSQL refuses)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _position(value: int) -> int:
