@@ -9,6 +9,7 @@
     │   │                           ``code`` is an :class:`ErrorCode`, ``field`` names the input
     │   ├── HeaderInjectionError    CR, LF, NUL or another control character in a header value
     │   ├── InvalidAddressError     not a valid mailbox
+    │   ├── ConflictingScopesError  a stored key asked to hold both ``send`` and ``approve``
     │   └── WebhookUrlError         a webhook URL the relay will not call (scheme, user info,
     │                               a private or otherwise blocked address)
     ├── NotFoundError (LookupError) no such message (HTTP 404)
@@ -60,6 +61,8 @@ class ValidationError(RelayError, ValueError):
     """A value supplied by the caller is invalid."""
 
     code: ErrorCode = ErrorCode.UNKNOWN
+    #: The HTTP problem's ``error_code`` when ``code`` is ``UNKNOWN``.
+    error_code: str = "validation_error"
 
     def __init__(
         self, message: str | None = None, *, field: str | None = None, code: ErrorCode | None = None
@@ -80,6 +83,12 @@ class InvalidAddressError(ValidationError):
     """An email address is not valid."""
 
     code = ErrorCode.INVALID_ADDRESS
+
+
+class ConflictingScopesError(ValidationError):
+    """A stored key may not hold both the send and the approve scope."""
+
+    error_code = "conflicting_scopes"
 
 
 class NotFoundError(RelayError, LookupError):

@@ -14,6 +14,7 @@ from authmail_relay.exceptions import ConflictError, NotFoundError, ValidationEr
 from authmail_relay.vocabulary import Scope
 
 TRIALS = 25
+ACTOR = "test"
 
 
 async def _dump(outbox: Outbox) -> str:
@@ -29,6 +30,7 @@ async def _dump(outbox: Outbox) -> str:
 async def test_create_read_list_revoke(outbox: Outbox) -> None:
     store = ApiKeyStore(outbox.engine)
     created = await store.create(
+        actor=ACTOR,
         name="billing app",
         scopes=["send", Scope.READ],
         allowed_senders=["NoReply@Example.COM.", "*.Mail.Example.com", "bücher.de"],
@@ -53,18 +55,18 @@ async def test_create_read_list_revoke(outbox: Outbox) -> None:
     assert used.id == key.id
     assert (await store.get(key.id)).last_used_at is not None
 
-    revoked = await store.revoke(key.id)
+    revoked = await store.revoke(key.id, actor=ACTOR)
     assert revoked.revoked_at is not None
     assert await store.authenticate(created.token) is None
-    again = await store.revoke(key.id)
+    again = await store.revoke(key.id, actor=ACTOR)
     assert again.revoked_at == revoked.revoked_at
     with pytest.raises(ConflictError):
-        await store.rotate(key.id)
+        await store.rotate(key.id, actor=ACTOR)
 
 
 async def test_wrong_secret_and_garbage_are_refused(outbox: Outbox) -> None:
     store = ApiKeyStore(outbox.engine)
-    created = await store.create(name="k", scopes=["send"])
+    created = await store.create(actor=ACTOR, name="k", scopes=["send"])
     key_id = created.key.id
     for presented in (
         "",
@@ -82,9 +84,9 @@ async def test_wrong_secret_and_garbage_are_refused(outbox: Outbox) -> None:
 async def test_rotation_keeps_the_old_key_until_revoked(outbox: Outbox) -> None:
     store = ApiKeyStore(outbox.engine)
     old = await store.create(
-        name="k", scopes=["send"], allowed_senders=["example.com"], expires_in_days=30
+        actor=ACTOR, name="k", scopes=["send"], allowed_senders=["example.com"], expires_in_days=30
     )
-    new = await store.rotate(old.key.id)
+    new = await store.rotate(old.key.id, actor=ACTOR)
     assert new.key.id != old.key.id
     assert new.token != old.token
     assert new.key.rotated_from == old.key.id
@@ -95,14 +97,16 @@ async def test_rotation_keeps_the_old_key_until_revoked(outbox: Outbox) -> None:
     assert abs(new.key.expires_at - old.key.expires_at) < 60_000
     assert await store.authenticate(old.token) is not None
     assert await store.authenticate(new.token) is not None
-    await store.revoke(old.key.id)
+    await store.revoke(old.key.id, actor=ACTOR)
     assert await store.authenticate(old.token) is None
     assert await store.authenticate(new.token) is not None
 
 
 async def test_expired_key_is_refused(outbox: Outbox) -> None:
     store = ApiKeyStore(outbox.engine)
-    created = await store.create(name="short", scopes=["read"], expires_in_days=0.2 / 86_400)
+    created = await store.create(
+        actor=ACTOR, name="short", scopes=["read"], expires_in_days=0.2 / 86_400
+    )
     assert created.key.expires_at is not None
     await asyncio.sleep(0.4)
     assert await store.authenticate(created.token) is None
@@ -122,16 +126,19 @@ async def test_invalid_settings_and_missing_keys(outbox: Outbox) -> None:
     ]
     for fields in bad:
         with pytest.raises(ValidationError):
-            await store.create(**fields)  # type: ignore[arg-type]
-    for action in (store.get, store.revoke, store.rotate):
-        with pytest.raises(NotFoundError):
-            await action("aaaaaaaaaaaa")
+            await store.create(**fields, actor=ACTOR)  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):
+        await store.get("aaaaaaaaaaaa")
+    with pytest.raises(NotFoundError):
+        await store.revoke("aaaaaaaaaaaa", actor=ACTOR)
+    with pytest.raises(NotFoundError):
+        await store.rotate("aaaaaaaaaaaa", actor=ACTOR)
 
 
 async def test_the_secret_is_never_stored(outbox: Outbox) -> None:
     store = ApiKeyStore(outbox.engine)
-    created = await store.create(name="k", scopes=["admin"])
-    rotated = await store.rotate(created.key.id)
+    created = await store.create(actor=ACTOR, name="k", scopes=["admin"])
+    rotated = await store.rotate(created.key.id, actor=ACTOR)
     dump = await _dump(outbox)
     for token in (created.token, rotated.token):
         secret = token.rsplit("_", 1)[1]
@@ -146,11 +153,14 @@ async def test_rotate_racing_revoke_is_as_if_one_ran_first(outbox: Outbox) -> No
     store = ApiKeyStore(outbox.engine)
     made_before = refused = 0
     for trial in range(TRIALS):
-        old = (await store.create(name=f"race {trial}", scopes=["send"])).key
+        old = (await store.create(actor=ACTOR, name=f"race {trial}", scopes=["send"])).key
         # Rotations on both sides of the revoke, so some start before it and some after.
-        rotations = [store.rotate(old.id) for _ in range(6)]
+        rotations = [store.rotate(old.id, actor=ACTOR) for _ in range(6)]
         results = await asyncio.gather(
-            *rotations[:3], store.revoke(old.id), *rotations[3:], return_exceptions=True
+            *rotations[:3],
+            store.revoke(old.id, actor=ACTOR),
+            *rotations[3:],
+            return_exceptions=True,
         )
         revoked = results.pop(3)
         assert isinstance(revoked, ApiKey), revoked

@@ -23,6 +23,7 @@ GROUP_MODULES = (
     "dkim",
     "keys",
     "messages",
+    "rules",
     "serve",
     "templates",
     "testmail",

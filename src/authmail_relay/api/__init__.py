@@ -18,6 +18,7 @@ Code map:
   inbox.
 - ``routes_audit``, ``schemas_audit``: ``/v1/audit``, the audit trail and its verification,
   and their wire models.
+- ``routes_rules``, ``schemas_rules``: ``/v1/approval-rules`` and its wire models.
 - ``schemas``, ``schemas_keys``, ``schemas_webhooks``: wire models (pydantic); ``fields``:
   the bounded field types they are built from; ``views``: stored records → wire models.
 - ``deps``: dependencies (the relay, the settings, the caller); ``security``: Bearer key
@@ -41,6 +42,7 @@ from .. import __version__
 from ..background import background_work
 from ..db.api_keys_store import ApiKeyStore
 from ..db.idempotency import IdempotencyStore
+from ..db.rules_store import RulesStore
 from ..db.webhook_store import WebhookStore
 from ..relay import Relay
 from ..settings import Settings
@@ -52,6 +54,7 @@ from . import (
     routes_health,
     routes_keys,
     routes_messages,
+    routes_rules,
     routes_send,
     routes_templates,
     routes_webhooks,
@@ -83,6 +86,7 @@ def create_app(
         app.state.idempotency = IdempotencyStore(the_relay.outbox.engine)
         app.state.api_keys = ApiKeyStore(the_relay.outbox.engine)
         app.state.key_checker.store = app.state.api_keys
+        app.state.rules = RulesStore(the_relay.outbox.engine)
         app.state.webhooks = WebhookStore.from_settings(
             the_relay.outbox.engine, settings, keys=the_relay.outbox.keys
         )
@@ -131,6 +135,7 @@ def create_app(
     app.include_router(routes_domains.router, dependencies=[Depends(require(Scope.READ))])
     app.include_router(routes_keys.router)
     app.include_router(routes_audit.router)
+    app.include_router(routes_rules.router)
     if dev_inbox is not None:
         app.include_router(routes_dev.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -64,6 +64,7 @@ API_ERROR_CODES = frozenset(
         "unauthorized",
         "forbidden",
         "sender_not_allowed",
+        "self_mode_change",
         "not_found",
         "method_not_allowed",
         "conflict",
@@ -71,10 +72,12 @@ API_ERROR_CODES = frozenset(
         "not_cancellable",
         "not_consumable",
         "key_revoked",
+        "too_many_rules",
         "delivery_in_flight",
         "dkim_selector_exists",
         "payload_too_large",
         "validation_error",
+        "conflicting_scopes",
         "idempotency_key_mismatch",
         "rate_limited",
         "internal_error",
@@ -132,7 +135,7 @@ def problem(
 def problem_for(exc: RelayError, request_id: str | None) -> JSONResponse:
     """Translate one of the package's exceptions."""
     if isinstance(exc, ValidationError):
-        code = exc.code.value if exc.code is not ErrorCode.UNKNOWN else "validation_error"
+        code = exc.code.value if exc.code is not ErrorCode.UNKNOWN else exc.error_code
         errors = [{"field": exc.field or "body", "message": exc.message}]
         return problem(422, code, exc.message, request_id=request_id, errors=errors)
     if isinstance(exc, InvalidHeaderError):

@@ -10,11 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..db.api_keys_store import MAX_NAME_CHARS, ApiKey, CreatedKey
 from ..trust.api_keys import MAX_RULES
-from ..vocabulary import Scope
+from ..vocabulary import OversightMode, Scope
 from .fields import AddressRule, Origin, RequestModel
 from .views import iso, iso_or_none
 
 _SCOPES = ", ".join(s.value for s in Scope)
+_MODES = ", ".join(m.value for m in OversightMode)
 
 
 class KeyCreate(RequestModel):
@@ -26,7 +27,9 @@ class KeyCreate(RequestModel):
         min_length=1, max_length=MAX_NAME_CHARS, json_schema_extra={"pattern": "^[ -~]+$"}
     )
     scopes: list[Scope] = Field(
-        min_length=1, max_length=len(Scope), description=f"Any of {_SCOPES}."
+        min_length=1,
+        max_length=len(Scope),
+        description=f"Any of {_SCOPES}; never both send and approve (422 conflicting_scopes).",
     )
     allowed_senders: list[AddressRule] = Field(
         default_factory=list,
@@ -43,6 +46,17 @@ class KeyCreate(RequestModel):
     rate_limit_per_minute: int | None = Field(
         None, ge=1, le=1_000_000, description="Requests per minute; empty: KEY_REQUESTS_PER_MINUTE."
     )
+    oversight: OversightMode | None = Field(
+        None, description=f"Oversight mode ({_MODES}); empty: OVERSIGHT_DEFAULT."
+    )
+
+
+class KeyUpdate(RequestModel):
+    """``PATCH /v1/keys/{id}``: the key's oversight mode (never the caller's own key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    oversight: OversightMode = Field(description=f"One of {_MODES}.")
 
 
 class KeyView(BaseModel):
@@ -59,6 +73,7 @@ class KeyView(BaseModel):
     last_used_at: str | None = Field(description="Updated at most once a minute.")
     revoked_at: str | None
     rotated_from: str | None = Field(description="The key this one replaced.")
+    oversight: str = Field(description=f"Oversight mode: {_MODES}.")
 
 
 class KeyCreated(KeyView):
@@ -87,6 +102,7 @@ def key_view(key: ApiKey) -> KeyView:
         last_used_at=iso_or_none(key.last_used_at),
         revoked_at=iso_or_none(key.revoked_at),
         rotated_from=key.rotated_from,
+        oversight=key.oversight.value,
     )
 
 

@@ -21,6 +21,7 @@ Code map:
 - ``dkim``: ``dkim generate|list`` and ``domains check``.
 - ``keys``: ``keys …``: stored API keys.
 - ``messages``: ``send`` (queue one message) and ``messages list|show``.
+- ``rules``: ``rules …``: approval rules.
 - ``serve``: ``serve``: the HTTP API, with the delivery worker unless ``--no-worker``.
 - ``service_setup``: how a service process logs and configures uvicorn; standard library
   only.
@@ -48,8 +49,11 @@ from ..vocabulary import (
     WEBHOOK_EVENT_TYPES,
     AuditAction,
     DeliveryStatus,
+    Kind,
     MessageStatus,
+    OversightMode,
     Priority,
+    RuleAction,
     Scope,
 )
 
@@ -58,6 +62,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: What a service command's module exposes: ``async def run(args, settings) -> int``.
 _Runner = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 _EVENTS = sorted(t.value for t in WEBHOOK_EVENT_TYPES)
+_MODES = [m.value for m in OversightMode]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_domains(commands)
     _add_keys(commands)
     _add_audit(commands)
+    _add_rules(commands)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -245,12 +251,56 @@ def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     create.add_argument("--expires-in", type=float, default=None, metavar="DAYS")
     create.add_argument("--rate-limit", type=int, default=None, metavar="PER_MINUTE")
+    create.add_argument(
+        "--oversight", choices=_MODES, default=None, help="default: OVERSIGHT_DEFAULT"
+    )
 
     actions.add_parser("list", help="every key (never secrets)")
     revoke = actions.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("id")
     rotate = actions.add_parser("rotate", help="new key, same settings; the old one stays valid")
     rotate.add_argument("id")
+    mode = actions.add_parser("set-oversight", help="set a key's oversight mode")
+    mode.add_argument("id")
+    mode.add_argument("mode", choices=_MODES)
+
+
+def _add_rules(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rules = commands.add_parser("rules", help="approval rules (first match wins)")
+    actions = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    actions.add_parser("list", help="every rule, in the order sends try them")
+    show = actions.add_parser("show", help="one rule")
+    show.add_argument("id")
+    create = actions.add_parser("create", help="add a rule (at the end unless --position)")
+    create.add_argument("--action", required=True, choices=[a.value for a in RuleAction])
+    _add_rule_fields(create)
+    update = actions.add_parser("update", help="change a rule; conditions given replace all")
+    update.add_argument("id")
+    update.add_argument("--action", default=None, choices=[a.value for a in RuleAction])
+    _add_rule_fields(update)
+    delete = actions.add_parser("delete", help="remove a rule (the rules after it move up)")
+    delete.add_argument("id")
+
+
+def _add_rule_fields(parser: argparse.ArgumentParser) -> None:
+    kinds, priorities = [k.value for k in Kind], [p.value for p in Priority]
+    parser.add_argument("--kind", action="append", dest="kinds", choices=kinds)
+    parser.add_argument("--tag", action="append", dest="tags", help="any tag matches")
+    parser.add_argument(
+        "--recipient", action="append", dest="recipients", help="every recipient must match"
+    )
+    parser.add_argument(
+        "--recipient-domain",
+        action="append",
+        dest="recipient_domains",
+        metavar="DOMAIN",
+        help="every recipient's domain must match",
+    )
+    parser.add_argument("--sender", action="append", dest="senders", metavar="ADDRESS")
+    parser.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY_ID")
+    parser.add_argument("--priority", action="append", dest="priorities", choices=priorities)
+    parser.add_argument("--description", default=None)
+    parser.add_argument("--position", type=int, default=None, help="1 is tried first")
 
 
 def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -333,6 +383,8 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             from .keys import run
         elif command == "audit":
             from .audit import run
+        elif command == "rules":
+            from .rules import run
         elif command == "db":
             from .db import run
         elif command == "dev":

@@ -1,7 +1,9 @@
 """``authmail-relay keys …``: stored API keys from the shell.
 
 The full key is printed by ``create`` and ``rotate`` only, on standard output, and
-never logged.
+never logged. Changes are audited with the actor ``cli``; ``create`` takes
+``--oversight`` (default ``OVERSIGHT_DEFAULT``) and ``set-oversight ID MODE`` changes a
+key's mode.
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ from ..relay import Relay
 from ..settings import Settings
 from ._format import format_ms
 
+#: The audit actor of every change made from the command line.
+ACTOR = "cli"
+
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the parsed ``keys`` action; returns the exit code."""
     async with Relay(settings) as relay:
-        await _act(args.keys_command, args, ApiKeyStore(relay.outbox.engine))
+        await _act(args.keys_command, args, ApiKeyStore(relay.outbox.engine), settings)
     return 0
 
 
-async def _act(action: str, args: argparse.Namespace, store: ApiKeyStore) -> None:
+async def _act(
+    action: str, args: argparse.Namespace, store: ApiKeyStore, settings: Settings
+) -> None:
     if action == "create":
         created = await store.create(
             name=args.name,
@@ -30,18 +37,23 @@ async def _act(action: str, args: argparse.Namespace, store: ApiKeyStore) -> Non
             allowed_origins=args.origin,
             expires_in_days=args.expires_in,
             rate_limit_per_minute=args.rate_limit,
+            oversight=args.oversight or settings.oversight_default,
+            actor=ACTOR,
         )
         print(_describe(created.key))
         print(f"key:         {created.token}")
         print("             (shown this once: store it now)")
     elif action == "list":
-        print(f"{'ID':<13} {'STATE':<8} {'SCOPES':<24} NAME")
+        print(f"{'ID':<13} {'STATE':<8} {'OVERSIGHT':<10} {'SCOPES':<24} NAME")
         for key in await store.list():
-            print(f"{key.id:<13} {_state(key):<8} {','.join(_scopes(key)):<24} {key.name}")
+            mode, scopes = key.oversight.value, ",".join(_scopes(key))
+            print(f"{key.id:<13} {_state(key):<8} {mode:<10} {scopes:<24} {key.name}")
     elif action == "revoke":
-        print(_describe(await store.revoke(args.id)))
+        print(_describe(await store.revoke(args.id, actor=ACTOR)))
+    elif action == "set-oversight":
+        print(_describe(await store.set_oversight(args.id, args.mode, actor=ACTOR)))
     else:
-        rotated = await store.rotate(args.id)
+        rotated = await store.rotate(args.id, actor=ACTOR)
         print(_describe(rotated.key))
         print(f"key:         {rotated.token}")
         print(f"             (shown this once; {args.id} stays valid until you revoke it)")
@@ -60,6 +72,7 @@ def _describe(key: ApiKey) -> str:
         f"id:          {key.id}",
         f"name:        {key.name}",
         f"scopes:      {', '.join(_scopes(key))}",
+        f"oversight:   {key.oversight.value}",
         f"senders:     {', '.join(key.allowed_senders) or '(default sender only)'}",
         f"origins:     {', '.join(key.allowed_origins) or '-'}",
         f"rate limit:  {key.rate_limit_per_minute or '-'} per minute",

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from ._client import (
     Accepted,
+    ApiKeyInfo,
+    ApprovalRule,
     AsyncAuthmailClient,
     AuditEntry,
     AuditPage,
@@ -44,6 +46,8 @@ from ._client import (
 
 __all__ = [
     "Accepted",
+    "ApiKeyInfo",
+    "ApprovalRule",
     "AsyncAuthmailClient",
     "AuditEntry",
     "AuditPage",

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..exceptions import ValidationError
-from ..vocabulary import Kind, MessageStatus, Priority
+from ..vocabulary import Kind, MessageStatus, OversightMode, Priority, RuleAction
 
 Addresses = str | Sequence[str]
 #: The relay's bounds for ``Idempotency-Key`` and ``X-Request-ID``.
@@ -61,6 +61,41 @@ def message_path(id: str, suffix: str = "") -> str:
     if not isinstance(id, str) or id.strip(".") == "":
         raise ValidationError("id must be a message id such as msg_01…", field="id")
     return f"/v1/messages/{quote(id, safe='')}{suffix}"
+
+
+def resource_path(collection: str, id: str, name: str) -> str:
+    """The path of one resource of *collection* (e.g. ``/v1/keys``), its id encoded."""
+    if not isinstance(id, str) or id.strip(".") == "" or len(id) > 100:
+        raise ValidationError(f"{name} must be an id the relay returned", field=name)
+    return f"{collection}/{quote(id, safe='')}"
+
+
+def conditions(value: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]] | None:
+    """Rule conditions as the API takes them: names to lists of strings (the relay judges
+    the names and values)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValidationError("conditions must be a mapping of lists", field="conditions")
+    out: dict[str, list[str]] = {}
+    for name, values in value.items():
+        field = f"conditions.{str(name)[:40]}"
+        if not isinstance(name, str) or isinstance(values, str | bytes):
+            raise ValidationError("each condition must be a list of strings", field=field)
+        listed = list(values)
+        if not all(isinstance(item, str) for item in listed):
+            raise ValidationError("each condition must be a list of strings", field=field)
+        out[name] = listed
+    return out
+
+
+def position(value: int | None) -> int | None:
+    """A rule position: None or an integer from 1."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError("position must be an integer from 1", field="position")
+    return value
 
 
 def link_body(to: str, token: str, user_name: str | None, base_url: str | None) -> dict[str, Any]:
@@ -179,7 +214,13 @@ def optional_text(value: str | None, name: str) -> str | None:
 
 
 def member(
-    enum: type[Kind] | type[Priority] | type[MessageStatus], value: object, name: str
+    enum: type[Kind]
+    | type[Priority]
+    | type[MessageStatus]
+    | type[RuleAction]
+    | type[OversightMode],
+    value: object,
+    name: str,
 ) -> str:
     """The wire value of an enum member given as a member or its string."""
     try:

@@ -162,7 +162,8 @@ class ClientBase:
     def _settle(self, call: Call[T], attempt: int, response: httpx.Response) -> T | Retry:
         """The result of an answered attempt, a :class:`Retry`, or the mapped exception."""
         if response.status_code in call.ok:
-            data = self._json(call, attempt, response)
+            empty = response.status_code == 204
+            data = None if empty else self._json(call, attempt, response)
             answer = Answer(response.status_code, data, response.headers, call.idempotency_key)
             try:
                 return call.decode(answer)

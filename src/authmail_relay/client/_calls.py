@@ -13,12 +13,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..exceptions import ValidationError
-from ..vocabulary import AuditAction, Kind, MessageStatus, Priority
+from ..vocabulary import AuditAction, Kind, MessageStatus, OversightMode, Priority, RuleAction
 from . import _args as arg
 from . import _decode as wire
 from ._args import Addresses
 from ._base import Answer, Call, ClientBase
-from ._models import Accepted, AuditPage, AuditVerification, Message, MessagePage, SendOutcome
+from ._models import (
+    Accepted,
+    ApiKeyInfo,
+    ApprovalRule,
+    AuditPage,
+    AuditVerification,
+    Message,
+    MessagePage,
+    SendOutcome,
+)
 
 #: The statuses of a compatible ``/send*`` answer that are not errors.
 _SENT = frozenset({200, 202})
@@ -26,6 +35,9 @@ _SENT = frozenset({200, 202})
 MAX_PAGE = 200
 #: The largest ``limit`` of ``list_audit``, and the longest id or actor it filters on.
 MAX_AUDIT_PAGE, MAX_AUDIT_FILTER = 500, 200
+_RULES = "/v1/approval-rules"
+_JSON = {"Content-Type": "application/json"}
+Conditions = Mapping[str, Sequence[str]]
 
 
 class ClientCalls(ClientBase):
@@ -338,6 +350,80 @@ class ClientCalls(ClientBase):
         """True when the relay process answers ``GET /health`` with ``{"status": "ok"}``."""
         return Call("GET", "/health", _is_ok)
 
+    # Approval rules and key oversight (admin scope) ----------------------------------
+
+    def _list_rules(self) -> Call[tuple[ApprovalRule, ...]]:
+        """Every approval rule, in the order sends try them (``GET /v1/approval-rules``)."""
+        return Call("GET", _RULES, _rules)
+
+    def _get_rule(self, id: str) -> Call[ApprovalRule]:
+        """One rule; NotFoundError for an unknown id."""
+        return Call("GET", arg.resource_path(_RULES, id, "id"), _rule)
+
+    def _create_rule(
+        self,
+        action: RuleAction | str,
+        conditions: Conditions | None = None,
+        *,
+        description: str | None = None,
+        position: int | None = None,
+    ) -> Call[ApprovalRule]:
+        """Create a rule (``approve`` or ``hold``) at the end, or at ``position`` (the
+        rules from there move down). ``conditions`` maps condition names (``kinds``,
+        ``tags``, ``recipients``, ``recipient_domains``, ``senders``, ``api_keys``,
+        ``priorities``) to lists of values; none: the rule matches every send. Raises
+        ValidationError for a condition the relay refuses (``field`` names it) and
+        ConflictError (``too_many_rules``) past 200 rules. Not retried after a lost
+        answer (it could create the rule twice)."""
+        body = {
+            "action": arg.member(RuleAction, action, "action"),
+            "conditions": arg.conditions(conditions),
+            "description": arg.optional_text(description, "description"),
+            "position": arg.position(position),
+        }
+        return Call(
+            "POST",
+            _RULES,
+            _rule,
+            ok=frozenset({201}),
+            content=arg.encode(body),
+            headers=_JSON,
+            replay_safe=False,
+        )
+
+    def _update_rule(
+        self,
+        id: str,
+        *,
+        action: RuleAction | str | None = None,
+        conditions: Conditions | None = None,
+        description: str | None = None,
+        position: int | None = None,
+    ) -> Call[ApprovalRule]:
+        """Change the fields given (``conditions`` replaces every condition; a
+        ``position`` past the end moves the rule last). NotFoundError for an unknown id."""
+        body = {
+            "action": None if action is None else arg.member(RuleAction, action, "action"),
+            "conditions": arg.conditions(conditions),
+            "description": arg.optional_text(description, "description"),
+            "position": arg.position(position),
+        }
+        path = arg.resource_path(_RULES, id, "id")
+        return Call("PATCH", path, _rule, content=arg.encode(body), headers=_JSON)
+
+    def _delete_rule(self, id: str) -> Call[None]:
+        """Delete a rule (the rules after it move up). NotFoundError for an unknown id.
+        Not retried after a lost answer."""
+        path = arg.resource_path(_RULES, id, "id")
+        return Call("DELETE", path, _nothing, ok=frozenset({204}), replay_safe=False)
+
+    def _set_key_oversight(self, key_id: str, mode: OversightMode | str) -> Call[ApiKeyInfo]:
+        """Set a stored key's oversight mode (``PATCH /v1/keys/{id}``). Raises
+        PermissionDeniedError (``self_mode_change``) for the calling key itself."""
+        body = {"oversight": arg.member(OversightMode, mode, "mode")}
+        path = arg.resource_path("/v1/keys", key_id, "key_id")
+        return Call("PATCH", path, _key, content=arg.encode(body), headers=_JSON)
+
     def _sending(
         self,
         path: str,
@@ -394,6 +480,22 @@ def _audit_page(answer: Answer) -> AuditPage:
 
 def _audit_verification(answer: Answer) -> AuditVerification:
     return wire.audit_verification(answer.data)
+
+
+def _rule(answer: Answer) -> ApprovalRule:
+    return wire.approval_rule(answer.data)
+
+
+def _rules(answer: Answer) -> tuple[ApprovalRule, ...]:
+    return wire.approval_rules(answer.data)
+
+
+def _key(answer: Answer) -> ApiKeyInfo:
+    return wire.api_key_info(answer.data)
+
+
+def _nothing(answer: Answer) -> None:
+    return None
 
 
 def _is_ok(answer: Answer) -> bool:

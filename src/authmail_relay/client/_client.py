@@ -36,6 +36,8 @@ from ._base import HTTPX_ERRORS, Call, Retry
 from ._calls import ClientCalls
 from ._models import (
     Accepted,
+    ApiKeyInfo,
+    ApprovalRule,
     AuditEntry,
     AuditPage,
     AuditVerification,
@@ -52,6 +54,8 @@ from ._models import (
 
 __all__ = [
     "Accepted",
+    "ApiKeyInfo",
+    "ApprovalRule",
     "AsyncAuthmailClient",
     "AuditEntry",
     "AuditPage",
@@ -198,6 +202,12 @@ class AuthmailClient(ClientCalls):
     list_audit = _blocking(ClientCalls._list_audit)
     verify_audit = _blocking(ClientCalls._verify_audit)
     health = _blocking(ClientCalls._health)
+    list_rules = _blocking(ClientCalls._list_rules)
+    get_rule = _blocking(ClientCalls._get_rule)
+    create_rule = _blocking(ClientCalls._create_rule)
+    update_rule = _blocking(ClientCalls._update_rule)
+    delete_rule = _blocking(ClientCalls._delete_rule)
+    set_key_oversight = _blocking(ClientCalls._set_key_oversight)
 
 
 class AsyncAuthmailClient(ClientCalls):
@@ -285,3 +295,9 @@ class AsyncAuthmailClient(ClientCalls):
     list_audit = _awaiting(ClientCalls._list_audit)
     verify_audit = _awaiting(ClientCalls._verify_audit)
     health = _awaiting(ClientCalls._health)
+    list_rules = _awaiting(ClientCalls._list_rules)
+    get_rule = _awaiting(ClientCalls._get_rule)
+    create_rule = _awaiting(ClientCalls._create_rule)
+    update_rule = _awaiting(ClientCalls._update_rule)
+    delete_rule = _awaiting(ClientCalls._delete_rule)
+    set_key_oversight = _awaiting(ClientCalls._set_key_oversight)

@@ -12,9 +12,11 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, TypeVar
 
-from ..vocabulary import EventType, Kind, MessageStatus, Priority
+from ..vocabulary import EventType, Kind, MessageStatus, OversightMode, Priority, RuleAction
 from ._models import (
     Accepted,
+    ApiKeyInfo,
+    ApprovalRule,
     AuditEntry,
     AuditPage,
     AuditVerification,
@@ -160,6 +162,41 @@ def audit_verification(data: object) -> AuditVerification:
         broken_at=_optional(m, "broken_at", int),
         bad_checkpoint=_optional(m, "bad_checkpoint", int),
         reason=_optional(m, "reason", str),
+    )
+
+
+def approval_rule(data: object) -> ApprovalRule:
+    """Decode one rule of ``/v1/approval-rules``."""
+    m = _object(data)
+    conditions = _object(m.get("conditions"))
+    return ApprovalRule(
+        id=_str(m, "id"),
+        position=_int(m, "position"),
+        action=_enum(RuleAction, m, "action"),
+        conditions={str(name): _strings(conditions, name) for name in conditions},
+        description=_str(m, "description"),
+        created_at=_time(m, "created_at"),
+        updated_at=_time(m, "updated_at"),
+    )
+
+
+def approval_rules(data: object) -> tuple[ApprovalRule, ...]:
+    """Decode the answer of ``GET /v1/approval-rules``, in the order rules are tried."""
+    return tuple(approval_rule(item) for item in _list(_object(data).get("data")))
+
+
+def api_key_info(data: object) -> ApiKeyInfo:
+    """Decode one key of ``/v1/keys`` (the ``key`` field of a new key is ignored)."""
+    m = _object(data)
+    return ApiKeyInfo(
+        id=_str(m, "id"),
+        name=_str(m, "name"),
+        scopes=_strings(m, "scopes"),
+        oversight=_enum(OversightMode, m, "oversight"),
+        created_at=_time(m, "created_at"),
+        expires_at=_optional_time(m, "expires_at"),
+        revoked_at=_optional_time(m, "revoked_at"),
+        rotated_from=_optional(m, "rotated_from", str),
     )
 
 

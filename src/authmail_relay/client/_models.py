@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ..vocabulary import EventType, Kind, MessageStatus, Priority
+from ..vocabulary import EventType, Kind, MessageStatus, OversightMode, Priority, RuleAction
 
 __all__ = [
     "Accepted",
+    "ApiKeyInfo",
+    "ApprovalRule",
     "AuditEntry",
     "AuditPage",
     "AuditVerification",
@@ -175,6 +177,35 @@ class AuditVerification:
     broken_at: int | None
     bad_checkpoint: int | None
     reason: str | None
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    """A stored approval rule. Rules are tried in ``position`` order (1 first, dense) and
+    the first match decides; ``conditions`` maps each condition the rule has to its
+    values (no condition: the rule matches every send)."""
+
+    id: str
+    position: int
+    action: RuleAction
+    conditions: Mapping[str, tuple[str, ...]]
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """A stored API key as the relay shows it (never its secret)."""
+
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    oversight: OversightMode
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    rotated_from: str | None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ Code map:
 - ``outbox_results``: recording sent, deferred, failed, expired and failed-over attempts.
 - ``outbox_writer``: the write transaction, events and sealing every outbox write shares.
 - ``rate_store``: rate-limit buckets, checked and recorded in the caller's transaction.
+- ``rules_store``: approval rules: list, read, create, update, delete (dense positions).
 - ``retention_sweep``: erase what finished messages no longer need.
 - ``schema``: the tables, as SQLAlchemy Core (the reference description of the schema).
 - ``sql``: the SQL every store shares and every SQLite/PostgreSQL difference in it.
