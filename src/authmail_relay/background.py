@@ -1,10 +1,12 @@
 """The background work of a service process, started and stopped in one order.
 
 Beside the HTTP API (``serve``, ``dev``) or on its own (``worker``), a process that
-delivers runs three things: the delivery :class:`~authmail_relay.worker.Worker` (with its
+delivers runs these things: the delivery :class:`~authmail_relay.worker.Worker` (with its
 retention sweep), the :class:`~authmail_relay.webhooks.dispatcher.WebhookDispatcher` that
-reports what the worker did, and the :class:`~authmail_relay.db.wakeups.WakeupListener`
-that wakes the worker when another process stores a message (PostgreSQL only)::
+reports what the worker did, the :class:`~authmail_relay.db.wakeups.WakeupListener`
+that wakes the worker when another process stores a message (PostgreSQL only), and the
+:class:`~authmail_relay.oversight_sweep.OversightSweeper` (held messages that expire,
+sent auth mail nobody used)::
 
     async with background_work(relay, settings, smtp=smtp) as work:
         await work.wait()  # until work.stop() (say, on SIGTERM) or a part fails
@@ -12,11 +14,12 @@ that wakes the worker when another process stores a message (PostgreSQL only)::
 **Start.** The worker and the dispatcher are built before anything runs, so a bad
 setting (a DKIM key file that cannot be read) fails the start with nothing to undo.
 Then the worker and the dispatcher start (in the same turn of the event loop), then the
-wake-up listener, which only ever wakes the worker.
+oversight sweep, then the wake-up listener, which only ever wakes the worker.
 
 **Stop** (leaving the block, for whatever reason), in this order:
 
-1. *Stop taking work.* The wake-up listener closes and the worker claims nothing more.
+1. *Stop taking work.* The wake-up listener closes, the oversight sweep stops after the
+   transaction in progress, and the worker claims nothing more.
    Accepted messages are already durable in the outbox; what is not claimed now waits
    there for the next worker.
 2. *Finish what is in flight.* The worker lets its deliveries finish within
@@ -50,6 +53,7 @@ from typing import Any
 
 from .db.wakeups import WakeupListener
 from .db.webhook_queue import WebhookQueue
+from .oversight_sweep import OversightSweeper
 from .relay import Relay
 from .settings import Settings
 from .smtp.config import SmtpConfig
@@ -90,6 +94,7 @@ class BackgroundWork:
         )
         # Messages stored by other processes wake the worker too (PostgreSQL only).
         self.wakeups = WakeupListener(settings.database_url, relay.new_work)
+        self.oversight = OversightSweeper(relay.outbox, settings.oversight_sweep_seconds)
         self._stopping = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
         self._dispatcher_task: asyncio.Task[None] | None = None
@@ -103,6 +108,7 @@ class BackgroundWork:
             self._run_dispatcher(worker_task), name="authmail-relay webhooks"
         )
         try:
+            self.oversight.start()
             await self.wakeups.start()
         except BaseException:
             await self._shut_down()
@@ -155,6 +161,7 @@ class BackgroundWork:
         failures: list[BaseException] = []
         try:
             await self.wakeups.close()  # 1. no more wake-ups from other processes
+            await self.oversight.stop()  # 1. no more sweeps (their events still go out)
             self.worker.stop()  # 1. no more claims
             await _finish(self._worker_task, failures)  # 2. in-flight deliveries
         finally:

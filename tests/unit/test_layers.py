@@ -109,7 +109,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "webhooks/http",
     ),
     # The service core that ties the edges together.
-    CORE: ("relay", "worker", "delivery", "webhooks/dispatcher", "background"),
+    CORE: ("relay", "worker", "delivery", "webhooks/dispatcher", "background", "oversight_sweep"),
     # Entry points: the HTTP API and the command line; they may import each other.
     ENTRY: ("api/*", "cli/*"),
     # The HTTP SDK: ships beside the server, imports only the shared layer and itself.

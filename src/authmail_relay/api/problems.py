@@ -70,6 +70,11 @@ API_ERROR_CODES = frozenset(
         "idempotency_key_in_use",
         "not_cancellable",
         "not_consumable",
+        "not_held",
+        "message_expired",
+        "self_approval",
+        "read_only",
+        "reason_required",
         "key_revoked",
         "delivery_in_flight",
         "dkim_selector_exists",
@@ -133,6 +138,7 @@ def problem_for(exc: RelayError, request_id: str | None) -> JSONResponse:
     """Translate one of the package's exceptions."""
     if isinstance(exc, ValidationError):
         code = exc.code.value if exc.code is not ErrorCode.UNKNOWN else "validation_error"
+        code = exc.error_code or code
         errors = [{"field": exc.field or "body", "message": exc.message}]
         return problem(422, code, exc.message, request_id=request_id, errors=errors)
     if isinstance(exc, InvalidHeaderError):

@@ -282,6 +282,12 @@ class MessageView(BaseModel):
     last_error_message: str | None
     events: list[EventView] | None = None
     attempts: list[MessageAttemptView] | None = None
+    #: Oversight: who approved or rejected it (a key id, a rule id, ``cli``), when, why;
+    #: when a sent auth message was reported unused.
+    decided_at: str | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    unused_at: str | None = None
 
 
 class MessageList(BaseModel):
