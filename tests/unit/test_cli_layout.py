@@ -17,6 +17,7 @@ pytestmark = pytest.mark.library
 CLI_DIR = Path(cli.__file__).parent
 #: The modules ``cli._dispatch`` runs: each holds one command group's ``run``.
 GROUP_MODULES = (
+    "approvals",
     "db",
     "dev",
     "dkim",

@@ -36,6 +36,7 @@ from ._base import HTTPX_ERRORS, Call, Retry
 from ._calls import ClientCalls
 from ._models import (
     Accepted,
+    DecisionResult,
     ErrorInfo,
     FieldError,
     Message,
@@ -51,6 +52,7 @@ __all__ = [
     "Accepted",
     "AsyncAuthmailClient",
     "AuthmailClient",
+    "DecisionResult",
     "ErrorInfo",
     "FieldError",
     "Message",
@@ -189,6 +191,10 @@ class AuthmailClient(ClientCalls):
     list_messages = _blocking(ClientCalls._list_messages)
     cancel = _blocking(ClientCalls._cancel)
     consume = _blocking(ClientCalls._consume)
+    list_approvals = _blocking(ClientCalls._list_approvals)
+    approve = _blocking(ClientCalls._approve)
+    reject = _blocking(ClientCalls._reject)
+    decide = _blocking(ClientCalls._decide)
     health = _blocking(ClientCalls._health)
 
 
@@ -274,4 +280,8 @@ class AsyncAuthmailClient(ClientCalls):
     list_messages = _awaiting(ClientCalls._list_messages)
     cancel = _awaiting(ClientCalls._cancel)
     consume = _awaiting(ClientCalls._consume)
+    list_approvals = _awaiting(ClientCalls._list_approvals)
+    approve = _awaiting(ClientCalls._approve)
+    reject = _awaiting(ClientCalls._reject)
+    decide = _awaiting(ClientCalls._decide)
     health = _awaiting(ClientCalls._health)

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from ..vocabulary import EventType, Kind, MessageStatus, Priority
 from ._models import (
     Accepted,
+    DecisionResult,
     FieldError,
     Message,
     MessageAttempt,
@@ -56,6 +57,8 @@ def send_outcome(
         status = "queued"
     elif raw == "accepted":
         status = "accepted"
+    elif raw == "held":
+        status = "held"
     else:
         raise WireError(f"unknown send status {raw[:40]!r}")
     return SendOutcome(
@@ -109,6 +112,10 @@ def message(data: object) -> Message:
         last_error_message=_optional(m, "last_error_message", str),
         events=tuple(_event(e) for e in _list(m.get("events") or [])),
         attempts=tuple(_attempt(a) for a in _list(m.get("attempts") or [])),
+        decided_at=_optional_time(m, "decided_at"),
+        decided_by=_optional(m, "decided_by", str),
+        decision_reason=_optional(m, "decision_reason", str),
+        unused_at=_optional_time(m, "unused_at"),
     )
 
 
@@ -117,6 +124,24 @@ def message_page(data: object) -> MessagePage:
     m = _object(data)
     messages = tuple(message(item) for item in _list(m.get("data")))
     return MessagePage(messages=messages, next_cursor=_optional(m, "next_cursor", str))
+
+
+def decision_results(data: object) -> tuple[DecisionResult, ...]:
+    """Decode the answer of ``POST /v1/approvals/decide``."""
+    results = []
+    for item in _list(_object(data).get("results")):
+        m = _object(item)
+        shown = m.get("message")
+        results.append(
+            DecisionResult(
+                id=_str(m, "id"),
+                status=_int(m, "status"),
+                message=None if shown is None else message(shown),
+                error_code=_optional(m, "error_code", str),
+                detail=_optional(m, "detail", str),
+            )
+        )
+    return tuple(results)
 
 
 def field_errors(data: object) -> tuple[FieldError, ...]:

@@ -18,6 +18,7 @@ from ..vocabulary import EventType, Kind, MessageStatus, Priority
 
 __all__ = [
     "Accepted",
+    "DecisionResult",
     "ErrorInfo",
     "FieldError",
     "Message",
@@ -31,8 +32,9 @@ __all__ = [
 
 #: What a ``send*`` call achieved: ``sent`` (the upstream said 250), ``queued`` (stored; the
 #: relay's wait ran out first and delivery goes on), ``accepted`` (stored; the outcome goes
-#: to ``webhook_url``) or ``dry_run`` (valid; nothing stored or sent).
-SendStatus = Literal["sent", "queued", "accepted", "dry_run"]
+#: to ``webhook_url``), ``held`` (stored; waiting for an approver, see ``approve``) or
+#: ``dry_run`` (valid; nothing stored or sent).
+SendStatus = Literal["sent", "queued", "accepted", "held", "dry_run"]
 _INFO = "info"
 
 
@@ -122,6 +124,12 @@ class Message:
     last_error_message: str | None
     events: tuple[MessageEvent, ...] = ()
     attempts: tuple[MessageAttempt, ...] = ()
+    #: Oversight: who approved or rejected it (a key id, a rule id, ``cli``), when and
+    #: why; when a sent auth message was reported unused.
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    unused_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,19 @@ class MessagePage:
 
     messages: tuple[Message, ...]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """One entry of ``decide``: ``status`` 200 with the updated ``message``, or the HTTP
+    status and ``error_code`` the single call would have failed with (``not_found``,
+    ``not_held``, ``message_expired``, ``self_approval``, ``reason_required``, …)."""
+
+    id: str
+    status: int
+    message: Message | None = None
+    error_code: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
