@@ -64,7 +64,8 @@ __all__ = ["BackgroundWork", "background_work"]
 
 
 class BackgroundWork:
-    """The worker, the webhook dispatcher and the wake-up listener of one process.
+    """The worker, the webhook dispatcher, the wake-up listener and the oversight sweep of
+    one process.
 
     An async context manager (see the module docstring for its start and stop order);
     :attr:`worker` and :attr:`dispatcher` exist from construction on, for readiness

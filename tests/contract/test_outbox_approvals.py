@@ -16,7 +16,7 @@ from sqlalchemy import event, insert, select, update
 from authmail_relay.db import create_engine
 from authmail_relay.db.approvals import ApprovalDecision, check_reason
 from authmail_relay.db.outbox import Outbox
-from authmail_relay.db.schema import approval_rules, audit, messages
+from authmail_relay.db.schema import approval_rules, audit, messages, webhook_deliveries
 from authmail_relay.exceptions import (
     ConflictError,
     NotFoundError,
@@ -338,3 +338,31 @@ async def test_listing_held_messages_filters_and_pages(outbox: Outbox) -> None:
             update(messages).values(created_at=messages.c.created_at - 7_200_000)
         )
     assert len(await outbox.list_held(older_than_ms=3_600_000)) == 6
+
+
+async def test_decision_webhooks_say_who_decided_and_why(outbox: Outbox) -> None:
+    hook = "https://hooks.example.com/relay"
+    approved = await _held(outbox, webhook_url=hook)
+    rejected = await _held(outbox, webhook_url=hook)
+    await outbox.approve(approved, APPROVER, "expected")
+    await outbox.reject(rejected, APPROVER, "not ours")
+    async with outbox.engine.connect() as connection:
+        rows = await connection.execute(
+            select(webhook_deliveries.c.message_id, webhook_deliveries.c.payload).order_by(
+                webhook_deliveries.c.created_at, webhook_deliveries.c.id
+            )
+        )
+        payloads = {(row.message_id, json.loads(row.payload)["type"]): row.payload for row in rows}
+    assert set(payloads) == {
+        (approved, "message.held"),
+        (approved, "message.approved"),
+        (rejected, "message.held"),
+        (rejected, "message.rejected"),
+    }
+    decision = json.loads(payloads[approved, "message.approved"])
+    assert decision["data"]["decided_by"] == APPROVER
+    assert decision["data"]["reason"] == "expected"
+    assert decision["status"] == "approved"
+    refusal = json.loads(payloads[rejected, "message.rejected"])["data"]
+    assert (refusal["status"], refusal["reason"]) == ("rejected", "not ours")
+    assert "decided_by" not in json.loads(payloads[approved, "message.held"])["data"]
