@@ -37,7 +37,7 @@ ApproveCaller = Annotated[Caller, Depends(require(Scope.APPROVE))]
 MAX_PAGE = 200
 #: The longest hold the ``older_than`` filter takes (a year, in seconds).
 MAX_OLDER_THAN = 366 * 86400
-_DECIDING = problems(*AUTHENTICATED, 404, 409, 422)
+_DECIDING = problems(*AUTHENTICATED, 400, 404, 409, 422)
 
 
 def _known(message_id: str) -> str:
@@ -127,7 +127,7 @@ async def reject_message(
 @router.post(
     "/v1/approvals/decide",
     response_model=DecideResult,
-    responses=problems(*AUTHENTICATED, 422),
+    responses=problems(*AUTHENTICATED, 400, 422),
     summary="Approve or reject up to 100 held messages; each gets its own result",
 )
 async def decide(body: DecideBody, caller: ApproveCaller, relay: RelayDep) -> DecideResult:

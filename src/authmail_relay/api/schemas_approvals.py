@@ -52,7 +52,7 @@ class DecisionItem(RequestModel):
 
 
 class DecideBody(RequestModel):
-    """``POST /v1/approvals/decide``: up to 100 decisions, each id at most once."""
+    """``POST /v1/approvals/decide``: up to 100 decisions (a repeated id is decided once)."""
 
     model_config = ConfigDict(extra="forbid")
 

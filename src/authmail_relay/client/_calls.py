@@ -352,7 +352,7 @@ class ClientCalls(ClientBase):
     def _decide(self, decisions: Sequence[Mapping[str, Any]]) -> Call[tuple[DecisionResult, ...]]:
         """Approve or reject up to 100 held messages at once
         (``POST /v1/approvals/decide``): each entry is ``{"id": …, "action": "approve" |
-        "reject", "reason": …}``, each id at most once. Returns one
+        "reject", "reason": …}`` (a repeated id is decided once). Returns one
         :class:`DecisionResult` per entry, in order."""
         given: object = decisions
         if not isinstance(given, (list, tuple)) or not 1 <= len(given) <= MAX_DECISIONS:

@@ -263,11 +263,9 @@ class ApprovalOutcome:
 
 def check_batch(decisions: Sequence[ApprovalDecision]) -> None:
     """ValidationError (field ``decisions``) for an empty batch, more than
-    :data:`MAX_DECISIONS`, an id given twice, or an action other than approve/reject."""
+    :data:`MAX_DECISIONS`, or an action other than approve/reject."""
     if not 1 <= len(decisions) <= MAX_DECISIONS:
         raise ValidationError(f"decisions: 1 to {MAX_DECISIONS} entries", field="decisions")
-    if len({d.id for d in decisions}) != len(decisions):
-        raise ValidationError("decisions: each id at most once", field="decisions")
     if any(d.action not in ("approve", "reject") for d in decisions):
         raise ValidationError("decisions: action is approve or reject", field="decisions")
 
@@ -276,10 +274,20 @@ async def decide_many(
     writer: OutboxWriter, decisions: Sequence[ApprovalDecision], actor: str
 ) -> list[ApprovalOutcome]:
     """Each decision in its own transaction, in order; one failing does not stop the rest.
-    A StorageError stops the batch (what was decided before it stays decided)."""
+    An id that appeared earlier in the batch is not decided again: its outcome is
+    ``validation_error``. A StorageError stops the batch (what was decided before it
+    stays decided)."""
     check_batch(decisions)
     outcomes = []
+    seen: set[str] = set()
     for decision in decisions:
+        if decision.id in seen:
+            repeated = "this id appears earlier in the batch; it was decided there"
+            outcomes.append(
+                ApprovalOutcome(decision.id, error_code="validation_error", error=repeated)
+            )
+            continue
+        seen.add(decision.id)
         try:
             if decision.action == "approve":
                 record = await approve(writer, decision.id, actor, decision.reason)
