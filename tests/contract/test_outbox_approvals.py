@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import event, insert, select, update
 
 from authmail_relay.db import create_engine
-from authmail_relay.db.approvals import ApprovalDecision, check_reason
+from authmail_relay.db.approval_batches import ApprovalDecision
+from authmail_relay.db.approvals import check_reason
 from authmail_relay.db.outbox import Outbox
 from authmail_relay.db.schema import approval_rules, audit, messages, webhook_deliveries
 from authmail_relay.exceptions import (

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query
 
-from ..db.approvals import ApprovalDecision
+from ..db.approval_batches import ApprovalDecision
 from ..exceptions import NotFoundError, ValidationError
 from ..ids import is_message_id
 from ..mail.message_request import MAX_TAG_LENGTH

@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..db.approvals import MAX_DECISIONS, MAX_REASON_CHARS, ApprovalOutcome
+from ..db.approval_batches import ApprovalOutcome
+from ..db.approvals import MAX_DECISIONS, MAX_REASON_CHARS
 from .fields import MESSAGE_ID_PATTERN, RequestModel
 from .schemas import MessageView
 from .views import message_view

@@ -7,8 +7,9 @@ they talk to (``sql``, ``engine``, ``schema``, ``write_gate``, ``migrate``).
 Code map:
 
 - ``api_keys_store``: stored API keys: create, read, list, revoke, rotate, authenticate.
-- ``approvals``: deciding held messages (approve, reject, a batch), listing them, and
-  reading the approval rules at intake (SQL of ``Outbox``).
+- ``approval_batches``: deciding up to 100 held messages at once, each on its own.
+- ``approvals``: deciding held messages (approve, reject), listing them, and reading the
+  approval rules at intake (SQL of ``Outbox``).
 - ``approval_sweeps``: expiring held messages, reporting unused sent ones (SQL of
   ``Outbox``).
 - ``audit_store``: the audit trail: appending to the hash chain in the caller's transaction.

@@ -1,7 +1,8 @@
-"""Deciding held messages: approve, reject, a batch of either; the rules read at intake.
+"""Deciding held messages: approve, reject, list them; the rules read at intake.
 
-The SQL behind ``Outbox.approve``, ``Outbox.reject``, ``Outbox.decide_many`` and
-``Outbox.list_held`` (:class:`authmail_relay.db.outbox.Outbox` documents each contract).
+The SQL behind ``Outbox.approve``, ``Outbox.reject`` and ``Outbox.list_held``
+(:class:`authmail_relay.db.outbox.Outbox` documents each contract; a batch is
+:mod:`authmail_relay.db.approval_batches`).
 A decision is one transaction of the outbox's writer: one UPDATE guarded by
 ``status = 'held'``, by the approver not being the key that made the message (separation
 of duties) and by the message not having expired, then its event (and so its audit
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, or_, select
@@ -24,7 +24,6 @@ from ..exceptions import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
-    RelayError,
     ValidationError,
 )
 from ..mail.message_request import check_encodable
@@ -47,11 +46,8 @@ __all__ = [
     "NOT_HELD",
     "REASON_REQUIRED",
     "SELF_APPROVAL",
-    "ApprovalDecision",
-    "ApprovalOutcome",
     "approve",
     "check_reason",
-    "decide_many",
     "list_held",
     "load_rules",
     "reject",
@@ -239,74 +235,6 @@ async def expire_held_ids(
         *(NewEvent(i, EventType.EXPIRED, MessageStatus.EXPIRED, data) for i in expired),
     )
     return expired
-
-
-@dataclass(frozen=True)
-class ApprovalDecision:
-    """One entry of a batch: ``approve`` or ``reject`` (which needs a reason)."""
-
-    id: str
-    action: str
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class ApprovalOutcome:
-    """What one decision of a batch did: the message as it now is, or why not
-    (``error_code`` as the single call would have answered, and a short message)."""
-
-    id: str
-    record: MessageRecord | None = None
-    error_code: str | None = None
-    error: str | None = None
-
-
-def check_batch(decisions: Sequence[ApprovalDecision]) -> None:
-    """ValidationError (field ``decisions``) for an empty batch, more than
-    :data:`MAX_DECISIONS`, or an action other than approve/reject."""
-    if not 1 <= len(decisions) <= MAX_DECISIONS:
-        raise ValidationError(f"decisions: 1 to {MAX_DECISIONS} entries", field="decisions")
-    if any(d.action not in ("approve", "reject") for d in decisions):
-        raise ValidationError("decisions: action is approve or reject", field="decisions")
-
-
-async def decide_many(
-    writer: OutboxWriter, decisions: Sequence[ApprovalDecision], actor: str
-) -> list[ApprovalOutcome]:
-    """Each decision in its own transaction, in order; one failing does not stop the rest.
-    An id that appeared earlier in the batch is not decided again: its outcome is
-    ``validation_error``. A StorageError stops the batch (what was decided before it
-    stays decided)."""
-    check_batch(decisions)
-    outcomes = []
-    seen: set[str] = set()
-    for decision in decisions:
-        if decision.id in seen:
-            repeated = "this id appears earlier in the batch; it was decided there"
-            outcomes.append(
-                ApprovalOutcome(decision.id, error_code="validation_error", error=repeated)
-            )
-            continue
-        seen.add(decision.id)
-        try:
-            if decision.action == "approve":
-                record = await approve(writer, decision.id, actor, decision.reason)
-            else:
-                record = await reject(writer, decision.id, actor, decision.reason or "")
-        except (NotFoundError, ConflictError, PermissionDeniedError, ValidationError) as exc:
-            outcomes.append(ApprovalOutcome(decision.id, error_code=_code(exc), error=exc.message))
-        else:
-            outcomes.append(ApprovalOutcome(decision.id, record=record))
-    return outcomes
-
-
-def _code(exc: RelayError) -> str:
-    if isinstance(exc, NotFoundError):
-        return "not_found"
-    if isinstance(exc, ValidationError):
-        return exc.error_code or "validation_error"
-    code = getattr(exc, "error_code", None)
-    return code if isinstance(code, str) else "conflict"
 
 
 async def list_held(

@@ -11,9 +11,9 @@ the database clock. Errors of the database or its driver surface as
 
 :class:`Outbox` is the index of every operation; each method's SQL is in the module of
 its concept: ``outbox_reads`` (reading), ``outbox_actions`` (storing, cancelling,
-consuming), ``approvals`` (deciding held messages), ``approval_sweeps`` (expiring held
-messages, reporting unused ones), ``outbox_claims`` (claiming and leasing),
-``outbox_results`` (finishing).
+consuming), ``approvals`` and ``approval_batches`` (deciding held messages, one or many),
+``approval_sweeps`` (expiring held messages, reporting unused ones), ``outbox_claims``
+(claiming and leasing), ``outbox_results`` (finishing).
 See ``docs/storage.md`` for the guarantees in full.
 """
 
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..trust.rate_limits import Limit
 from ..vocabulary import ErrorCode, EventType, Kind, MessageStatus, Priority
 from . import (
+    approval_batches,
     approval_sweeps,
     approvals,
     outbox_actions,
@@ -35,7 +36,7 @@ from . import (
     outbox_reads,
     outbox_results,
 )
-from .approvals import ApprovalDecision, ApprovalOutcome
+from .approval_batches import ApprovalDecision, ApprovalOutcome
 from .engine import read_only
 from .idempotency import IdempotencyLink
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
@@ -269,7 +270,7 @@ class Outbox:
         """Up to 100 decisions, each in its own transaction, with one outcome each (the
         record, or the error code the single call would have raised). ValidationError
         for an empty or oversized batch, a repeated id or an unknown action."""
-        return await approvals.decide_many(self._writer, decisions, actor)
+        return await approval_batches.decide_many(self._writer, decisions, actor)
 
     async def list_held(
         self,
