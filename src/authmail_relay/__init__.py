@@ -24,7 +24,8 @@ calls), ``worker`` (the claim loop), ``delivery`` (one claimed message), ``backg
 (starting and stopping the background work), ``audit_checkpoints`` (signing checkpoints
 of the audit trail, and their loop), ``retry`` (pure retry decisions),
 ``lanes``, ``urgency`` and ``task_pool`` (who goes first), ``compose_work`` (the compose
-threads), ``retention`` (how long finished messages keep what).
+threads), ``retention`` (how long finished messages keep what), ``oversight_sweep`` (held
+messages that expire, sent ones nobody used).
 
 Rooms, one per docs page, each with its own code map: ``mail`` (content and templates),
 ``smtp``, ``dkim``, ``trust`` (keys, senders, limits, secrets), ``oversight`` (approval

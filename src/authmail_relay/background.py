@@ -1,12 +1,14 @@
 """The background work of a service process, started and stopped in one order.
 
 Beside the HTTP API (``serve``, ``dev``) or on its own (``worker``), a process that
-delivers runs three things: the delivery :class:`~authmail_relay.worker.Worker` (with its
+delivers runs these things: the delivery :class:`~authmail_relay.worker.Worker` (with its
 retention sweep), the :class:`~authmail_relay.webhooks.dispatcher.WebhookDispatcher` that
-reports what the worker did, and the :class:`~authmail_relay.db.wakeups.WakeupListener`
-that wakes the worker when another process stores a message (PostgreSQL only); beside
-them, the :class:`~authmail_relay.audit_checkpoints.CheckpointLoop` signs checkpoints of
-the audit trail::
+reports what the worker did, the :class:`~authmail_relay.db.wakeups.WakeupListener`
+that wakes the worker when another process stores a message (PostgreSQL only), and the
+:class:`~authmail_relay.oversight_sweep.OversightSweeper` (held messages that expire,
+sent auth mail nobody used); beside them, the
+:class:`~authmail_relay.audit_checkpoints.CheckpointLoop` signs checkpoints of the audit
+trail::
 
     async with background_work(relay, settings, smtp=smtp) as work:
         await work.wait()  # until work.stop() (say, on SIGTERM) or a part fails
@@ -14,11 +16,12 @@ the audit trail::
 **Start.** The worker and the dispatcher are built before anything runs, so a bad
 setting (a DKIM key file that cannot be read) fails the start with nothing to undo.
 Then the worker and the dispatcher start (in the same turn of the event loop), then the
-wake-up listener, which only ever wakes the worker.
+oversight sweep, then the wake-up listener, which only ever wakes the worker.
 
 **Stop** (leaving the block, for whatever reason), in this order:
 
-1. *Stop taking work.* The wake-up listener closes and the worker claims nothing more.
+1. *Stop taking work.* The wake-up listener closes, the oversight sweep stops after the
+   transaction in progress, and the worker claims nothing more.
    Accepted messages are already durable in the outbox; what is not claimed now waits
    there for the next worker.
 2. *Finish what is in flight.* The worker lets its deliveries finish within
@@ -56,6 +59,7 @@ from typing import Any
 from .audit_checkpoints import CheckpointLoop, checkpoint_keys
 from .db.wakeups import WakeupListener
 from .db.webhook_queue import WebhookQueue
+from .oversight_sweep import OversightSweeper
 from .relay import Relay
 from .settings import Settings
 from .smtp.config import SmtpConfig
@@ -66,8 +70,8 @@ __all__ = ["BackgroundWork", "background_work"]
 
 
 class BackgroundWork:
-    """The worker, the webhook dispatcher, the wake-up listener and the audit checkpoint
-    loop of one process.
+    """The worker, the webhook dispatcher, the wake-up listener, the oversight sweep and
+    the audit checkpoint loop of one process.
 
     An async context manager (see the module docstring for its start and stop order);
     :attr:`worker` and :attr:`dispatcher` exist from construction on, for readiness
@@ -97,6 +101,7 @@ class BackgroundWork:
         )
         # Messages stored by other processes wake the worker too (PostgreSQL only).
         self.wakeups = WakeupListener(settings.database_url, relay.new_work)
+        self.oversight = OversightSweeper(relay.outbox, settings.oversight_sweep_seconds)
         # Signed checkpoints of the audit trail's head (a missing key fails the start).
         self.checkpoints = CheckpointLoop(
             relay.outbox.engine,
@@ -120,6 +125,7 @@ class BackgroundWork:
             self.checkpoints.run(), name="authmail-relay audit checkpoints"
         )
         try:
+            self.oversight.start()
             await self.wakeups.start()
         except BaseException:
             await self._shut_down()
@@ -172,6 +178,7 @@ class BackgroundWork:
         failures: list[BaseException] = []
         try:
             await self.wakeups.close()  # 1. no more wake-ups from other processes
+            await self.oversight.stop()  # 1. no more sweeps (their events still go out)
             self.worker.stop()  # 1. no more claims
             await _finish(self._worker_task, failures)  # 2. in-flight deliveries
         finally:

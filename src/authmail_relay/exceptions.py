@@ -6,7 +6,8 @@
     ├── ConfigurationError          bad or missing settings; never swallow it
     ├── ValidationError (ValueError)
     │   │                           a caller-supplied value is unusable (HTTP 422);
-    │   │                           ``code`` is an :class:`ErrorCode`, ``field`` names the input
+    │   │                           ``code`` is an :class:`ErrorCode`, ``field`` names the input,
+    │   │                           ``error_code`` (rarely set) a more specific API code
     │   ├── HeaderInjectionError    CR, LF, NUL or another control character in a header value
     │   ├── InvalidAddressError     not a valid mailbox
     │   ├── ConflictingScopesError  a stored key asked to hold both ``send`` and ``approve``
@@ -21,7 +22,7 @@
     ├── AuthenticationError         missing or wrong API key (HTTP 401)
     ├── PermissionDeniedError       a valid key that may not do this (HTTP 403);
     │                               ``error_code`` says why (``forbidden``,
-    │                               ``sender_not_allowed``)
+    │                               ``sender_not_allowed``, ``read_only``, ``self_approval``)
     ├── RateLimitedError            too many requests (HTTP 429); ``limit`` names the
     │                               limit, ``retry_after`` says how many seconds to wait
     ├── DeliveryError               the upstream refused the mail for good (HTTP 502 on
@@ -65,12 +66,19 @@ class ValidationError(RelayError, ValueError):
     error_code: str = "validation_error"
 
     def __init__(
-        self, message: str | None = None, *, field: str | None = None, code: ErrorCode | None = None
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        code: ErrorCode | None = None,
+        error_code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.field = field
         if code is not None:
             self.code = code
+        if error_code is not None:
+            self.error_code = error_code
 
 
 class HeaderInjectionError(ValidationError):

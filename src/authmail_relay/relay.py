@@ -5,6 +5,10 @@ Accepting is *validate → render once to RFC 5322 bytes → commit*: once
 :meth:`Relay.submit` returns, the message is a committed outbox row and will be sent
 (or end in a documented terminal status); if the commit fails it raises
 :class:`~authmail_relay.exceptions.StorageError` and nothing was accepted.
+
+Oversight (docs/oversight.md): a send from a key in ``read_only`` mode is refused before
+anything is stored; a gated key's send (or one a ``hold`` rule matches) is stored
+``held`` and waits for :meth:`Relay.approve` or :meth:`Relay.reject` by someone else.
 """
 
 from __future__ import annotations
@@ -23,10 +27,18 @@ from .db.audit_reads import MAX_FILTER_CHARS, MAX_LIST_LIMIT, AuditFilter, list_
 from .db.engine import AsyncEngine, create_engine
 from .db.idempotency import IdempotencyLink
 from .db.migrate import is_current, upgrade
-from .db.outbox import EventRecord, MessageRecord, NewMessage, Outbox, StoredAttempt
+from .db.outbox import (
+    ApprovalDecision,
+    ApprovalOutcome,
+    EventRecord,
+    MessageRecord,
+    NewMessage,
+    Outbox,
+    StoredAttempt,
+)
 from .db.sql import migrates_at_open
 from .db.write_gate import urgent_writes
-from .exceptions import ConfigurationError, RelayNotOpenError
+from .exceptions import ConfigurationError, PermissionDeniedError, RelayNotOpenError
 from .ids import new_message_id
 from .mail.composing import Composed, Draft, compose
 from .mail.config import mail_settings
@@ -49,7 +61,7 @@ from .trust.requester import requester_key
 from .trust.secrets_at_rest import load_keys
 from .trust.sender_policy import check_sender
 from .urgency import Urgency
-from .vocabulary import MessageStatus, Priority
+from .vocabulary import Kind, MessageStatus, OversightMode, Priority
 from .webhooks.ssrf import Resolver, UrlGuard
 
 #: How often a waiting /send request re-reads the message when no in-process worker
@@ -213,8 +225,17 @@ class Relay:
 
         With ``idempotency``, the stored message is linked to that key in the same
         transaction (see :mod:`authmail_relay.db.idempotency`).
+
+        The request's ``oversight`` (None: ``OVERSIGHT_DEFAULT``) and the approval rules
+        decide whether it is stored ``queued`` or ``held`` (the returned status says
+        which); ``read_only`` is PermissionDeniedError ``read_only``, before anything is
+        validated or stored.
         """
         outbox = self.outbox
+        if self._oversight(request) is OversightMode.READ_ONLY:
+            raise PermissionDeniedError(
+                "this API key may not send (read_only)", error_code="read_only"
+            )
         envelope = validate_request(request)
         urgent = object() if envelope.priority is Priority.HIGH else None
         if urgent is not None:
@@ -234,8 +255,12 @@ class Relay:
                 self.urgency.end(urgent)
             raise
         if urgent is not None:
-            self.urgency.rename(urgent, record.id)
-        self.new_work.set()
+            if record.status is MessageStatus.HELD:
+                self.urgency.end(urgent)  # nothing to hurry for until it is approved
+            else:
+                self.urgency.rename(urgent, record.id)
+        if record.status is not MessageStatus.HELD:
+            self.new_work.set()
         return AcceptedMessage(
             id=record.id,
             status=record.status,
@@ -273,10 +298,14 @@ class Relay:
                 webhook_url=request.webhook_url,
                 webhook_secret=request.webhook_secret,
                 api_key_id=request.api_key_id,
+                oversight=self._oversight(request),
             ),
             idempotency=idempotency,
             limits=self._limits_for(request, envelope, composed.recipients),
         )
+
+    def _oversight(self, request: MessageRequest) -> OversightMode:
+        return request.oversight or self.settings.oversight_default
 
     async def count_key_request(self, key_id: str, per_minute: int) -> list[tuple[Limit, Decision]]:
         """Count one request by API key *key_id* against *per_minute* requests per
@@ -361,6 +390,50 @@ class Relay:
     async def consume(self, message_id: str) -> MessageRecord:
         """Record that the link or code in a sent message was used."""
         return await self.outbox.consume(message_id)
+
+    async def approve(
+        self, message_id: str, actor: str, reason: str | None = None
+    ) -> MessageRecord:
+        """Approve a held message as *actor* (the approving key's id, or ``cli``); an
+        in-process worker is woken at once. Errors: see :meth:`Outbox.approve` (among
+        them ``self_approval`` when *actor* made the message)."""
+        record = await self.outbox.approve(message_id, actor, reason)
+        self.new_work.set()
+        return record
+
+    async def reject(self, message_id: str, actor: str, reason: str) -> MessageRecord:
+        """Reject a held message as *actor*, with a reason (never sent)."""
+        return await self.outbox.reject(message_id, actor, reason)
+
+    async def decide_many(
+        self, decisions: Sequence[ApprovalDecision], actor: str
+    ) -> list[ApprovalOutcome]:
+        """Up to 100 approvals and rejections as *actor*, one outcome each (see
+        :meth:`Outbox.decide_many`)."""
+        outcomes = await self.outbox.decide_many(decisions, actor)
+        if any(o.record is not None and o.record.status is MessageStatus.QUEUED for o in outcomes):
+            self.new_work.set()
+        return outcomes
+
+    async def list_held(
+        self,
+        *,
+        api_key_id: str | None = None,
+        kind: Kind | None = None,
+        tag: str | None = None,
+        older_than_ms: int | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[MessageRecord]:
+        """Held messages waiting for a decision, newest first (see :meth:`Outbox.list_held`)."""
+        return await self.outbox.list_held(
+            api_key_id=api_key_id,
+            kind=kind,
+            tag=tag,
+            older_than_ms=older_than_ms,
+            limit=limit,
+            before_id=before_id,
+        )
 
     async def get_message(self, message_id: str) -> MessageDetails:
         """A message with its events and attempts; NotFoundError if unknown."""

@@ -686,6 +686,14 @@ SETTINGS: tuple[Setting, ...] = (
         "oversight_default",
         _oversight_mode,
     ),
+    Setting(
+        "OVERSIGHT_SWEEP_SECONDS",
+        "5",
+        "How often a worker expires held messages past their expiry and reports sent auth "
+        "mail nobody used (message.unused).",
+        "oversight_sweep_seconds",
+        _positive_float,
+    ),
     # Rate limits (docs/security.md#rate-limits).
     Setting(
         "SEND_RATE_PER_MINUTE",
@@ -826,6 +834,7 @@ class Settings:
     dns_timeout_seconds: float = 5.0
     allowed_senders: tuple[str, ...] = ()
     oversight_default: OversightMode = OversightMode.AUTONOMOUS
+    oversight_sweep_seconds: float = 5.0
     recipient_max_per_window: int = 5
     recipient_window_seconds: float = 900.0
     recipient_min_interval_seconds: float = 30.0

@@ -23,7 +23,7 @@ from authmail_relay.db.schema import metadata
 from authmail_relay.vocabulary import Scope
 from tests.api.conftest import Api
 
-SEND, READ, ADMIN = Scope.SEND, Scope.READ, Scope.ADMIN
+SEND, READ, ADMIN, APPROVE = Scope.SEND, Scope.READ, Scope.ADMIN, Scope.APPROVE
 #: Scopes that also open a route of the scope on the left (admin may read the audit trail).
 ALSO_ALLOWED: dict[Scope, frozenset[Scope]] = {Scope.AUDIT: frozenset({ADMIN})}
 
@@ -41,6 +41,10 @@ MATRIX: dict[tuple[str, str], Scope | None] = {
     ("GET", "/v1/messages/{message_id}"): READ,
     ("POST", "/v1/messages/{message_id}/cancel"): SEND,
     ("POST", "/v1/messages/{message_id}/consume"): SEND,
+    ("POST", "/v1/messages/{message_id}/approve"): APPROVE,
+    ("POST", "/v1/messages/{message_id}/reject"): APPROVE,
+    ("GET", "/v1/approvals"): APPROVE,
+    ("POST", "/v1/approvals/decide"): APPROVE,
     ("GET", "/v1/templates"): READ,
     ("GET", "/v1/templates/{kind}/preview"): READ,
     ("POST", "/v1/webhooks"): ADMIN,

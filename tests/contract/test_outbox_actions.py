@@ -140,7 +140,7 @@ async def test_only_waiting_messages_can_be_cancelled(
 
     assert caught.value.error_code == "not_cancellable"
     assert str(caught.value) == (
-        f"message is {status.value}; only queued or deferred messages can be cancelled"
+        f"message is {status.value}; only held, queued or deferred messages can be cancelled"
     )
     assert await outbox.get_message(record.id) == record
     assert await outbox.list_events(record.id) == events_before

@@ -33,7 +33,7 @@ from authmail_relay.db import create_engine, upgrade
 from authmail_relay.db.idempotency import IdempotencyStore
 from authmail_relay.db.outbox import AttemptRecord, MessageRecord, NewMessage, Outbox
 from authmail_relay.ids import new_message_id
-from authmail_relay.vocabulary import ErrorCode, Kind, MessageStatus, Priority
+from authmail_relay.vocabulary import ErrorCode, Kind, MessageStatus, OversightMode, Priority
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 
@@ -149,8 +149,15 @@ async def message_in_status(
 
     Claims the new message, so no other message may be due when this is called (schedule
     other queued messages for later with ``send_at_ms``). ``deferred`` messages wait an
-    hour for their retry.
+    hour for their retry. ``held`` and ``rejected`` ones come from a gated key (neither
+    is claimed).
     """
+    if status in (MessageStatus.HELD, MessageStatus.REJECTED):
+        overrides.setdefault("api_key_id", "key_setup_sender")
+        held = await outbox.enqueue(new_message(oversight=OversightMode.GATED, **overrides))
+        if status is MessageStatus.HELD:
+            return held
+        return await outbox.reject(held.id, "key_setup_approver", "rejected in setup")
     record = await outbox.enqueue(new_message(**overrides))
     if status is MessageStatus.QUEUED:
         return record

@@ -18,6 +18,7 @@ CLI_DIR = Path(cli.__file__).parent
 #: The modules ``cli._dispatch`` runs: each holds one command group's ``run``.
 GROUP_MODULES = (
     "audit",
+    "approvals",
     "db",
     "dev",
     "dkim",

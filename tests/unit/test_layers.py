@@ -116,6 +116,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "webhooks/dispatcher",
         "background",
         "audit_checkpoints",
+        "oversight_sweep",
     ),
     # Entry points: the HTTP API and the command line; they may import each other.
     ENTRY: ("api/*", "cli/*"),

@@ -13,6 +13,8 @@ Code map:
 
 - ``routes_send``: the compatible routes (``/send``, ``/send/otp``, ``/send/magic-link``, …).
 - ``routes_messages``: ``/v1/messages``; ``batch``: ``POST /v1/messages/batch``.
+- ``routes_approvals``: ``/v1/approvals`` and approving or rejecting a held message;
+  ``schemas_approvals``: its wire models.
 - ``routes_webhooks``, ``routes_keys``, ``routes_domains``, ``routes_templates``: the other
   ``/v1`` resources; ``routes_health``: ``/health`` and ``/ready``; ``routes_dev``: the dev
   inbox.
@@ -48,6 +50,7 @@ from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import Scope
 from . import (
+    routes_approvals,
     routes_audit,
     routes_dev,
     routes_domains,
@@ -129,6 +132,7 @@ def create_app(
     app.include_router(routes_health.router)
     app.include_router(routes_send.router)
     app.include_router(routes_messages.router)
+    app.include_router(routes_approvals.router)
     app.include_router(routes_webhooks.router)
     app.include_router(routes_templates.router)
     # GET /v1/domains/… reads: the read scope (see docs/security.md).

@@ -5,7 +5,8 @@ Without ``webhook_url`` the request waits (up to ``SEND_WAIT_SECONDS``) for the 
 outcome: ``200 {"sent": true, …}`` once the upstream accepted it, ``502`` with the
 documented ``detail`` when it was refused for good, ``202 {"status": "queued"}`` when
 the wait ran out first (delivery goes on). With ``webhook_url`` it answers at once
-with ``{"status": "accepted"}``.
+with ``{"status": "accepted"}``. A send held for approval (a gated key, a ``hold`` rule)
+answers ``202 {"sent": false, "status": "held", "id": …}`` at once.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Sent (or accepted for webhook delivery); with X-Dry-Run, the "
         "payload is valid and nothing was stored.",
     },
-    202: {"model": SendResponse, "description": "Stored and queued; the wait ran out first."},
+    202: {
+        "model": SendResponse,
+        "description": "Stored and queued, the wait ran out first; or held for approval.",
+    },
     502: {"model": DeliveryFailed, "description": "The upstream SMTP server refused the mail."},
     **problems(*CREATING),
 }
@@ -97,7 +101,13 @@ async def _send(
         return await dry_run_response(relay, message)
 
     async def handle(link: IdempotencyLink | None, recovered: str | None) -> Reply:
-        message_id = recovered or (await relay.submit(message, idempotency=link)).id
+        if recovered is not None:
+            message_id, status = recovered, (await relay.outbox.get_message(recovered)).status
+        else:
+            accepted = await relay.submit(message, idempotency=link)
+            message_id, status = accepted.id, accepted.status
+        if status is MessageStatus.HELD:
+            return Reply(202, {"sent": False, "status": "held", "id": message_id})
         if message.webhook_url:
             return Reply(200, {"sent": False, "status": "accepted", "id": message_id})
         return await _outcome(relay, message_id, settings.send_wait_seconds)
@@ -121,6 +131,7 @@ def stamped(message: MessageRequest, request: Request, caller: Caller) -> Messag
         api_key_id=caller.key_id,
         allowed_senders=caller.allowed_senders,
         extra_link_origins=caller.allowed_origins,
+        oversight=caller.oversight,
     )
 
 

@@ -295,6 +295,12 @@ class MessageView(BaseModel):
     trail: list[TrailEntryView] | None = Field(
         None, description="GET /v1/messages/{id} only: its audit entries, oldest first."
     )
+    #: Oversight: who approved or rejected it (a key id, a rule id, ``cli``), when, why;
+    #: when a sent auth message was reported unused.
+    decided_at: str | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    unused_at: str | None = None
 
 
 class MessageList(BaseModel):

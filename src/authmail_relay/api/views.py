@@ -56,6 +56,10 @@ def message_view(
         last_error_message=record.last_error_message,
         events=None if events is None else [_event(e) for e in events],
         attempts=None if attempts is None else [_attempt(a) for a in attempts],
+        decided_at=iso_or_none(record.decided_at),
+        decided_by=record.decided_by,
+        decision_reason=record.decision_reason,
+        unused_at=iso_or_none(record.unused_at),
         trail=None if trail is None else [_trail_entry(e) for e in trail],
     )
 

@@ -15,6 +15,7 @@ Code map:
 - ``_format``: text the commands print (times, message rows and details), as pure
   functions; standard library only.
 - ``audit``: ``audit list|verify|export|checkpoint``: the audit trail from the shell.
+- ``approvals``: ``approvals list|show|approve|reject``: held messages (actor ``cli``).
 - ``capture``: ``dev``'s capture SMTP server: accepts every message and keeps it on disk.
 - ``db``: ``db upgrade``: apply pending schema migrations.
 - ``dev``: ``dev``: the whole relay on embedded defaults, for trying it out.
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = message_commands.add_parser("show", help="one message with its attempts and events")
     show.add_argument("id")
 
+    _add_approvals(commands)
     _add_webhooks(commands)
     _add_dkim(commands)
     _add_domains(commands)
@@ -146,6 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000, help="taken? a free port is used instead")
     return parser
+
+
+def _add_approvals(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    approvals = commands.add_parser("approvals", help="held messages: list, approve, reject")
+    actions = approvals.add_subparsers(dest="approvals_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="held messages, newest first")
+    listing.add_argument("--key", default=None, help="only those sent with this key id")
+    listing.add_argument("--kind", choices=["raw", "otp", "magic_link", "password_reset"])
+    listing.add_argument("--tag", default=None, help="only those with this tag")
+    listing.add_argument(
+        "--older-than", type=int, default=None, metavar="SECONDS", help="held at least this long"
+    )
+    listing.add_argument("--limit", type=int, default=20)
+    show = actions.add_parser("show", help="one message with its events")
+    show.add_argument("id")
+    approve = actions.add_parser("approve", help="approve a held message (it is then sent)")
+    approve.add_argument("id")
+    approve.add_argument("--reason", default=None, help="why (at most 500 characters)")
+    reject = actions.add_parser("reject", help="reject a held message (never sent)")
+    reject.add_argument("id")
+    reject.add_argument("--reason", required=True, help="why (required, at most 500 characters)")
 
 
 def _add_webhooks(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -377,6 +400,8 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             from .worker import run
         elif command == "webhooks":
             from .webhooks import run
+        elif command == "approvals":
+            from .approvals import run
         elif command in ("dkim", "domains"):
             from .dkim import run
         elif command == "keys":

@@ -56,6 +56,9 @@ def render_details(details: MessageDetails) -> str:
     ]
     if m.last_error_code:
         lines.append(f"last error:  {m.last_error_code}: {m.last_error_message or ''}")
+    if m.decided_by:
+        reason = f" — {m.decision_reason}" if m.decision_reason else ""
+        lines.append(f"decided:     {format_ms(m.decided_at)} by {m.decided_by}{reason}")
     if details.attempts:
         lines.append("attempts:")
         for a in details.attempts:

@@ -24,6 +24,7 @@ from ._models import (
     ApprovalRule,
     AuditPage,
     AuditVerification,
+    DecisionResult,
     Message,
     MessagePage,
     SendOutcome,
@@ -38,6 +39,9 @@ MAX_AUDIT_PAGE, MAX_AUDIT_FILTER = 500, 200
 _RULES = "/v1/approval-rules"
 _JSON = {"Content-Type": "application/json"}
 Conditions = Mapping[str, Sequence[str]]
+#: The most decisions one ``decide`` call takes, and the longest reason.
+MAX_DECISIONS = 100
+MAX_REASON = 500
 
 
 class ClientCalls(ClientBase):
@@ -346,6 +350,101 @@ class ClientCalls(ClientBase):
         when something was changed, removed or inserted; the result says where."""
         return Call("GET", "/v1/audit/verify", _audit_verification)
 
+    def _list_approvals(
+        self,
+        *,
+        key: str | None = None,
+        kind: Kind | str | None = None,
+        tag: str | None = None,
+        older_than: int | timedelta | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Call[MessagePage]:
+        """A page of held messages waiting for a decision, newest first
+        (``GET /v1/approvals``; the key needs the ``approve`` scope), filtered by the
+        sending key's id, kind, tag and how long they have been held (``older_than``,
+        seconds or a timedelta). ``limit`` 1-200; ``cursor`` as in :meth:`list_messages`."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+            raise ValidationError(f"limit must be an integer from 1 to {MAX_PAGE}", field="limit")
+        params = [("limit", str(limit))]
+        if kind is not None:
+            params.append(("kind", arg.member(Kind, kind, "kind")))
+        for name, value in (("key", key), ("tag", tag), ("cursor", cursor)):
+            if value is not None:
+                params.append((name, arg.text(value, name)))
+        if older_than is not None:
+            seconds = (
+                older_than.total_seconds() if isinstance(older_than, timedelta) else older_than
+            )
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                raise ValidationError(
+                    "older_than must be a non-negative duration", field="older_than"
+                )
+            params.append(("older_than", str(int(seconds))))
+        return Call("GET", "/v1/approvals", _message_page, params=tuple(params))
+
+    def _approve(self, id: str, *, reason: str | None = None) -> Call[Message]:
+        """Approve a held message another key sent (``approve`` scope); it is then queued
+        for delivery. Raises PermissionDeniedError (``self_approval``) for the caller's own
+        message, ConflictError (``not_held``, ``message_expired``) and NotFoundError. Not
+        retried after a lost answer."""
+        body = {"reason": _reason(reason, required=False)}
+        return Call(
+            "POST",
+            arg.message_path(id, "/approve"),
+            _message,
+            content=arg.encode(body),
+            headers=_JSON,
+            replay_safe=False,
+        )
+
+    def _reject(self, id: str, *, reason: str) -> Call[Message]:
+        """Reject a held message (it is never sent); ``reason`` is required. The errors
+        of :meth:`approve`."""
+        body = {"reason": _reason(reason, required=True)}
+        return Call(
+            "POST",
+            arg.message_path(id, "/reject"),
+            _message,
+            content=arg.encode(body),
+            headers=_JSON,
+            replay_safe=False,
+        )
+
+    def _decide(self, decisions: Sequence[Mapping[str, Any]]) -> Call[tuple[DecisionResult, ...]]:
+        """Approve or reject up to 100 held messages at once
+        (``POST /v1/approvals/decide``): each entry is ``{"id": …, "action": "approve" |
+        "reject", "reason": …}`` (a repeated id is decided once). Returns one
+        :class:`DecisionResult` per entry, in order."""
+        given: object = decisions
+        if not isinstance(given, (list, tuple)) or not 1 <= len(given) <= MAX_DECISIONS:
+            raise ValidationError(f"decisions: a list of 1 to {MAX_DECISIONS}", field="decisions")
+        entries = []
+        for entry in given:
+            if not isinstance(entry, Mapping):
+                raise ValidationError("each decision must be a mapping", field="decisions")
+            action, ident = entry.get("action"), entry.get("id")
+            if action not in ("approve", "reject"):
+                raise ValidationError("action must be approve or reject", field="action")
+            if not isinstance(ident, str) or not ident:
+                raise ValidationError("id must be a message id such as msg_01…", field="id")
+            entries.append(
+                {
+                    "id": ident,
+                    "action": action,
+                    "reason": _reason(entry.get("reason"), required=False),
+                }
+            )
+        body = {"decisions": [{k: v for k, v in e.items() if v is not None} for e in entries]}
+        return Call(
+            "POST",
+            "/v1/approvals/decide",
+            _decision_results,
+            content=arg.encode(body),
+            headers=_JSON,
+            replay_safe=False,
+        )
+
     def _health(self) -> Call[bool]:
         """True when the relay process answers ``GET /health`` with ``{"status": "ok"}``."""
         return Call("GET", "/health", _is_ok)
@@ -496,6 +595,22 @@ def _key(answer: Answer) -> ApiKeyInfo:
 
 def _nothing(answer: Answer) -> None:
     return None
+
+
+def _decision_results(answer: Answer) -> tuple[DecisionResult, ...]:
+    return wire.decision_results(answer.data)
+
+
+def _reason(value: object, *, required: bool) -> str | None:
+    """A reason as the relay takes it: a string of at most 500 characters (a blank one
+    for a rejection is the relay's 422 ``reason_required``)."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_REASON:
+        raise ValidationError(
+            f"reason must be a string of at most {MAX_REASON} characters", field="reason"
+        )
+    return value
 
 
 def _is_ok(answer: Answer) -> bool:

@@ -41,6 +41,7 @@ from ._models import (
     AuditEntry,
     AuditPage,
     AuditVerification,
+    DecisionResult,
     ErrorInfo,
     FieldError,
     Message,
@@ -61,6 +62,7 @@ __all__ = [
     "AuditPage",
     "AuditVerification",
     "AuthmailClient",
+    "DecisionResult",
     "ErrorInfo",
     "FieldError",
     "Message",
@@ -201,6 +203,10 @@ class AuthmailClient(ClientCalls):
     consume = _blocking(ClientCalls._consume)
     list_audit = _blocking(ClientCalls._list_audit)
     verify_audit = _blocking(ClientCalls._verify_audit)
+    list_approvals = _blocking(ClientCalls._list_approvals)
+    approve = _blocking(ClientCalls._approve)
+    reject = _blocking(ClientCalls._reject)
+    decide = _blocking(ClientCalls._decide)
     health = _blocking(ClientCalls._health)
     list_rules = _blocking(ClientCalls._list_rules)
     get_rule = _blocking(ClientCalls._get_rule)
@@ -294,6 +300,10 @@ class AsyncAuthmailClient(ClientCalls):
     consume = _awaiting(ClientCalls._consume)
     list_audit = _awaiting(ClientCalls._list_audit)
     verify_audit = _awaiting(ClientCalls._verify_audit)
+    list_approvals = _awaiting(ClientCalls._list_approvals)
+    approve = _awaiting(ClientCalls._approve)
+    reject = _awaiting(ClientCalls._reject)
+    decide = _awaiting(ClientCalls._decide)
     health = _awaiting(ClientCalls._health)
     list_rules = _awaiting(ClientCalls._list_rules)
     get_rule = _awaiting(ClientCalls._get_rule)

@@ -20,6 +20,7 @@ from ._models import (
     AuditEntry,
     AuditPage,
     AuditVerification,
+    DecisionResult,
     FieldError,
     Message,
     MessageAttempt,
@@ -61,6 +62,8 @@ def send_outcome(
         status = "queued"
     elif raw == "accepted":
         status = "accepted"
+    elif raw == "held":
+        status = "held"
     else:
         raise WireError(f"unknown send status {raw[:40]!r}")
     return SendOutcome(
@@ -114,6 +117,10 @@ def message(data: object) -> Message:
         last_error_message=_optional(m, "last_error_message", str),
         events=tuple(_event(e) for e in _list(m.get("events") or [])),
         attempts=tuple(_attempt(a) for a in _list(m.get("attempts") or [])),
+        decided_at=_optional_time(m, "decided_at"),
+        decided_by=_optional(m, "decided_by", str),
+        decision_reason=_optional(m, "decision_reason", str),
+        unused_at=_optional_time(m, "unused_at"),
     )
 
 
@@ -198,6 +205,24 @@ def api_key_info(data: object) -> ApiKeyInfo:
         revoked_at=_optional_time(m, "revoked_at"),
         rotated_from=_optional(m, "rotated_from", str),
     )
+
+
+def decision_results(data: object) -> tuple[DecisionResult, ...]:
+    """Decode the answer of ``POST /v1/approvals/decide``."""
+    results = []
+    for item in _list(_object(data).get("results")):
+        m = _object(item)
+        shown = m.get("message")
+        results.append(
+            DecisionResult(
+                id=_str(m, "id"),
+                status=_int(m, "status"),
+                message=None if shown is None else message(shown),
+                error_code=_optional(m, "error_code", str),
+                detail=_optional(m, "detail", str),
+            )
+        )
+    return tuple(results)
 
 
 def field_errors(data: object) -> tuple[FieldError, ...]:

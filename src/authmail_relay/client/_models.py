@@ -23,6 +23,7 @@ __all__ = [
     "AuditEntry",
     "AuditPage",
     "AuditVerification",
+    "DecisionResult",
     "ErrorInfo",
     "FieldError",
     "Message",
@@ -36,8 +37,9 @@ __all__ = [
 
 #: What a ``send*`` call achieved: ``sent`` (the upstream said 250), ``queued`` (stored; the
 #: relay's wait ran out first and delivery goes on), ``accepted`` (stored; the outcome goes
-#: to ``webhook_url``) or ``dry_run`` (valid; nothing stored or sent).
-SendStatus = Literal["sent", "queued", "accepted", "dry_run"]
+#: to ``webhook_url``), ``held`` (stored; waiting for an approver, see ``approve``) or
+#: ``dry_run`` (valid; nothing stored or sent).
+SendStatus = Literal["sent", "queued", "accepted", "held", "dry_run"]
 _INFO = "info"
 
 
@@ -127,6 +129,12 @@ class Message:
     last_error_message: str | None
     events: tuple[MessageEvent, ...] = ()
     attempts: tuple[MessageAttempt, ...] = ()
+    #: Oversight: who approved or rejected it (a key id, a rule id, ``cli``), when and
+    #: why; when a sent auth message was reported unused.
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    unused_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,19 @@ class ApiKeyInfo:
     expires_at: datetime | None
     revoked_at: datetime | None
     rotated_from: str | None
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """One entry of ``decide``: ``status`` 200 with the updated ``message``, or the HTTP
+    status and ``error_code`` the single call would have failed with (``not_found``,
+    ``not_held``, ``message_expired``, ``self_approval``, ``reason_required``, …)."""
+
+    id: str
+    status: int
+    message: Message | None = None
+    error_code: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,11 @@ Code map:
 - ``api_keys_store``: stored API keys: create, read, list, revoke, rotate, authenticate.
 - ``audit_reads``: the audit trail read back: filtered listings, the chain and checkpoints
   in pages, storing a checkpoint.
+- ``approval_batches``: deciding up to 100 held messages at once, each on its own.
+- ``approvals``: deciding held messages (approve, reject), listing them, and reading the
+  approval rules at intake (SQL of ``Outbox``).
+- ``approval_sweeps``: expiring held messages, reporting unused sent ones (SQL of
+  ``Outbox``).
 - ``audit_store``: the audit trail: appending to the hash chain in the caller's transaction.
 - ``audit_verify``: verifying the stored chain and every signed checkpoint.
 - ``engine``: opening the database: URLs, drivers, connection settings, error translation.

@@ -11,7 +11,9 @@ the database clock. Errors of the database or its driver surface as
 
 :class:`Outbox` is the index of every operation; each method's SQL is in the module of
 its concept: ``outbox_reads`` (reading), ``outbox_actions`` (storing, cancelling,
-consuming), ``outbox_claims`` (claiming and leasing), ``outbox_results`` (finishing).
+consuming), ``approvals`` and ``approval_batches`` (deciding held messages, one or many),
+``approval_sweeps`` (expiring held messages, reporting unused ones), ``outbox_claims``
+(claiming and leasing), ``outbox_results`` (finishing).
 See ``docs/storage.md`` for the guarantees in full.
 """
 
@@ -24,8 +26,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..trust.rate_limits import Limit
-from ..vocabulary import ErrorCode, EventType, MessageStatus, Priority
-from . import outbox_actions, outbox_claims, outbox_reads, outbox_results
+from ..vocabulary import ErrorCode, EventType, Kind, MessageStatus, Priority
+from . import (
+    approval_batches,
+    approval_sweeps,
+    approvals,
+    outbox_actions,
+    outbox_claims,
+    outbox_reads,
+    outbox_results,
+)
+from .approval_batches import ApprovalDecision, ApprovalOutcome
 from .engine import read_only
 from .idempotency import IdempotencyLink
 from .outbox_events import DEFAULT_WEBHOOK_MAX_AGE_MS
@@ -43,6 +54,8 @@ if TYPE_CHECKING:
     from ..trust.secrets_at_rest import AtRestKeys
 
 __all__ = [
+    "ApprovalDecision",
+    "ApprovalOutcome",
     "AttemptRecord",
     "Claim",
     "EventRecord",
@@ -179,6 +192,16 @@ class Outbox:
     ) -> MessageRecord:
         """Store *message* as ``queued`` and write its ``message.queued`` event, atomically.
 
+        Unless the oversight says otherwise: the approval rules are read in the same
+        transaction and, with ``message.oversight``, decide the intake
+        (:func:`~authmail_relay.oversight.rules.decide_intake`). A held message is stored
+        ``held`` with a ``message.held`` event instead (it keeps its send time as
+        ``next_attempt_at``, and no worker is woken); a gated send an ``approve`` rule let
+        through is stored ``queued`` with ``decided_by`` the rule's id and a
+        ``message.approved`` event by the rule; a monitored key's send gets a
+        ``message.monitored`` event too. A ``read_only`` message is refused
+        (PermissionDeniedError ``read_only``) and nothing is stored.
+
         With *idempotency* (from ``IdempotencyStore.begin``), the idempotency key is pointed
         at the new message in the same transaction. If the request no longer owns the key
         (its lock was taken over) or the key already points at a message, nothing is
@@ -212,6 +235,76 @@ class Outbox:
         id; ConflictError (``not_consumable``) for any status other than those two.
         """
         return await outbox_actions.consume(self._writer, message_id)
+
+    # --- Deciding held messages (approvals, approval_sweeps) ----------------------------
+    # Each decision is one transaction guarded by the held status: of two approvers at
+    # once, exactly one changes the message.
+
+    async def approve(
+        self, message_id: str, actor: str, reason: str | None = None
+    ) -> MessageRecord:
+        """Approve a ``held`` message: it becomes ``queued``, due at
+        ``max(now, next_attempt_at)`` (so a future send time still holds), with
+        ``decided_at``/``decided_by``/``decision_reason`` set and a ``message.approved``
+        event by *actor* (a key id, or ``cli``). Workers in other processes are notified
+        on commit when it is due.
+
+        NotFoundError for an unknown id; PermissionDeniedError (``self_approval``) when
+        *actor* is the key that made the message; ConflictError (``not_held``) for any
+        other status; ValidationError for a reason longer than 500 characters or holding
+        a control character. A held message past its ``expires_at`` is marked
+        ``expired`` (``message.expired``, committed) and ConflictError
+        (``message_expired``) is raised.
+        """
+        return await approvals.approve(self._writer, message_id, actor, reason)
+
+    async def reject(self, message_id: str, actor: str, reason: str) -> MessageRecord:
+        """Reject a ``held`` message: status ``rejected`` (terminal, never sent), with
+        a ``message.rejected`` event. The *reason* is required (ValidationError
+        ``reason_required``); otherwise the errors of :meth:`approve`."""
+        return await approvals.reject(self._writer, message_id, actor, reason)
+
+    async def decide_many(
+        self, decisions: Sequence[ApprovalDecision], actor: str
+    ) -> list[ApprovalOutcome]:
+        """Up to 100 decisions, each in its own transaction, with one outcome each (the
+        record, or the error code the single call would have raised). ValidationError
+        for an empty or oversized batch, a repeated id or an unknown action."""
+        return await approval_batches.decide_many(self._writer, decisions, actor)
+
+    async def list_held(
+        self,
+        *,
+        api_key_id: str | None = None,
+        kind: Kind | None = None,
+        tag: str | None = None,
+        older_than_ms: int | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[MessageRecord]:
+        """Held messages, newest first, matching every filter given: made by
+        *api_key_id*, of *kind*, tagged *tag*, held for at least *older_than_ms*. Pages
+        like :meth:`list_messages` (*before_id*, *limit* 1 to 200)."""
+        return await approvals.list_held(
+            self._reader,
+            api_key_id=api_key_id,
+            kind=kind,
+            tag=tag,
+            older_than_ms=older_than_ms,
+            limit=limit,
+            before_id=before_id,
+        )
+
+    async def expire_held(self, *, limit: int) -> int:
+        """Mark up to *limit* held messages past their ``expires_at`` ``expired`` (never
+        sent), each with ``message.expired``, in one transaction; returns how many."""
+        return await approval_sweeps.expire_held(self._writer, limit=limit)
+
+    async def mark_unused(self, *, limit: int) -> int:
+        """Set ``unused_at`` on up to *limit* sent auth messages past their
+        ``expires_at`` that nobody reported consumed, each with ``message.unused``
+        (status stays ``sent``), in one transaction; returns how many."""
+        return await approval_sweeps.mark_unused(self._writer, limit=limit)
 
     # --- Claiming and leasing (outbox_claims) -----------------------------------------
     # The workers' side: a message is worked on only under the lease a claim gave it.

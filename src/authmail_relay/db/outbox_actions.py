@@ -4,20 +4,25 @@ The SQL behind ``Outbox.enqueue``, ``Outbox.cancel`` and ``Outbox.consume``
 (:class:`authmail_relay.db.outbox.Outbox` documents each contract). Each call is one
 transaction of the outbox's :class:`~authmail_relay.db.outbox_writer.OutboxWriter` that
 changes the message row and writes its event together, with the time read from the
-database clock.
+database clock. Storing reads the approval rules in that transaction (one SELECT) and
+stores the message ``queued`` or ``held`` as
+:func:`~authmail_relay.oversight.rules.decide_intake` says.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..exceptions import ConflictError, NotFoundError, ValidationError
+from ..exceptions import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from ..oversight.rules import Intake, SendFacts, decide_intake
 from ..trust.rate_limits import Limit
-from ..vocabulary import EventType, MessageStatus
+from ..vocabulary import EventType, MessageStatus, OversightMode
+from .approvals import load_rules
 from .idempotency import KEY_IN_USE, IdempotencyLink, held_by
 from .outbox_events import NewEvent
 from .outbox_queries import event_data, select_messages
@@ -28,15 +33,21 @@ from .schema import PRIORITY_RANK, idempotency_keys, messages
 from .sql import notify
 from .wakeups import OUTBOX_CHANNEL
 
-__all__ = ["NOT_CANCELLABLE", "NOT_CONSUMABLE", "cancel", "consume", "enqueue"]
+__all__ = ["NOT_CANCELLABLE", "NOT_CONSUMABLE", "READ_ONLY", "cancel", "consume", "enqueue"]
 
 #: ``ConflictError.error_code`` for cancelling a message that is no longer waiting.
 NOT_CANCELLABLE = "not_cancellable"
 #: ``ConflictError.error_code`` for consuming a message that was not sent.
 NOT_CONSUMABLE = "not_consumable"
+#: ``PermissionDeniedError.error_code`` for a send from a ``read_only`` key.
+READ_ONLY = "read_only"
 
 # A sending message is being handed to SMTP right now and cannot be withdrawn.
-_CANCELLABLE = (MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value)
+_CANCELLABLE = (
+    MessageStatus.QUEUED.value,
+    MessageStatus.DEFERRED.value,
+    MessageStatus.HELD.value,
+)
 
 
 async def enqueue(
@@ -46,6 +57,8 @@ async def enqueue(
     idempotency: IdempotencyLink | None = None,
     limits: Sequence[Limit] = (),
 ) -> MessageRecord:
+    if message.oversight is OversightMode.READ_ONLY:
+        raise PermissionDeniedError("this API key may not send (read_only)", error_code=READ_ONLY)
     if message.max_age_ms <= 0:
         raise ValidationError("max_age_ms must be positive", field="max_age_ms")
     if message.expires_in_ms is not None and message.expires_in_ms < 0:
@@ -76,6 +89,10 @@ async def enqueue(
             # First, so a request that lost its key writes nothing at all.
             await _link_message(connection, idempotency, message.id)
         await check_and_record(connection, now, limits)
+        intake = decide_intake(message.oversight, await load_rules(connection), _facts(message))
+        fields["status"] = intake.status.value
+        if intake.approved_by is not None:
+            fields["decided_at"], fields["decided_by"] = now, intake.approved_by
         fields["created_at"] = fields["updated_at"] = now
         # A send time in the past is "due now", so it does not jump the queue.
         fields["next_attempt_at"] = max(now, message.send_at_ms or now)
@@ -89,16 +106,8 @@ async def enqueue(
             priority=message.priority.value,
             send_at=fields["next_attempt_at"] if fields["next_attempt_at"] > now else None,
         )
-        accepted = NewEvent(
-            message.id,
-            EventType.QUEUED,
-            MessageStatus.QUEUED,
-            data,
-            actor=message.api_key_id or "relay",
-            audit=_accepted_facts(writer, message),
-        )
-        await writer.add_events(connection, now, accepted)
-        if fields["next_attempt_at"] <= now:
+        await writer.add_events(connection, now, *_intake_events(writer, message, intake, data))
+        if intake.status is MessageStatus.QUEUED and fields["next_attempt_at"] <= now:
             # Workers in other processes hear of it on commit (PostgreSQL only): what
             # wakeups.announce_due does, without its wrapper's call on this hot path.
             await notify(connection, OUTBOX_CHANNEL, message.priority.value)
@@ -115,8 +124,53 @@ async def enqueue(
             "cancelled_at": None,
             "consumed_at": None,
             "raw_purged_at": None,
+            "decided_at": fields.get("decided_at"),
+            "decided_by": fields.get("decided_by"),
+            "decision_reason": None,
+            "unused_at": None,
         }
     )
+
+
+def _facts(message: NewMessage) -> SendFacts:
+    return SendFacts(
+        kind=message.kind,
+        priority=message.priority,
+        sender=message.sender.lower(),
+        recipients=tuple(address.lower() for address in message.recipients),
+        tags=tuple(message.tags),
+        api_key_id=message.api_key_id,
+    )
+
+
+def _intake_events(
+    writer: OutboxWriter, message: NewMessage, intake: Intake, data: str
+) -> list[NewEvent]:
+    """The events of a stored message: ``message.queued`` or ``message.held`` (actor: the
+    key), then, for a gated send an ``approve`` rule let through, ``message.approved``
+    (actor: the rule), or, from a monitored key, ``message.monitored``."""
+    actor = message.api_key_id or "relay"
+    audit = _accepted_facts(writer, message)
+    if intake.status is MessageStatus.HELD:
+        held_data = data if intake.rule is None else _with(data, rule=intake.rule.id)
+        return [
+            NewEvent(message.id, EventType.HELD, intake.status, held_data, actor=actor, audit=audit)
+        ]
+    out = [NewEvent(message.id, EventType.QUEUED, intake.status, data, actor=actor, audit=audit)]
+    if intake.approved_by is not None:
+        approved = event_data(rule=intake.approved_by, decided_by=intake.approved_by)
+        out.append(
+            NewEvent(
+                message.id, EventType.APPROVED, intake.status, approved, actor=intake.approved_by
+            )
+        )
+    if intake.monitored:
+        out.append(NewEvent(message.id, EventType.MONITORED, intake.status, data, actor=actor))
+    return out
+
+
+def _with(data: str, **values: str) -> str:
+    return event_data(**{**json.loads(data), **values})
 
 
 def _accepted_facts(writer: OutboxWriter, message: NewMessage) -> dict[str, Any]:
@@ -147,7 +201,7 @@ async def cancel(writer: OutboxWriter, message_id: str) -> MessageRecord:
         if result.rowcount != 1:
             status = await _status(connection, message_id)
             raise ConflictError(
-                f"message is {status}; only queued or deferred messages can be cancelled",
+                f"message is {status}; only held, queued or deferred messages can be cancelled",
                 error_code=NOT_CANCELLABLE,
             )
         await writer.add_events(

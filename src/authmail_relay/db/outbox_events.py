@@ -213,6 +213,8 @@ async def _fan_out(
         metadata=json.loads(message["meta"]),
         request_id=message["request_id"],
         sent_at=message["sent_at"],
+        decided_by=data.get("decided_by"),
+        reason=data.get("reason"),
     )
     payload = encode_payload(build_payload(facts, hash_address=hash_address))
     await connection.execute(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ValidationError
-from ..vocabulary import ErrorCode, EventType, Kind, MessageStatus, Priority
+from ..vocabulary import ErrorCode, EventType, Kind, MessageStatus, OversightMode, Priority
 
 __all__ = [
     "AttemptRecord",
@@ -36,7 +36,9 @@ class NewMessage:
     ``webhook_url`` and ``webhook_secret`` say where to report the message's progress; a
     secret needs a URL. Neither is ever read back into a :class:`MessageRecord` (it only
     says ``has_webhook``). ``api_key_id`` is an opaque fingerprint of the API key that
-    created the message, never the key itself.
+    created the message, never the key itself. ``oversight`` is that key's mode: with the
+    approval rules it decides whether the message is stored ``queued`` or ``held``
+    (:func:`authmail_relay.oversight.rules.decide_intake`); ``read_only`` is refused.
     """
 
     id: str
@@ -56,6 +58,7 @@ class NewMessage:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     api_key_id: str | None = None
+    oversight: OversightMode = OversightMode.AUTONOMOUS
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,13 @@ class MessageRecord:
     cancelled_at: int | None = None
     consumed_at: int | None = None
     raw_purged_at: int | None = None
+    #: Oversight: when and by whom (a key id, a rule id ``apr_…``, ``cli``) a held
+    #: message was approved or rejected, or a gated one approved by a rule at intake, and
+    #: the approver's reason; when a sent auth message was found unused past its expiry.
+    decided_at: int | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    unused_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +247,10 @@ def message_from_row(row: Mapping[Any, Any]) -> MessageRecord:
         cancelled_at=row["cancelled_at"],
         consumed_at=row["consumed_at"],
         raw_purged_at=row["raw_purged_at"],
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        decision_reason=row["decision_reason"],
+        unused_at=row["unused_at"],
     )
 
 

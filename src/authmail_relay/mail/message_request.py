@@ -18,7 +18,7 @@ from typing import Any
 
 from ..exceptions import ValidationError
 from ..trust.requester import end_user_network
-from ..vocabulary import Kind, Priority
+from ..vocabulary import Kind, OversightMode, Priority
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 64
@@ -78,6 +78,9 @@ class MessageRequest:
     #: The IP address of the end user whose action triggered the mail, when the app
     #: knows it: their own budget in shared limits (see :mod:`authmail_relay.trust.requester`).
     end_user_ip: str | None = None
+    #: How closely the caller's sends are watched (set by the HTTP adapter from the
+    #: key); None: ``OVERSIGHT_DEFAULT``. ``read_only`` is refused before anything is stored.
+    oversight: OversightMode | None = None
 
 
 @dataclass(frozen=True)

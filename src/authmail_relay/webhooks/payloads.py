@@ -7,7 +7,9 @@ hashes made by the caller's *hash_address* — the relay passes its keyed hash
 (:meth:`~authmail_relay.trust.secrets_at_rest.AtRestKeys.address_hash`), so a receiver cannot
 tell which address a hash stands for by hashing candidates itself. Addresses inside SMTP
 replies are replaced by their hash too, and bodies, tokens, codes and links are never
-part of it.
+part of it. A decision (``message.approved``, ``message.rejected``) adds
+``decided_by`` (a key id, a rule id or ``cli``) and the approver's ``reason`` (cut to
+:data:`MAX_REASON_CHARS`) to ``data``.
 The body is built once, when the event is written, and every attempt sends those bytes.
 """
 
@@ -49,6 +51,8 @@ LEGACY_STATUS: Mapping[EventType, str] = {
     EventType.UNUSED: "unused",
 }
 
+#: An approver's reason in a payload is cut to this many characters.
+MAX_REASON_CHARS = 500
 #: SMTP replies in a payload are cut to this many characters.
 MAX_REPLY_CHARS = 500
 # Anything shaped like local@domain inside a reply ("550 <bob@example.org> unknown").
@@ -79,6 +83,9 @@ class PayloadFacts:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     request_id: str | None = None
     sent_at: int | None = None
+    #: Oversight decisions only: who decided, and the approver's reason.
+    decided_by: str | None = None
+    reason: str | None = None
 
 
 def iso_ms(ms: int) -> str:
@@ -118,6 +125,10 @@ def build_payload(facts: PayloadFacts, *, hash_address: AddressHasher) -> dict[s
         "metadata": dict(facts.metadata),
         "request_id": facts.request_id,
     }
+    if facts.decided_by is not None:
+        data["decided_by"] = facts.decided_by
+    if facts.reason is not None:
+        data["reason"] = facts.reason[:MAX_REASON_CHARS]
     return {
         "type": facts.event_type.value,
         "timestamp": iso_ms(facts.occurred_at),
