@@ -25,12 +25,12 @@ calls), ``worker`` (the claim loop), ``delivery`` (one claimed message), ``backg
 of the audit trail, and their loop), ``retry`` (pure retry decisions),
 ``lanes``, ``urgency`` and ``task_pool`` (who goes first), ``compose_work`` (the compose
 threads), ``retention`` (how long finished messages keep what), ``oversight_sweep`` (held
-messages that expire, sent ones nobody used).
+messages that expire, sent ones nobody used), ``periodic`` (the loop both sweeps run in).
 
 Rooms, one per docs page, each with its own code map: ``mail`` (content and templates),
 ``smtp``, ``dkim``, ``trust`` (keys, senders, limits, secrets), ``oversight`` (approval
-rules, the audit chain), ``webhooks``, ``db``
-(storage), ``api`` (HTTP), ``client`` (the SDK), ``cli``.
+rules, the audit chain), ``webhooks``, ``db`` (storage), ``api`` (HTTP), ``client`` (the
+SDK), ``cli``.
 
 Old top-level paths of moved modules (``branding``, ``composing``, …) are deprecation
 shims until 0.7.0.

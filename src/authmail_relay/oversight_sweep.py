@@ -18,14 +18,12 @@ Any number of processes may sweep the same database (see
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .db.outbox import Outbox
-from .exceptions import StorageError
+from .periodic import Sweep
 
 __all__ = ["BATCH_ROWS", "MAX_BATCHES", "OversightSweeper", "SweepCounts", "sweep_once"]
 
@@ -66,42 +64,18 @@ async def sweep_once(
     return SweepCounts(expired, unused)
 
 
-class OversightSweeper:
+class OversightSweeper(Sweep):
     """Runs :func:`sweep_once` at start and then every *interval* seconds until
-    :meth:`stop`."""
+    :meth:`stop` (after the transaction in progress, if any, has committed)."""
 
     def __init__(self, outbox: Outbox, interval: float) -> None:
+        super().__init__("oversight sweep", interval, log)
         self._outbox = outbox
-        self.interval = interval
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="authmail-relay oversight")
-
-    async def stop(self) -> None:
-        """Stop after the transaction in progress (if any) has committed."""
-        self._stop.set()
-        task, self._task = self._task, None
-        if task is not None:
-            await task
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                counts = await sweep_once(self._outbox, stopping=self._stop.is_set)
-            except StorageError as exc:
-                log.error("oversight sweep failed: %s", exc)
-            except Exception:
-                # A bug must not take the process down; the next interval tries again.
-                log.exception("oversight sweep failed unexpectedly")
-            else:
-                if counts.expired or counts.unused:
-                    log.info(
-                        "expired %d held message(s); reported %d unused message(s)",
-                        counts.expired,
-                        counts.unused,
-                    )
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+    async def pass_(self) -> str | None:
+        counts = await sweep_once(self._outbox, stopping=self.stopping)
+        if not (counts.expired or counts.unused):
+            return None
+        return (
+            f"expired {counts.expired} held message(s); reported {counts.unused} unused message(s)"
+        )

@@ -636,7 +636,7 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Keys that sign the audit trail's checkpoints: at least 32 characters each, "
         "comma-separated, the current one first. Empty: derived from the secrets keys "
-        "(docs/oversight-audit.md). Never logged.",
+        "(docs/oversight.md#the-audit-trail). Never logged.",
         "audit_checkpoint_key",
         _checkpoint_keys,
     ),

@@ -26,7 +26,8 @@ def twin(request: pytest.FixtureRequest) -> Twin:
 
 
 async def _approver(api: Api) -> str:
-    created = await ApiKeyStore(api.relay.outbox.engine).create(name="approver", scopes=["approve"])
+    store = ApiKeyStore(api.relay.outbox.engine)
+    created = await store.create(name="approver", scopes=["approve"], actor="cli")
     return created.token
 
 

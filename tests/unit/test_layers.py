@@ -64,6 +64,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "lanes",
         "urgency",
         "task_pool",
+        "periodic",
         "compose_work",
         "retention",
         "mail/*",

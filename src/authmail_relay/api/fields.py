@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
+from ..exceptions import ValidationError
+from ..ids import is_message_id
 from ..mail.auth_mail import MAX_CODE, MAX_TOKEN, MAX_USER_NAME
 from ..mail.composing import MAX_CUSTOM_HEADERS, MAX_RECIPIENTS, MAX_REPLY_TO
 from ..mail.locales import MAX_TAG as MAX_LOCALE
@@ -139,3 +142,20 @@ class RequestModel(BaseModel):
 def metadata_checked(value: dict[str, Any] | None) -> dict[str, Any] | None:
     """The core's metadata rule (size as JSON) for a model validator."""
     return None if value is None else check_metadata(value)
+
+
+#: The ``cursor`` query parameter of a message listing: a message id it returned.
+MessageCursor = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="next_cursor of the previous page.",
+        json_schema_extra={"pattern": MESSAGE_ID_PATTERN},
+    ),
+]
+
+
+def check_message_cursor(cursor: str | None) -> None:
+    """ValidationError (422) for a cursor a message listing never returned."""
+    if cursor is not None and not is_message_id(cursor):
+        raise ValidationError("cursor is not one this API returned", field="cursor")

@@ -12,12 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query
 
 from ..db.approval_batches import ApprovalDecision
-from ..exceptions import NotFoundError, ValidationError
+from ..exceptions import NotFoundError
 from ..ids import is_message_id
 from ..mail.message_request import MAX_TAG_LENGTH
 from ..vocabulary import Kind, Scope
 from .deps import RelayDep, require
-from .fields import MESSAGE_ID_PATTERN
+from .fields import MessageCursor, check_message_cursor
 from .responses import AUTHENTICATED, problems
 from .routing import CountedRoute
 from .schemas import MessageView
@@ -68,17 +68,9 @@ async def list_approvals(
         Query(ge=0, le=MAX_OLDER_THAN, description="Only messages held at least this long (s)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=40,
-            description="next_cursor of the previous page.",
-            json_schema_extra={"pattern": MESSAGE_ID_PATTERN},
-        ),
-    ] = None,
+    cursor: MessageCursor = None,
 ) -> ApprovalList:
-    if cursor is not None and not is_message_id(cursor):
-        raise ValidationError("cursor is not one this API returned", field="cursor")
+    check_message_cursor(cursor)
     records = await relay.list_held(
         api_key_id=key,
         kind=kind,

@@ -15,15 +15,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..db.idempotency import IdempotencyLink
-from ..exceptions import ValidationError
-from ..ids import is_message_id
 from ..mail.message_request import MAX_TAG_LENGTH
 from ..mail.validation import MAX_ADDRESS_OCTETS, parse_mailbox
 from ..vocabulary import MessageStatus
 from .batch import BatchRun, EntryKeys
 from .deps import ReadCaller, RelayDep, SendCaller, ServicesDep, documented_headers
 from .dry_run import dry_run_response, wants_dry_run
-from .fields import MESSAGE_ID_PATTERN
+from .fields import MessageCursor, check_message_cursor
 from .idempotent import Reply, request_hash, run_idempotent
 from .responses import AUTHENTICATED, CREATING, problems
 from .routes_send import stamped
@@ -143,17 +141,9 @@ async def list_messages(
     created_after: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
     created_before: Annotated[datetime | None, Query(description="RFC 3339 time.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=40,
-            description="next_cursor of the previous page.",
-            json_schema_extra={"pattern": MESSAGE_ID_PATTERN},
-        ),
-    ] = None,
+    cursor: MessageCursor = None,
 ) -> MessageList:
-    if cursor is not None and not is_message_id(cursor):
-        raise ValidationError("cursor is not one this API returned", field="cursor")
+    check_message_cursor(cursor)
     records = await relay.outbox.list_messages(
         status=status,
         tag=tag,

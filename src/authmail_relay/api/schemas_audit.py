@@ -1,6 +1,6 @@
 """Wire models of ``/v1/audit`` and the record → view functions (pure).
 
-An entry is shown whole: its ``data`` never holds a secret (see docs/oversight-audit.md),
+An entry is shown whole: its ``data`` never holds a secret (see docs/oversight.md#the-audit-trail),
 and ``at_ms``, ``prev_hash`` and ``hash`` let a reader re-check the chain by hand.
 """
 

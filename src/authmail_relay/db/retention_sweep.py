@@ -16,8 +16,6 @@ database file at once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +24,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Update, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..exceptions import StorageError
 from ..mail.message_request import AUTH_KINDS
+from ..periodic import Sweep
 from ..retention import TERMINAL_STATUSES, RetentionPolicy
 from ..settings import Settings
 from ..vocabulary import DeliveryStatus, MessageStatus
@@ -168,45 +166,22 @@ async def sweep(
     return total
 
 
-class RetentionSweeper:
+class RetentionSweeper(Sweep):
     """Runs :func:`sweep` at start and then every ``RETENTION_SWEEP_SECONDS`` until
     :meth:`stop`; a failed sweep is logged and tried again at the next interval."""
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        super().__init__("retention sweep", settings.retention_sweep_seconds, log)
         self._engine = engine
         self.policy = RetentionPolicy.from_seconds(
             settings.raw_retention_seconds_auth, settings.raw_retention_seconds
         )
-        self.interval = settings.retention_sweep_seconds
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="authmail-relay retention")
-
-    async def stop(self) -> None:
-        """Stop after the batch in progress (if any) has committed."""
-        self._stop.set()
-        task, self._task = self._task, None
-        if task is not None:
-            await task
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                result = await sweep(self._engine, self.policy, stopping=self._stop.is_set)
-            except StorageError as exc:
-                log.error("retention sweep failed: %s", exc)
-            except Exception:
-                # A bug must not take the worker down; the next interval tries again.
-                log.exception("retention sweep failed unexpectedly")
-            else:
-                if result.total:
-                    log.info(
-                        "erased the stored bytes of %d finished message(s); forgot %d webhook(s)",
-                        result.raw_erased,
-                        result.webhooks_forgotten,
-                    )
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+    async def pass_(self) -> str | None:
+        result = await sweep(self._engine, self.policy, stopping=self.stopping)
+        if not result.total:
+            return None
+        return (
+            f"erased the stored bytes of {result.raw_erased} finished message(s); "
+            f"forgot {result.webhooks_forgotten} webhook(s)"
+        )

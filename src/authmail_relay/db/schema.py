@@ -129,9 +129,10 @@ messages = Table(
     # there were, so the size stays known.
     Column("raw_purged_at", BigInteger, nullable=True),
     Column("raw_size", Integer, nullable=True),
-    # Added by 0008 (oversight): who approved or rejected a held message, or which rule
-    # approved it at intake ("rule:<id>"), when, and why; and when a sent auth message
-    # was found past its expires_at without a consume report (message.unused).
+    # Added by 0008 (oversight): who approved or rejected a held message (a key id,
+    # "cli"), or which rule approved it at intake (the rule id "apr_…"), when, and why;
+    # and when a sent auth message was found past its expires_at without a consume
+    # report (message.unused).
     Column("decided_at", BigInteger, nullable=True),
     Column("decided_by", Text, nullable=True),
     Column("decision_reason", Text, nullable=True),
@@ -383,7 +384,7 @@ audit = Table(
     # 1, 2, 3, … with no gaps: assigned under the audit lock, never reused.
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("at", BigInteger, nullable=False),
-    # Who: a key id, "rule:<id>", "cli", "relay" (the worker and sweeps).
+    # Who: a key id, a rule id "apr_…", "cli", "relay" (the worker and sweeps).
     Column("actor", Text, nullable=False),
     # An AuditAction value.
     Column("action", Text, nullable=False),
