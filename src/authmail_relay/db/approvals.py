@@ -13,9 +13,7 @@ database's.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,17 +25,21 @@ from ..exceptions import (
     ValidationError,
 )
 from ..mail.message_request import check_encodable
-from ..oversight.rules import Rule, parse_conditions
-from ..vocabulary import ErrorCode, EventType, Kind, MessageStatus, RuleAction
+from ..oversight.rules import MAX_RULES, Rule
+from ..vocabulary import ErrorCode, EventType, Kind, MessageStatus
 from .engine import storage_errors
 from .outbox_events import NewEvent
 from .outbox_queries import event_data, message_filters, select_messages
 from .outbox_records import MessageRecord, message_from_row
 from .outbox_results import EXPIRED_MESSAGE
 from .outbox_writer import OutboxWriter
+from .rules_store import rule_from_row
 from .schema import approval_rules, messages
 from .sql import db_now, notify
 from .wakeups import OUTBOX_CHANNEL
+
+#: Decoded rules by their stored values (see :func:`load_rules`).
+_PARSED: dict[tuple[str, int, str, str], Rule] = {}
 
 __all__ = [
     "MAX_DECISIONS",
@@ -51,7 +53,6 @@ __all__ = [
     "list_held",
     "load_rules",
     "reject",
-    "rule_from_row",
 ]
 
 #: ``ConflictError.error_code``: the message is not (or no longer) held.
@@ -92,24 +93,26 @@ def check_reason(reason: str | None, *, required: bool) -> str | None:
     return text
 
 
-def rule_from_row(row: Any) -> Rule:
-    """A stored ``approval_rules`` row as a :class:`Rule` (its conditions re-validated)."""
-    return Rule(
-        id=row.id,
-        position=row.position,
-        action=RuleAction(row.action),
-        conditions=parse_conditions(json.loads(row.conditions)),
-        description=row.description,
-    )
-
-
 async def load_rules(connection: AsyncConnection) -> list[Rule]:
     """Every rule, in the order they are tried (one small SELECT, in the caller's
-    transaction, so a send is decided by the rules as they are when it commits)."""
+    transaction, so a send is decided by the rules as they are when it commits).
+
+    A rule's conditions are decoded once per stored version (the cache is keyed by the
+    row's values and bounded), so a send pays for the SELECT, not for parsing up to
+    :data:`~authmail_relay.oversight.rules.MAX_RULES` rules again."""
     result = await connection.execute(
         select(approval_rules).order_by(approval_rules.c.position, approval_rules.c.id)
     )
-    return [rule_from_row(row) for row in result]
+    rules = []
+    for row in result:
+        key = (row.id, row.position, row.action, row.conditions)
+        rule = _PARSED.get(key)
+        if rule is None:
+            rule = _PARSED[key] = rule_from_row(row)
+            while len(_PARSED) > 2 * MAX_RULES:
+                del _PARSED[next(iter(_PARSED))]
+        rules.append(rule)
+    return rules
 
 
 def _decidable(message_id: str, actor: str, now: int) -> ColumnElement[bool]:
