@@ -106,7 +106,15 @@ async def enqueue(
             priority=message.priority.value,
             send_at=fields["next_attempt_at"] if fields["next_attempt_at"] > now else None,
         )
-        await writer.add_events(connection, now, *_intake_events(writer, message, intake, data))
+        # The row is in hand: a rule's approval or a monitored send is reported without
+        # reading the message back.
+        row = {**fields, "sent_at": None}
+        await writer.add_events(
+            connection,
+            now,
+            *_intake_events(writer, message, intake, data),
+            known={message.id: row},
+        )
         if intake.status is MessageStatus.QUEUED and fields["next_attempt_at"] <= now:
             # Workers in other processes hear of it on commit (PostgreSQL only): what
             # wakeups.announce_due does, without its wrapper's call on this hot path.

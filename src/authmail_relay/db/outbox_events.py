@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, select, true
+from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..oversight.chain import NewAuditEntry
@@ -106,42 +106,49 @@ async def write_events(
     *,
     webhook_max_age_ms: int = DEFAULT_WEBHOOK_MAX_AGE_MS,
     hash_address: AddressHasher = address_hash,
+    known: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
     """Insert *new_events* in order at time *now* and fan out their webhook deliveries;
     returns how many deliveries were written.
 
     *hash_address* makes the recipient hashes of the bodies: the relay passes its keyed
-    hash (the unkeyed default is for tools and tests that have no secrets key).
+    hash (the unkeyed default is for tools and tests that have no secrets key). *known*
+    holds the payload columns of messages the caller has in hand (a message stored in
+    this very transaction), which are then not read back.
 
     Runs inside the caller's write transaction; the messages must already show the new
     state. The audit entries of the events are staged on *connection*
     (:func:`~authmail_relay.db.audit_store.stage`); the transaction appends them before
-    it commits. Events that are not reported to webhooks are inserted in one statement.
+    it commits. When no event has anyone to notify, all are inserted in one statement.
     """
     if not new_events:
         return 0
     stage(connection, audit_entries(new_events))
-    if not any(event.type in WEBHOOK_EVENT_TYPES for event in new_events):
+    reported = [event for event in new_events if event.type in WEBHOOK_EVENT_TYPES]
+    endpoints: Sequence[Any] = ()
+    rows: dict[str, Mapping[str, Any]] = {}
+    if reported:
+        # Read once for the whole call: which endpoints listen, and the messages' state.
+        endpoints = (
+            await connection.execute(
+                select(webhook_endpoints.c.id, webhook_endpoints.c.event_types)
+                .where(webhook_endpoints.c.enabled == true())
+                .order_by(webhook_endpoints.c.id)
+            )
+        ).all()
+        rows.update(known or {})
+        ids = sorted({event.message_id for event in reported} - rows.keys())
+        if ids:
+            query = select(*(messages.c[name] for name in _PAYLOAD_COLUMNS)).where(
+                messages.c.id.in_(ids)
+            )
+            rows.update({row["id"]: row for row in (await connection.execute(query)).mappings()})
+    plan = [(event, *_targets(event, rows, endpoints)) for event in new_events]
+    if not any(targets for _, _, targets in plan):
         await connection.execute(events.insert(), [event.row(now) for event in new_events])
         return 0
-    # Read once for the whole call: which endpoints listen, and the messages' state.
-    endpoints = (
-        await connection.execute(
-            select(webhook_endpoints.c.id, webhook_endpoints.c.event_types)
-            .where(webhook_endpoints.c.enabled == true())
-            .order_by(webhook_endpoints.c.id)
-        )
-    ).all()
-    ids = sorted({event.message_id for event in new_events if event.type in WEBHOOK_EVENT_TYPES})
-    query = select(*(messages.c[name] for name in _PAYLOAD_COLUMNS)).where(messages.c.id.in_(ids))
-    rows = {row["id"]: row for row in (await connection.execute(query)).mappings()}
     deliveries = 0
-    for event in new_events:
-        message = rows.get(event.message_id) if event.type in WEBHOOK_EVENT_TYPES else None
-        targets: list[str | None] = []
-        if message is not None:
-            targets = [None] if message["webhook_url"] is not None else []
-            targets += [row.id for row in endpoints if matches(row.event_types, event.type)]
+    for event, message, targets in plan:
         if message is None or not targets:
             await connection.execute(events.insert().values(event.row(now)))
             continue
@@ -169,6 +176,19 @@ async def write_events(
     return deliveries
 
 
+def _targets(
+    event: NewEvent, rows: Mapping[str, Mapping[str, Any]], endpoints: Sequence[Any]
+) -> tuple[Mapping[str, Any] | None, list[str | None]]:
+    """The message row behind a reported *event* and whom to tell of it: ``None`` for
+    the message's own webhook URL, then the ids of the endpoints whose filter matches."""
+    message = rows.get(event.message_id) if event.type in WEBHOOK_EVENT_TYPES else None
+    if message is None:
+        return None, []
+    targets: list[str | None] = [None] if message["webhook_url"] is not None else []
+    targets += [row.id for row in endpoints if matches(row.event_types, event.type)]
+    return message, targets
+
+
 #: The message columns a webhook body is built from.
 _PAYLOAD_COLUMNS = (
     "id",
@@ -189,7 +209,7 @@ async def _fan_out(
     event: NewEvent,
     event_id: int,
     previous_status: str | None,
-    message: RowMapping,
+    message: Mapping[str, Any],
     targets: Sequence[str | None],
     max_age_ms: int,
     hash_address: AddressHasher,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -65,15 +65,22 @@ class OutboxWriter:
         if written:
             self.webhooks_due.set()
 
-    async def add_events(self, connection: AsyncConnection, now: int, *new: NewEvent) -> None:
+    async def add_events(
+        self,
+        connection: AsyncConnection,
+        now: int,
+        *new: NewEvent,
+        known: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         """Write events (and their webhook deliveries) in the caller's transaction, one
-        opened by :meth:`write`."""
+        opened by :meth:`write`; *known*: message rows in hand (see ``write_events``)."""
         written = await write_events(
             connection,
             now,
             new,
             webhook_max_age_ms=self._webhook_max_age_ms,
             hash_address=self.hash_address,
+            known=known,
         )
         connection.info[_DELIVERIES_WRITTEN] = connection.info.get(_DELIVERIES_WRITTEN, 0) + written
 
