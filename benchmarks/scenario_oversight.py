@@ -19,10 +19,9 @@ ungated one's, and every OTP delivered (a held OTP would never arrive).
 from __future__ import annotations
 
 import httpx
-from drivers import LoadResult, run_load
 from harness import API_KEY, Context, latency_summary_ms
 from report import Result, fmt
-from scenario_priority import otp_latencies
+from scenario_priority import otp_latencies, send_otps
 from services import Relay, Sink, start_relay, start_sink
 
 PACE = 0.05
@@ -46,16 +45,7 @@ def _add_otp_rule(relay: Relay) -> None:
 def _round(
     ctx: Context, relay: Relay, sink: Sink, name: str, count: int
 ) -> tuple[list[float], int]:
-    load: LoadResult = run_load(
-        ctx.path(f"{name}.json"),
-        url=relay.url,
-        path="/v1/messages",
-        body="otp",
-        count=count,
-        concurrency=1,
-        pace=PACE,
-        tag=name,
-    )
+    load = send_otps(ctx, relay, name, count, pace=PACE)
     latencies, missing = otp_latencies(load, sink, timeout=60)
     return latencies, missing + (count - len(load.with_status(202)))
 

@@ -57,7 +57,8 @@ def others_per_second(sink: Sink, otps: set[str], since: float) -> float:
     return len(times) / max(max(times, default=since) - since, 1e-9)
 
 
-def send_otps(ctx: Context, relay: Relay, name: str, count: int) -> LoadResult:
+def send_otps(ctx: Context, relay: Relay, name: str, count: int, pace: float = PACE) -> LoadResult:
+    """*count* OTPs through ``POST /v1/messages``, one at a time, one per *pace* seconds."""
     return run_load(
         ctx.path(f"{name}.json"),
         url=relay.url,
@@ -65,7 +66,7 @@ def send_otps(ctx: Context, relay: Relay, name: str, count: int) -> LoadResult:
         body="otp",
         count=count,
         concurrency=1,
-        pace=PACE,
+        pace=pace,
         tag=name,
     )
 
