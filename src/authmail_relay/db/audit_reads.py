@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..exceptions import ValidationError
@@ -113,22 +114,30 @@ async def list_entries(
     return [entry_from_row(row) for row in rows]
 
 
+async def _in_seq_order(
+    engine: AsyncEngine, table: Table, after_seq: int, page: int, action: str
+) -> AsyncIterator[Any]:
+    """Every row of *table* (``audit`` or ``audit_checkpoints``) with ``seq`` above
+    *after_seq*, in ``seq`` order, *page* rows per query (constant memory)."""
+    last = after_seq
+    while True:
+        query = select(table).where(table.c.seq > last).order_by(table.c.seq).limit(page)
+        with storage_errors(action):
+            async with read_only(engine).connect() as connection:
+                rows = (await connection.execute(query)).all()
+        for row in rows:
+            last = int(row.seq)
+            yield row
+        if len(rows) < page:
+            return
+
+
 async def iter_entries(
     engine: AsyncEngine, *, after_seq: int = 0, page: int = PAGE_SIZE
 ) -> AsyncIterator[AuditEntry]:
     """Every entry after *after_seq*, in ``seq`` order, *page* rows per query."""
-    last = after_seq
-    while True:
-        query = select(audit).where(audit.c.seq > last).order_by(audit.c.seq).limit(page)
-        with storage_errors("read the audit trail"):
-            async with read_only(engine).connect() as connection:
-                rows = (await connection.execute(query)).all()
-        for row in rows:
-            entry = entry_from_row(row)
-            last = entry.seq
-            yield entry
-        if len(rows) < page:
-            return
+    async for row in _in_seq_order(engine, audit, after_seq, page, "read the audit trail"):
+        yield entry_from_row(row)
 
 
 def _checkpoint(row: object) -> Checkpoint:
@@ -146,19 +155,9 @@ async def iter_checkpoints(
     engine: AsyncEngine, *, after_seq: int = -1, page: int = PAGE_SIZE
 ) -> AsyncIterator[Checkpoint]:
     """Every stored checkpoint after *after_seq*, in ``seq`` order, *page* per query."""
-    last = after_seq
-    table = audit_checkpoints
-    while True:
-        query = select(table).where(table.c.seq > last).order_by(table.c.seq).limit(page)
-        with storage_errors("read the audit checkpoints"):
-            async with read_only(engine).connect() as connection:
-                rows = (await connection.execute(query)).all()
-        for row in rows:
-            checkpoint = _checkpoint(row)
-            last = checkpoint.seq
-            yield checkpoint
-        if len(rows) < page:
-            return
+    rows = _in_seq_order(engine, audit_checkpoints, after_seq, page, "read the audit checkpoints")
+    async for row in rows:
+        yield _checkpoint(row)
 
 
 async def latest_checkpoint(connection: AsyncConnection) -> Checkpoint | None:
