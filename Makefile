@@ -14,7 +14,7 @@ PG_PORT := $(shell $(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[http,postgres,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[http,postgres,mcp,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
 from typing import Any
+from urllib.parse import urlsplit
 
 from .dkim.nameservers import check_nameservers
 from .exceptions import ConfigurationError, ValidationError
@@ -150,6 +151,37 @@ def _host_list(name: str, raw: str) -> tuple[str, ...]:
         if any(char.isspace() or char in "/@*[]" for char in host):
             raise ConfigurationError(f"{name}: {host!r} is not a host name or IP address")
         hosts.append(host)
+    return tuple(hosts)
+
+
+def _relay_url(name: str, raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ConfigurationError(f"{name}: not a valid URL") from None
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ConfigurationError(f"{name} must use https (http only for a loopback address)")
+    if not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigurationError(f"{name}: give scheme://host[:port][/path] only")
+    return url
+
+
+def _mcp_hosts(name: str, raw: str) -> tuple[str, ...]:
+    hosts = []
+    for item in (part.strip().lower() for part in raw.split(",")):
+        if not item:
+            continue
+        host, colon, port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
+        if colon and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigurationError(f"{name}: {item!r} has no valid port")
+        if not host or any(char.isspace() or char in "/@*?#" for char in host):
+            raise ConfigurationError(f"{name}: {item!r} is not a host or host:port")
+        hosts.append(item)
     return tuple(hosts)
 
 
@@ -694,6 +726,46 @@ SETTINGS: tuple[Setting, ...] = (
         "oversight_sweep_seconds",
         _positive_float,
     ),
+    # MCP (docs/mcp.md).
+    Setting(
+        "MCP_ENABLED",
+        "false",
+        "Serve the MCP endpoint /mcp in `serve` (needs the [mcp] extra); off unless asked "
+        "for, so a relay exposes no agent door its operator did not open.",
+        "mcp_enabled",
+        parse_bool,
+    ),
+    Setting(
+        "AUTHMAIL_URL",
+        "",
+        "The relay `authmail-relay mcp` talks to (https, or http on a loopback address); "
+        "not needed with --local.",
+        "authmail_url",
+        _relay_url,
+    ),
+    Setting(
+        "AUTHMAIL_API_KEY",
+        "",
+        "The API key `authmail-relay mcp` sends to AUTHMAIL_URL (with --local: instead of "
+        "API_KEY). Give an agent its own scoped stored key.",
+        "authmail_api_key",
+    ),
+    Setting(
+        "MCP_ALLOWED_HOSTS",
+        "",
+        "Comma-separated Host header values (host or host:port) /mcp answers besides "
+        "loopback names and HOST; anything else is 421 (DNS-rebinding protection).",
+        "mcp_allowed_hosts",
+        _mcp_hosts,
+    ),
+    Setting(
+        "MCP_ALLOWED_ORIGINS",
+        "",
+        "Comma-separated origins (scheme://host[:port]) of web pages that may call /mcp "
+        "besides loopback http ones; a request with any other Origin is 403.",
+        "mcp_allowed_origins",
+        _origins,
+    ),
     # Rate limits (docs/security.md#rate-limits).
     Setting(
         "SEND_RATE_PER_MINUTE",
@@ -842,6 +914,11 @@ class Settings:
     domain_max_per_window: int = 100
     domain_window_seconds: float = 900.0
     key_requests_per_minute: int = 0
+    authmail_url: str = ""
+    authmail_api_key: str = field(default="", repr=False)
+    mcp_enabled: bool = False
+    mcp_allowed_hosts: tuple[str, ...] = ()
+    mcp_allowed_origins: tuple[str, ...] = ()
     send_rate_per_minute: int = 0
     send_rate_window_seconds: float = 60.0
 
@@ -867,6 +944,14 @@ class Settings:
         if self.smtp is None:
             raise ConfigurationError("SMTP_HOST is not set (see docs/configuration.md)")
         return self.smtp
+
+    def require_relay_url(self) -> tuple[str, str]:
+        """AUTHMAIL_URL and AUTHMAIL_API_KEY, or a ConfigurationError saying what to set."""
+        if not self.authmail_url or not self.authmail_api_key:
+            raise ConfigurationError(
+                "set AUTHMAIL_URL and AUTHMAIL_API_KEY (or use --local; see docs/mcp.md)"
+            )
+        return self.authmail_url, self.authmail_api_key
 
     def require_api_key(self) -> str:
         """The API key, or a ConfigurationError saying what to set."""

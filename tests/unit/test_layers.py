@@ -119,8 +119,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "audit_checkpoints",
         "oversight_sweep",
     ),
-    # Entry points: the HTTP API and the command line; they may import each other.
-    ENTRY: ("api/*", "cli/*"),
+    # Entry points: the HTTP API, the command line and the MCP server; they may import
+    # each other.
+    ENTRY: ("api/*", "cli/*", "mcp/*"),
     # The HTTP SDK: ships beside the server, imports only the shared layer and itself.
     SDK: ("client/__init__", "client/_client", "client/_base", "client/_calls"),
 }
@@ -144,6 +145,9 @@ MUST_NOT_IMPORT: dict[str, tuple[str, ...]] = {
 # the modules of layer SDK. Importing a module's own enclosing package (e.g. the package's
 # ``__version__``) is always allowed: Python has loaded that package before the module.
 CLIENT_ROOM = "client/*"
+# Adapters built on the SDK: every MCP tool is an API call made through the client, so
+# they may import its public package (``client/__init__``), and nothing deeper.
+SDK_USERS = ("mcp/*", "cli/mcp")
 
 # The one layer-1 module allowed to import higher layers, and only inside a function (the
 # command line loads a command's extras when that command runs).
@@ -168,11 +172,18 @@ THIRD_PARTY_ROOMS: dict[str, tuple[str, ...]] = {
     "cryptography": ("dkim/*", "trust/secrets_at_rest"),
     "dkim": ("dkim/*",),
     "dns": ("dkim/*",),
-    "httpx": ("webhooks/http", "webhooks/dispatcher", "client/_client", "client/_base"),
+    "httpx": (
+        "webhooks/http",
+        "webhooks/dispatcher",
+        "client/_client",
+        "client/_base",
+        "mcp/connect",
+    ),
     "httpcore": ("webhooks/http", "webhooks/dispatcher", "client/_client", "client/_base"),
     "fastapi": ("api/*",),
-    "starlette": ("api/*",),
-    "pydantic": ("api/*",),
+    "starlette": ("api/*", "mcp/transport"),
+    "pydantic": ("api/*", "mcp/*"),
+    "mcp": ("mcp/*",),
     "uvicorn": ("cli/*",),
     "aiosmtpd": ("cli/*",),
     "idna": ("mail/domains",),
@@ -393,8 +404,13 @@ def _check_internal(imp: Import, own: str, target: str, theirs: str) -> list[str
     if target in MUST_NOT_IMPORT.get(imp.module, ()):
         broken.append(f"{imp.module} and {target} are kept apart (see MUST_NOT_IMPORT)")
     if theirs == SDK:
-        if not in_client:
-            broken.append(f"only client/* imports the HTTP SDK ({target})")
+        sdk_user = any(_matches(imp.module, user) for user in SDK_USERS)
+        if sdk_user and target == "client/__init__":
+            pass
+        elif sdk_user:
+            broken.append(f"an SDK user imports only the client's public package ({target})")
+        elif not in_client:
+            broken.append(f"only client/* and SDK_USERS import the HTTP SDK ({target})")
         elif own != SDK:
             broken.append(f"layer {own} imports the HTTP SDK ({target})")
     elif in_client:

@@ -28,6 +28,8 @@ Code map:
   headers.
 - ``problems``: errors as problem+json, the one place HTTP statuses are chosen;
   ``responses``: the OpenAPI description of every status.
+- ``mcp_gate``: ``/mcp``, the MCP endpoint (:mod:`authmail_relay.mcp`) behind the Bearer
+  key check, when ``MCP_ENABLED`` is on.
 - ``idempotent``: ``Idempotency-Key``; ``dry_run``: ``X-Dry-Run``; ``middleware``: request
   ids and the body cap.
 """
@@ -63,6 +65,7 @@ from . import (
     routes_webhooks,
 )
 from .deps import require
+from .mcp_gate import mount_mcp
 from .middleware import BodyLimitMiddleware, RequestIdMiddleware
 from .problems import install_handlers
 from .security import FailureThrottle, KeyChecker
@@ -94,15 +97,18 @@ def create_app(
             the_relay.outbox.engine, settings, keys=the_relay.outbox.keys
         )
         try:
-            if smtp is None:
-                yield
-                return
-            # The worker, webhook dispatcher and wake-ups, stopped in one order after
-            # uvicorn has finished the requests in flight (see authmail_relay.background).
-            async with background_work(the_relay, settings, smtp=smtp) as work:
-                app.state.worker = work.worker
-                app.state.webhook_dispatcher = work.dispatcher
-                yield
+            async with contextlib.AsyncExitStack() as stack:
+                if mcp_lifespan is not None:
+                    await stack.enter_async_context(mcp_lifespan())
+                if smtp is None:
+                    yield
+                    return
+                # The worker, webhook dispatcher and wake-ups, stopped in one order after
+                # uvicorn has finished the requests in flight (see authmail_relay.background).
+                async with background_work(the_relay, settings, smtp=smtp) as work:
+                    app.state.worker = work.worker
+                    app.state.webhook_dispatcher = work.dispatcher
+                    yield
         finally:
             if owned_relay:
                 await the_relay.close()
@@ -142,6 +148,8 @@ def create_app(
     app.include_router(routes_rules.router)
     if dev_inbox is not None:
         app.include_router(routes_dev.router)
+    # /mcp, only when asked for: the [mcp] extra is optional (see api.mcp_gate).
+    mcp_lifespan = mount_mcp(app) if settings.mcp_enabled else None
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)  # added last: runs first
     return app

@@ -21,6 +21,7 @@ Code map:
 - ``dev``: ``dev``: the whole relay on embedded defaults, for trying it out.
 - ``dkim``: ``dkim generate|list`` and ``domains check``.
 - ``keys``: ``keys …``: stored API keys.
+- ``mcp``: ``mcp``: the MCP server on stdio (needs the ``[mcp]`` extra).
 - ``messages``: ``send`` (queue one message) and ``messages list|show``.
 - ``rules``: ``rules …``: approval rules.
 - ``serve``: ``serve``: the HTTP API, with the delivery worker unless ``--no-worker``.
@@ -133,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit(commands)
     _add_rules(commands)
 
+    mcp = commands.add_parser(
+        "mcp", help="the MCP server on stdio, for agents (AUTHMAIL_URL and AUTHMAIL_API_KEY)"
+    )
+    mcp.add_argument(
+        "--local", action="store_true", help="run the relay in this process (DATABASE_URL)"
+    )
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -148,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000, help="taken? a free port is used instead")
     return parser
+
+
+def _scope_list(raw: str) -> list[str]:
+    """``--scopes send,read``: each name must be a scope."""
+    names = [part.strip() for part in raw.split(",") if part.strip()]
+    unknown = [name for name in names if name not in {s.value for s in Scope}]
+    if unknown or not names:
+        known = ", ".join(s.value for s in Scope)
+        raise argparse.ArgumentTypeError(f"{','.join(unknown) or raw!r}: scopes are {known}")
+    return names
 
 
 def _add_approvals(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -255,12 +273,17 @@ def _add_keys(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
     create = actions.add_parser("create", help="make a key; prints it once")
     create.add_argument("--name", required=True)
-    create.add_argument(
-        "--scope",
-        action="append",
-        required=True,
-        choices=[s.value for s in Scope],
-        help="repeatable",
+    scopes = create.add_argument_group("scopes (at least one)")
+    scopes.add_argument(
+        "--scope", action="append", choices=[s.value for s in Scope], help="repeatable"
+    )
+    scopes.add_argument(
+        "--scopes",
+        action="extend",
+        dest="scope",
+        type=_scope_list,
+        metavar="S[,S…]",
+        help="comma-separated, e.g. send,read",
     )
     create.add_argument(
         "--sender",
@@ -414,13 +437,16 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             from .db import run
         elif command == "dev":
             from .dev import run
+        elif command == "mcp":
+            from .mcp import run
         else:
             raise AssertionError(f"unhandled command {command}")
     except ImportError as exc:
         missing = exc.name or "a dependency"
+        extra = "mcp" if command == "mcp" else "http"
         _error(
-            f"`{command}` needs the service extra ({missing} is missing): "
-            "pip install 'authmail-relay[http]'"
+            f"`{command}` needs the {extra} extra ({missing} is missing): "
+            f"pip install 'authmail-relay[{extra}]'"
         )
         return EXIT_USAGE
     settings = Settings.from_env(env)

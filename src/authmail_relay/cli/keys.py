@@ -12,6 +12,7 @@ import argparse
 
 from ..db.api_keys_store import ApiKey, ApiKeyStore
 from ..relay import Relay
+from ..exceptions import ValidationError
 from ..settings import Settings
 from ._format import format_ms
 
@@ -30,6 +31,8 @@ async def _act(
     action: str, args: argparse.Namespace, store: ApiKeyStore, settings: Settings
 ) -> None:
     if action == "create":
+        if not args.scope:
+            raise ValidationError("give the key at least one scope (--scope or --scopes)")
         created = await store.create(
             name=args.name,
             scopes=args.scope,
