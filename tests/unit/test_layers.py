@@ -63,6 +63,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "retry",
         "lanes",
         "urgency",
+        "status_waits",
         "task_pool",
         "periodic",
         "compose_work",
