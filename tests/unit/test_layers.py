@@ -89,7 +89,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "cli/testmail",
         "client/_args",
         "client/_decode",
+        "client/_decode_resources",
         "client/_models",
+        "client/_resources",
         # Old top-level paths kept for one minor release; each re-exports a pure module.
         "branding",
         "previews",
@@ -123,7 +125,13 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # Entry points: the HTTP API and the command line; they may import each other.
     ENTRY: ("api/*", "cli/*"),
     # The HTTP SDK: ships beside the server, imports only the shared layer and itself.
-    SDK: ("client/__init__", "client/_client", "client/_base", "client/_calls"),
+    SDK: (
+        "client/__init__",
+        "client/_client",
+        "client/_base",
+        "client/_calls",
+        "client/_calls_reads",
+    ),
 }
 ORDER = (SHARED, PURE, EDGE, CORE, ENTRY)
 
