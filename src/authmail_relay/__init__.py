@@ -23,9 +23,10 @@ The service core: ``relay`` (the :class:`~authmail_relay.relay.Relay` every adap
 calls), ``worker`` (the claim loop), ``delivery`` (one claimed message), ``background``
 (starting and stopping the background work), ``audit_checkpoints`` (signing checkpoints
 of the audit trail, and their loop), ``retry`` (pure retry decisions),
-``lanes``, ``urgency`` and ``task_pool`` (who goes first), ``compose_work`` (the compose
-threads), ``retention`` (how long finished messages keep what), ``oversight_sweep`` (held
-messages that expire, sent ones nobody used), ``periodic`` (the loop both sweeps run in).
+``lanes``, ``urgency`` and ``task_pool`` (who goes first), ``status_waits`` (waiting for a
+message's status, for ``/send`` and long polls), ``compose_work`` (the compose threads),
+``retention`` (how long finished messages keep what), ``oversight_sweep`` (held messages
+that expire, sent ones nobody used), ``periodic`` (the loop both sweeps run in).
 
 Rooms, one per docs page, each with its own code map: ``mail`` (content and templates),
 ``smtp``, ``dkim``, ``trust`` (keys, senders, limits, secrets), ``oversight`` (approval

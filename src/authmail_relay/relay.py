@@ -14,8 +14,6 @@ anything is stored; a gated key's send (or one a ``hold`` rule matches) is store
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,8 +42,10 @@ from .mail.composing import Composed, Draft, compose
 from .mail.config import mail_settings
 from .mail.message_content import build_draft, lifetime_seconds
 from .mail.message_request import Envelope, MessageRequest, validate_request
+from .mail.scheduling import send_at_ms
 from .oversight.chain import AuditEntry
 from .settings import Settings
+from .status_waits import POLL_SECONDS, StatusWaits
 from .trust.rate_limits import (
     AUTH_KINDS,
     Decision,
@@ -64,13 +64,18 @@ from .urgency import Urgency
 from .vocabulary import Kind, MessageStatus, OversightMode, Priority
 from .webhooks.ssrf import Resolver, UrlGuard
 
-#: How often a waiting /send request re-reads the message when no in-process worker
-#: will wake it (the worker runs in another process).
-OUTCOME_POLL_SECONDS = 0.25
-_FINISHED_REMEMBERED = 4096
+#: How often a waiting request re-reads the message when nothing in this process will
+#: wake it (the worker runs in another process).
+OUTCOME_POLL_SECONDS = POLL_SECONDS
 #: Longest a request waits for DNS when checking a webhook URL before storing it.
 WEBHOOK_CHECK_SECONDS = 2.0
 _SETTLED = frozenset({MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.EXPIRED})
+
+
+def delivery_settled(status: MessageStatus) -> bool:
+    """True once SMTP has given its answer or the message expired: what the compatible
+    ``/send`` routes wait for (the default of :meth:`Relay.wait_for_outcome`)."""
+    return status in _SETTLED
 
 
 def utc_now() -> datetime:
@@ -130,10 +135,8 @@ class Relay:
         self._outbox: Outbox | None = None
         #: Set whenever a message is accepted, so an in-process worker wakes at once.
         self.new_work = asyncio.Event()
-        self._waiters: dict[str, asyncio.Event] = {}
-        #: Messages an in-process worker finished lately, so a waiter that registers
-        #: after the fact knows to read at once (bounded; oldest forgotten first).
-        self._finished: collections.OrderedDict[str, None] = collections.OrderedDict()
+        #: Requests waiting for a message's status (see :meth:`wait_for_outcome`).
+        self._waits = StatusWaits(poll_seconds=OUTCOME_POLL_SECONDS)
         #: Auth mail in progress here; an embedded worker holds bulk work back meanwhile.
         self.urgency = Urgency()
         #: Large messages are composed in a few threads, never on the event loop.
@@ -200,9 +203,11 @@ class Relay:
         thread; async callers use :meth:`preview`, which keeps large messages off the
         event loop.
 
-        The webhook URL gets the checks that need no DNS.
+        The webhook URL gets the checks that need no DNS; ``send_at`` gets every check a
+        real send gets.
         """
         validate_request(request)
+        self._send_at_ms(request)
         if request.webhook_url is not None:
             self.webhook_urls.check(request.webhook_url)
         return self._compose(request)[1]
@@ -237,6 +242,7 @@ class Relay:
                 "this API key may not send (read_only)", error_code="read_only"
             )
         envelope = validate_request(request)
+        send_at = self._send_at_ms(request)
         urgent = object() if envelope.priority is Priority.HIGH else None
         if urgent is not None:
             self.urgency.begin(urgent)  # from here until the worker has sent it
@@ -248,7 +254,14 @@ class Relay:
             lifetime = lifetime_seconds(request, self.settings)
             with urgent_writes(urgent is not None):
                 record = await self._store(
-                    outbox, request, envelope, draft, composed, lifetime, idempotency=idempotency
+                    outbox,
+                    request,
+                    envelope,
+                    draft,
+                    composed,
+                    lifetime,
+                    send_at,
+                    idempotency=idempotency,
                 )
         except BaseException:
             if urgent is not None:
@@ -276,6 +289,7 @@ class Relay:
         draft: Draft,
         composed: Composed,
         lifetime: float | None,
+        send_at: int | None,
         *,
         idempotency: IdempotencyLink | None,
     ) -> MessageRecord:
@@ -295,6 +309,7 @@ class Relay:
                 request_id=request.request_id,
                 expires_in_ms=None if lifetime is None else int(lifetime * 1000),
                 max_age_ms=int(self.settings.max_message_age_seconds * 1000),
+                send_at_ms=send_at,
                 webhook_url=request.webhook_url,
                 webhook_secret=request.webhook_secret,
                 api_key_id=request.api_key_id,
@@ -306,6 +321,20 @@ class Relay:
 
     def _oversight(self, request: MessageRequest) -> OversightMode:
         return request.oversight or self.settings.oversight_default
+
+    def _send_at_ms(self, request: MessageRequest) -> int | None:
+        """The send time *request* asks for in epoch ms (None: due at once), checked by the
+        rules of :mod:`authmail_relay.mail.scheduling` against the message's lifetime."""
+        return send_at_ms(
+            request.send_at,
+            now=self._clock(),
+            lifetime_seconds=lifetime_seconds(request, self.settings),
+        )
+
+    def is_scheduled(self, request: MessageRequest) -> bool:
+        """True when *request* asks to be sent later than now (its ``send_at`` is still
+        ahead). ValidationError for a ``send_at`` that :meth:`submit` would refuse."""
+        return self._send_at_ms(request) is not None
 
     async def count_key_request(self, key_id: str, per_minute: int) -> list[tuple[Limit, Decision]]:
         """Count one request by API key *key_id* against *per_minute* requests per
@@ -350,42 +379,44 @@ class Relay:
 
     def notify_finished(self, message_id: str) -> None:
         """Called by an in-process worker when a message reached a final status."""
-        waiter = self._waiters.get(message_id)
-        if waiter is not None:
-            waiter.set()
-        self._finished[message_id] = None
-        if len(self._finished) > _FINISHED_REMEMBERED:
-            self._finished.popitem(last=False)
+        self._waits.finished(message_id)
 
-    async def wait_for_outcome(self, message_id: str, timeout: float) -> MessageRecord:
-        """The message once it is sent, failed or expired, or as it is when ``timeout`` passes.
+    async def wait_for_outcome(
+        self,
+        message_id: str,
+        timeout: float,
+        *,
+        until: Callable[[MessageStatus], bool] = delivery_settled,
+        read_first: bool = False,
+    ) -> MessageRecord:
+        """The message once ``until(status)`` holds, or as it is when ``timeout`` passes.
 
-        An in-process worker wakes the waiter at once; a worker in another process is
-        noticed by polling the database every ``OUTCOME_POLL_SECONDS``.
+        ``until`` defaults to :func:`delivery_settled` (sent, failed or expired: what
+        ``/send`` waits for); the long poll of ``GET /v1/messages/{id}`` passes
+        ``MessageStatus.ends_wait``. With ``read_first`` the message is read at once
+        (NotFoundError for an unknown id; no wait when ``until`` already holds); without
+        it the first read waits for the worker's signal or the first poll, as suits a
+        message just stored.
+
+        An in-process worker, and :meth:`cancel` through this relay, wake the waiter at
+        once; a worker in another process is noticed by reading the message every
+        ``OUTCOME_POLL_SECONDS``. No database connection is held while waiting
+        (:mod:`authmail_relay.status_waits`).
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        waiter = self._waiters.setdefault(message_id, asyncio.Event())
-        try:
-            if message_id not in self._finished:
-                # Just stored: nothing to read yet. Wait for the worker's signal (or the
-                # first poll) instead of spending a database read on "queued".
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(waiter.wait(), min(timeout, OUTCOME_POLL_SECONDS))
-            while True:
-                record = await self.outbox.get_message(message_id)
-                remaining = deadline - loop.time()
-                if record.status in _SETTLED or remaining <= 0:
-                    return record
-                waiter.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(waiter.wait(), min(remaining, OUTCOME_POLL_SECONDS))
-        finally:
-            self._waiters.pop(message_id, None)
+        return await self._waits.wait(
+            message_id,
+            lambda: self.outbox.get_message(message_id),
+            timeout,
+            until=until,
+            read_first=read_first,
+        )
 
     async def cancel(self, message_id: str) -> MessageRecord:
-        """Withdraw a queued or deferred message (ConflictError otherwise)."""
-        return await self.outbox.cancel(message_id)
+        """Withdraw a held, queued or deferred message (ConflictError otherwise); a
+        request waiting on it here is woken at once."""
+        record = await self.outbox.cancel(message_id)
+        self._waits.wake(message_id)
+        return record
 
     async def consume(self, message_id: str) -> MessageRecord:
         """Record that the link or code in a sent message was used."""

@@ -402,7 +402,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MAX_MESSAGE_AGE_SECONDS",
         "86400",
-        "A message still unsent this long after it was accepted is failed.",
+        "A message still unsent this long after it was accepted (or after its send_at, "
+        "when later) is failed.",
         "max_message_age_seconds",
         _positive_float,
     ),

@@ -51,6 +51,13 @@ class MessageStatus(_Vocabulary):
         """True when no worker will ever touch the message again."""
         return self in _TERMINAL
 
+    @property
+    def ends_wait(self) -> bool:
+        """True when a long poll on the message (``GET /v1/messages/{id}?wait=``) answers
+        at once: a terminal status, or ``held`` (only an approver moves it on, so waiting
+        longer would show nothing new)."""
+        return self.is_terminal or self is MessageStatus.HELD
+
 
 _TERMINAL = frozenset(
     {

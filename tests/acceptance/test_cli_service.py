@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,33 @@ def test_invalid_input_stores_nothing(tmp_path: Path) -> None:
     listing = _run(["messages", "list"], env, tmp_path)
     assert listing.returncode == 0
     assert "msg_" not in listing.stdout
+
+
+def test_send_at_schedules_or_exits_2(smtp_sink: SmtpServer, tmp_path: Path) -> None:
+    """`send --send-at`: a time ahead is kept for later (the worker finds nothing due);
+    a time without an offset or past the 30 days exits 2 and stores nothing."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'relay.db'}",
+        "SMTP_HOST": smtp_sink.host,
+        "SMTP_PORT": str(smtp_sink.port),
+        "SMTP_TLS": "none",
+        "SMTP_FROM": DEFAULT_FROM,
+    }
+    mail = ["send", "--to", "ada@example.com", "--subject", "Later", "--html", "<p>x</p>"]
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    queued = _run([*mail, "--send-at", later], env, tmp_path)
+    assert queued.returncode == 0, queued.stderr
+    for bad in ("2030-01-01T09:00:00", "2099-01-01T00:00:00Z", "soon"):
+        refused = _run([*mail, "--send-at", bad], env, tmp_path)
+        assert refused.returncode == 2, (bad, refused.stderr)
+        assert "send_at" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    delivered = _run(["worker", "--until-idle"], env, tmp_path)
+    assert delivered.returncode == 0, delivered.stderr
+    assert not smtp_sink.messages
+    listing = _run(["messages", "list"], env, tmp_path)
+    assert listing.stdout.count("msg_") == 1
+    assert queued.stdout.strip() in listing.stdout
 
 
 def test_unknown_message_is_a_clear_error(tmp_path: Path) -> None:

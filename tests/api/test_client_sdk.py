@@ -225,6 +225,7 @@ def test_twins_expose_the_same_methods() -> None:
     expected = {"send", "send_otp", "send_magic_link", "send_password_reset", "create_message"}
     expected |= {"get_message", "list_messages", "cancel", "consume", "health"}
     expected |= {"list_approvals", "approve", "reject", "decide"}
+    expected |= {"wait_for_message", "list_templates", "preview_template", "check_domain"}
     assert expected <= set(blocking)
     for name in set(blocking) - {"close"}:
         assert inspect.signature(blocking[name]) == inspect.signature(awaiting[name]), name

@@ -42,6 +42,7 @@ OVER_CAP: list[tuple[str, dict[str, Any]]] = [
     ("metadata", {"metadata": {"k" * (MAX_METADATA_BYTES + 1): 1}}),
     ("metadata", {"metadata": {"k": "v" * MAX_METADATA_BYTES}}),
     ("user_name", {"kind": "otp", "code": "1", "user_name": OVER_HEADER}),
+    ("send_at", {"send_at": "2026-11-21T12:00:00." + "1" * 100_000 + "Z"}),
 ]
 
 

@@ -79,6 +79,32 @@ async def test_a_scheduled_message_is_due_at_its_send_time(outbox: Outbox) -> No
     assert past.next_attempt_at == past.created_at
 
 
+async def test_a_scheduled_message_keeps_its_whole_retry_window(outbox: Outbox) -> None:
+    """The maximum age counts from the send time, not from acceptance: a message
+    scheduled a day ahead with a one-hour age still has its hour of retries."""
+    send_at = await outbox.db_now_ms() + 86_400_000
+    record = await outbox.enqueue(new_message(send_at_ms=send_at, max_age_ms=3_600_000))
+    assert record.give_up_at == send_at + 3_600_000
+    assert (await outbox.get_message(record.id)).give_up_at == send_at + 3_600_000
+    # Due now (no send time, or a past one): from acceptance, as before.
+    past = await outbox.enqueue(new_message(send_at_ms=1, max_age_ms=3_600_000))
+    assert past.give_up_at == past.created_at + 3_600_000
+
+
+async def test_a_send_time_at_or_after_the_expiry_is_refused(outbox: Outbox) -> None:
+    """Checked again on the database clock, so clock skew cannot schedule a dead mail."""
+    now = await outbox.db_now_ms()
+    for late in (now + 3_600_000, now + 7_200_000):
+        with pytest.raises(ValidationError) as refused:
+            await outbox.enqueue(new_message(send_at_ms=late, expires_in_ms=600_000))
+        assert refused.value.field == "send_at"
+    assert await outbox.list_messages() == []
+    kept = await outbox.enqueue(new_message(send_at_ms=now + 60_000, expires_in_ms=3_600_000))
+    assert kept.next_attempt_at == now + 60_000
+    # An expiry of zero without a send time is still accepted (expired at once).
+    assert (await outbox.enqueue(new_message(expires_in_ms=0))).expires_at is not None
+
+
 async def test_unknown_ids_are_not_found(outbox: Outbox) -> None:
     missing = new_message_id()
     with pytest.raises(NotFoundError):

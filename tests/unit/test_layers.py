@@ -63,6 +63,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "retry",
         "lanes",
         "urgency",
+        "status_waits",
         "task_pool",
         "periodic",
         "compose_work",
@@ -88,7 +89,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "cli/testmail",
         "client/_args",
         "client/_decode",
+        "client/_decode_resources",
         "client/_models",
+        "client/_resources",
         # Old top-level paths kept for one minor release; each re-exports a pure module.
         "branding",
         "previews",
@@ -123,7 +126,13 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # each other.
     ENTRY: ("api/*", "cli/*", "mcp/*"),
     # The HTTP SDK: ships beside the server, imports only the shared layer and itself.
-    SDK: ("client/__init__", "client/_client", "client/_base", "client/_calls"),
+    SDK: (
+        "client/__init__",
+        "client/_client",
+        "client/_base",
+        "client/_calls",
+        "client/_calls_reads",
+    ),
 }
 ORDER = (SHARED, PURE, EDGE, CORE, ENTRY)
 

@@ -8,10 +8,11 @@ every field, at any depth, with the core's rule.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, field_validator
 
 from ..exceptions import ValidationError
 from ..ids import is_message_id
@@ -26,6 +27,7 @@ from ..mail.message_request import (
     check_metadata,
     is_encodable,
 )
+from ..mail.scheduling import MAX_SEND_AT_CHARS, parse_rfc3339
 from ..mail.validation import (
     MAX_ADDRESS_OCTETS,
     MAX_CUSTOM_HEADER_NAME,
@@ -121,6 +123,22 @@ WebhookSecret = Annotated[str, Field(max_length=MAX_WEBHOOK_SECRET)]
 UserName = Annotated[str, Field(max_length=MAX_USER_NAME, **_published(pattern=_HEADER_TEXT))]
 Code = Annotated[str, Field(min_length=1, max_length=MAX_CODE)]
 Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN)]
+
+
+def _rfc3339(value: Any) -> Any:
+    """A JSON string as an aware datetime, by the core's RFC 3339 rule (a datetime given
+    by Python code passes as it is). Numbers and offset-less times are refused: a wire
+    time always says its offset."""
+    return value if isinstance(value, datetime) else parse_rfc3339(value)
+
+
+#: ``send_at``: an RFC 3339 date-time with ``Z`` or a numeric offset; the relay then
+#: checks it against now and the message's lifetime (:mod:`authmail_relay.mail.scheduling`).
+SendAt = Annotated[
+    datetime,
+    BeforeValidator(_rfc3339),
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": MAX_SEND_AT_CHARS}),
+]
 #: A batch entry: validated on its own (an invalid one is that entry's error, not the
 #: batch's), published as a message.
 BatchEntry = Annotated[

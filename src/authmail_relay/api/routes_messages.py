@@ -3,7 +3,9 @@
 ``POST`` answers ``202`` as soon as the message is committed (delivery is the worker's
 job); ``GET`` shows status, events and attempts (never bodies, tokens or codes);
 ``cancel`` withdraws a message that is still waiting; ``consume`` records that the link
-or code it carried was used.
+or code it carried was used. ``GET /v1/messages/{id}?wait=S`` is a long poll: it answers
+once the message's status ends a wait (:attr:`MessageStatus.ends_wait`) or after ``S``
+seconds, with the message as it then is.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from .views import accepted_view, message_view
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"], route_class=CountedRoute)
 MAX_PAGE = 200
+#: The longest long poll of ``GET /v1/messages/{id}?wait=``, in seconds.
+MAX_WAIT_SECONDS = 120
 #: How long one batch entry holds its own key while it is being stored: well inside the
 #: batch's own lock, so a run that takes a dead batch over finds its entries unlocked.
 BATCH_ENTRY_LOCK_MS = 10_000
@@ -160,10 +164,29 @@ async def list_messages(
 @router.get(
     "/{message_id}",
     response_model=MessageView,
-    responses=problems(*AUTHENTICATED, 404),
-    summary="One message",
+    responses=problems(*AUTHENTICATED, 404, 422),
+    summary="One message; with wait, once its status ends the wait",
 )
-async def get_message(message_id: str, caller: ReadCaller, relay: RelayDep) -> MessageView:
+async def get_message(
+    message_id: str,
+    caller: ReadCaller,
+    relay: RelayDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            allow_inf_nan=False,
+            description="Long poll: answer once the status is terminal or held, or after "
+            "this many seconds (0, the default: at once).",
+        ),
+    ] = 0,
+) -> MessageView:
+    if wait > 0:
+        # Reads the message now and then; holds no database connection meanwhile.
+        await relay.wait_for_outcome(
+            message_id, wait, until=lambda status: status.ends_wait, read_first=True
+        )
     details = await relay.get_message(message_id)
     return message_view(details.message, details.events, details.attempts, details.trail)
 

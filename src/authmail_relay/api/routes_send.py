@@ -6,7 +6,8 @@ outcome: ``200 {"sent": true, …}`` once the upstream accepted it, ``502`` with
 documented ``detail`` when it was refused for good, ``202 {"status": "queued"}`` when
 the wait ran out first (delivery goes on). With ``webhook_url`` it answers at once
 with ``{"status": "accepted"}``. A send held for approval (a gated key, a ``hold`` rule)
-answers ``202 {"sent": false, "status": "held", "id": …}`` at once.
+answers ``202 {"sent": false, "status": "held", "id": …}`` at once, and one scheduled
+for later (``send_at`` ahead) ``202 {"sent": false, "status": "queued", "id": …}``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     202: {
         "model": SendResponse,
-        "description": "Stored and queued, the wait ran out first; or held for approval.",
+        "description": "Stored and queued: the wait ran out first, or send_at is ahead; "
+        "or held for approval.",
     },
     502: {"model": DeliveryFailed, "description": "The upstream SMTP server refused the mail."},
     **problems(*CREATING),
@@ -110,6 +112,9 @@ async def _send(
             return Reply(202, {"sent": False, "status": "held", "id": message_id})
         if message.webhook_url:
             return Reply(200, {"sent": False, "status": "accepted", "id": message_id})
+        if relay.is_scheduled(message):
+            # Its send time is ahead: there is no outcome to wait for yet.
+            return Reply(202, {"sent": False, "status": "queued", "id": message_id})
         return await _outcome(relay, message_id, settings.send_wait_seconds)
 
     return await run_idempotent(

@@ -25,6 +25,7 @@ from .fields import (
     Metadata,
     ReplyTo,
     RequestModel,
+    SendAt,
     Subject,
     Tags,
     Token,
@@ -58,6 +59,11 @@ class _Extensions(RequestModel):
         le=MAX_EXPIRES_IN_SECONDS,
         description="Seconds until the mail must not be sent any more.",
     )
+    send_at: SendAt | None = Field(
+        None,
+        description="Send no earlier than this RFC 3339 time with an offset: a past time "
+        "is now; at most 30 days ahead, and before the mail expires.",
+    )
     end_user_ip: str | None = Field(
         None,
         min_length=2,
@@ -83,6 +89,7 @@ class _Extensions(RequestModel):
             "priority": self.priority,
             "locale": self.locale,
             "expires_in_seconds": self.expires_in,
+            "send_at": self.send_at,
             "headers": self.headers or {},
             "webhook_url": self.webhook_url,
             "webhook_secret": self.webhook_secret,

@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--from", dest="from_addr", default=None, help="sender (default: SMTP_FROM)")
     send.add_argument("--priority", choices=[p.value for p in Priority], default=None)
     send.add_argument("--expires-in", type=float, default=None, metavar="SECONDS")
+    send.add_argument(
+        "--send-at", default=None, metavar="TIME", help="RFC 3339 with an offset, e.g. …T09:00:00Z"
+    )
 
     worker = commands.add_parser("worker", help="run delivery workers until SIGTERM")
     worker.add_argument("--concurrency", type=int, default=None, help="override WORKER_CONCURRENCY")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..mail.message_request import MessageRequest
+from ..mail.scheduling import parse_rfc3339
 from ..relay import Relay
 from ..settings import Settings
 from ..vocabulary import MessageStatus
@@ -42,6 +43,7 @@ async def _send(args: argparse.Namespace, settings: Settings) -> int:
         from_addr=args.from_addr,
         priority=args.priority,
         expires_in_seconds=args.expires_in,
+        send_at=None if args.send_at is None else parse_rfc3339(args.send_at),
     )
     async with Relay(settings) as relay:
         accepted = await relay.submit(request)

@@ -16,10 +16,12 @@ Code map:
 - ``_client``: :class:`AuthmailClient` and :class:`AsyncAuthmailClient`, the blocking and
   the awaiting twin over one I/O-free base.
 - ``_base``: the I/O-free half: settings, requests, answers, errors and retries.
-- ``_calls``: one request builder per public method (no I/O).
+- ``_calls``: one request builder per public method (no I/O); ``_calls_reads``: the
+  builders of the long poll, template and domain calls, a base of ``_calls``.
 - ``_args``: argument checks and request encoding (no I/O).
-- ``_decode``: JSON answers into result types (no I/O).
-- ``_models``: the result types.
+- ``_decode``: JSON answers into result types (no I/O); ``_decode_resources``: the same
+  for the template and domain answers.
+- ``_models``: the result types; ``_resources``: those of the template and domain calls.
 """
 
 from __future__ import annotations
@@ -34,14 +36,22 @@ from ._client import (
     AuditVerification,
     AuthmailClient,
     DecisionResult,
+    DomainDkim,
+    DomainDmarc,
+    DomainReport,
+    DomainSpf,
     ErrorInfo,
     FieldError,
     Message,
     MessageAttempt,
+    MessageAuditEntry,
     MessageEvent,
     MessagePage,
     SendOutcome,
     SendStatus,
+    TemplateCatalog,
+    TemplateKind,
+    TemplatePreview,
     error_info,
 )
 
@@ -55,13 +65,21 @@ __all__ = [
     "AuditVerification",
     "AuthmailClient",
     "DecisionResult",
+    "DomainDkim",
+    "DomainDmarc",
+    "DomainReport",
+    "DomainSpf",
     "ErrorInfo",
     "FieldError",
     "Message",
     "MessageAttempt",
+    "MessageAuditEntry",
     "MessageEvent",
     "MessagePage",
     "SendOutcome",
     "SendStatus",
+    "TemplateCatalog",
+    "TemplateKind",
+    "TemplatePreview",
     "error_info",
 ]

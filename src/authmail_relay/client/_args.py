@@ -8,11 +8,12 @@ the relay, which answers 422 naming the field.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -116,6 +117,7 @@ def options(
     priority: Priority | str | None,
     locale: str | None,
     expires_in: int | timedelta | None,
+    send_at: datetime | str | None = None,
 ) -> dict[str, Any]:
     """The optional fields every create route takes (None where not given)."""
     if tags is not None and (
@@ -139,6 +141,7 @@ def options(
         "priority": None if priority is None else member(Priority, priority, "priority"),
         "locale": optional_text(locale, "locale"),
         "expires_in": seconds(expires_in),
+        "send_at": moment(send_at, "send_at"),
     }
 
 
@@ -235,6 +238,23 @@ def aware(moment: datetime, name: str) -> datetime:
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise ValidationError(f"{name} must be a timezone-aware datetime", field=name)
     return moment
+
+
+def moment(value: datetime | str | None, name: str) -> str | None:
+    """A time for the wire: an aware datetime as RFC 3339 (in UTC where it has one), a
+    string as given (the relay judges it, and answers 422 naming the field), or None. A
+    naive datetime is ambiguous and refused here."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValidationError(
+            f"{name} must be a timezone-aware datetime or an RFC 3339 string", field=name
+        )
+    # UTC, so an offset with seconds (which RFC 3339 cannot write) never goes out; near
+    # year 1 or 9999 there may be no UTC datetime, and the offset stays.
+    with contextlib.suppress(OverflowError):
+        value = value.astimezone(timezone.utc)
+    return value.isoformat()
 
 
 def encode(body: Mapping[str, Any]) -> bytes:

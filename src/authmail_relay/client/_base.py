@@ -87,6 +87,8 @@ class Call(Generic[T]):
     once (reads, creates with an ``Idempotency-Key``, consume). A call that is not is
     retried only when the relay provably did nothing (no connection, 503, 429).
     ``compatible`` marks the ``/send*`` routes, whose 502 describes a refused delivery.
+    ``timeout`` replaces the client's own timeout for this request (a long poll needs
+    its wait on top of it); None: the client's.
     """
 
     method: str
@@ -99,6 +101,7 @@ class Call(Generic[T]):
     idempotency_key: str | None = None
     replay_safe: bool = True
     compatible: bool = False
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,8 @@ class ClientBase:
         if unsent:
             message = f"could not connect to the relay at {self.base_url}"
         elif isinstance(exc, httpx.TimeoutException):
-            message = f"no answer from the relay within {self.timeout:g} s"
+            waited = self.timeout if call.timeout is None else call.timeout
+            message = f"no answer from the relay within {waited:g} s"
         else:
             message = f"{type(exc).__name__} talking to the relay: {str(exc)[:200]}"
         if not unsent and not call.replay_safe:

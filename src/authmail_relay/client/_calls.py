@@ -17,7 +17,8 @@ from ..vocabulary import AuditAction, Kind, MessageStatus, OversightMode, Priori
 from . import _args as arg
 from . import _decode as wire
 from ._args import Addresses
-from ._base import Answer, Call, ClientBase
+from ._base import Answer, Call
+from ._calls_reads import ReadCalls
 from ._models import (
     Accepted,
     ApiKeyInfo,
@@ -44,8 +45,10 @@ MAX_DECISIONS = 100
 MAX_REASON = 500
 
 
-class ClientCalls(ClientBase):
-    """Builders for every call; the twins in :mod:`authmail_relay.client` expose them."""
+class ClientCalls(ReadCalls):
+    """Builders for every call; the twins in :mod:`authmail_relay.client` expose them.
+    The read-only calls added with the long poll (``wait_for_message``, templates,
+    domains) are inherited from :class:`~authmail_relay.client._calls_reads.ReadCalls`."""
 
     def _send(
         self,
@@ -62,6 +65,7 @@ class ClientCalls(ClientBase):
         metadata: Mapping[str, Any] | None = None,
         priority: Priority | str | None = None,
         expires_in: int | timedelta | None = None,
+        send_at: datetime | str | None = None,
         headers: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
@@ -78,6 +82,10 @@ class ClientCalls(ClientBase):
         ``status="dry_run"`` with ``dry_run=True`` (validated and rendered, nothing stored).
         ``from_`` is the sender (default: the relay's ``SMTP_FROM``); ``headers`` are extra
         ``X-*`` mail headers; ``expires_in`` is when the mail must not be sent any more.
+        ``send_at`` (an aware datetime, or an RFC 3339 string with an offset) schedules the
+        mail: the relay then answers ``status="queued"`` at once; a past time means now;
+        at most 30 days ahead and before the mail expires (else ValidationError, field
+        ``send_at``). A naive datetime is a ValidationError before anything is sent.
         ``end_user_ip`` is the IP address of the visitor whose action triggered the mail
         (give it for auth mail: that visitor then has a rate budget of their own).
         Raises DeliveryError when the upstream refused the mail for good.
@@ -89,7 +97,7 @@ class ClientCalls(ClientBase):
             "text_body": arg.optional_text(text_body, "text_body"),
             "cc": arg.address_list(cc, "cc"),
             "bcc": arg.address_list(bcc, "bcc"),
-            **arg.options(from_, reply_to, tags, metadata, priority, None, expires_in),
+            **arg.options(from_, reply_to, tags, metadata, priority, None, expires_in, send_at),
             **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
         }
         return self._sending("/send", body, dry_run, idempotency_key, request_id)
@@ -102,6 +110,7 @@ class ClientCalls(ClientBase):
         user_name: str | None = None,
         locale: str | None = None,
         expires_in: int | timedelta | None = None,
+        send_at: datetime | str | None = None,
         from_: str | None = None,
         reply_to: Addresses | None = None,
         tags: Sequence[str] | None = None,
@@ -121,7 +130,7 @@ class ClientCalls(ClientBase):
             "to": arg.single_address(to),
             "code": arg.text(code, "code"),
             "user_name": arg.optional_text(user_name, "user_name"),
-            **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in),
+            **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in, send_at),
             **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
         }
         return self._sending("/send/otp", body, dry_run, idempotency_key, request_id)
@@ -135,6 +144,7 @@ class ClientCalls(ClientBase):
         base_url: str | None = None,
         locale: str | None = None,
         expires_in: int | timedelta | None = None,
+        send_at: datetime | str | None = None,
         from_: str | None = None,
         reply_to: Addresses | None = None,
         tags: Sequence[str] | None = None,
@@ -152,7 +162,7 @@ class ClientCalls(ClientBase):
         percent-encoded, into a link under its ``MAGIC_LINK_BASE_URL`` (or ``base_url``,
         which must keep that origin); otherwise as :meth:`send`."""
         body = arg.link_body(to, token, user_name, base_url)
-        body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in)
+        body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in, send_at)
         body |= arg.delivery(headers, webhook_url, webhook_secret, end_user_ip)
         return self._sending("/send/magic-link", body, dry_run, idempotency_key, request_id)
 
@@ -165,6 +175,7 @@ class ClientCalls(ClientBase):
         base_url: str | None = None,
         locale: str | None = None,
         expires_in: int | timedelta | None = None,
+        send_at: datetime | str | None = None,
         from_: str | None = None,
         reply_to: Addresses | None = None,
         tags: Sequence[str] | None = None,
@@ -181,7 +192,7 @@ class ClientCalls(ClientBase):
         """Send a password-reset link (``POST /send/password-reset``); as
         :meth:`send_magic_link`."""
         body = arg.link_body(to, token, user_name, base_url)
-        body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in)
+        body |= arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in, send_at)
         body |= arg.delivery(headers, webhook_url, webhook_secret, end_user_ip)
         return self._sending("/send/password-reset", body, dry_run, idempotency_key, request_id)
 
@@ -206,6 +217,7 @@ class ClientCalls(ClientBase):
         metadata: Mapping[str, Any] | None = None,
         priority: Priority | str | None = None,
         expires_in: int | timedelta | None = None,
+        send_at: datetime | str | None = None,
         headers: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
@@ -216,9 +228,9 @@ class ClientCalls(ClientBase):
         """Queue a message (``POST /v1/messages``) without waiting for delivery.
 
         ``kind="raw"`` needs ``subject`` and ``html_body``; ``otp`` needs ``code``;
-        ``magic_link`` and ``password_reset`` need ``token``; ``end_user_ip`` as in
-        :meth:`send`. Returns :class:`~authmail_relay.client._models.Accepted` once the
-        message is stored.
+        ``magic_link`` and ``password_reset`` need ``token``; ``end_user_ip`` and
+        ``send_at`` as in :meth:`send`. Returns
+        :class:`~authmail_relay.client._models.Accepted` once the message is stored.
         """
         body = {
             "kind": arg.member(Kind, kind, "kind"),
@@ -232,7 +244,7 @@ class ClientCalls(ClientBase):
             "code": arg.optional_text(code, "code"),
             "token": arg.optional_text(token, "token"),
             "base_url": arg.optional_text(base_url, "base_url"),
-            **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in),
+            **arg.options(from_, reply_to, tags, metadata, priority, locale, expires_in, send_at),
             **arg.delivery(headers, webhook_url, webhook_secret, end_user_ip),
         }
         key = arg.idempotency_key(idempotency_key)

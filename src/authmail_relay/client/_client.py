@@ -46,11 +46,21 @@ from ._models import (
     FieldError,
     Message,
     MessageAttempt,
+    MessageAuditEntry,
     MessageEvent,
     MessagePage,
     SendOutcome,
     SendStatus,
     error_info,
+)
+from ._resources import (
+    DomainDkim,
+    DomainDmarc,
+    DomainReport,
+    DomainSpf,
+    TemplateCatalog,
+    TemplateKind,
+    TemplatePreview,
 )
 
 __all__ = [
@@ -63,14 +73,22 @@ __all__ = [
     "AuditVerification",
     "AuthmailClient",
     "DecisionResult",
+    "DomainDkim",
+    "DomainDmarc",
+    "DomainReport",
+    "DomainSpf",
     "ErrorInfo",
     "FieldError",
     "Message",
     "MessageAttempt",
+    "MessageAuditEntry",
     "MessageEvent",
     "MessagePage",
     "SendOutcome",
     "SendStatus",
+    "TemplateCatalog",
+    "TemplateKind",
+    "TemplatePreview",
     "error_info",
 ]
 
@@ -182,6 +200,8 @@ class AuthmailClient(ClientCalls):
                     params=call.params or None,
                     content=call.content,
                     headers=call.headers,
+                    # A long poll brings its own (its wait on top of the client's).
+                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
                 )
             except HTTPX_ERRORS as exc:
                 step = self._after_failure(call, attempt, exc)
@@ -198,6 +218,7 @@ class AuthmailClient(ClientCalls):
     send_password_reset = _blocking(ClientCalls._send_password_reset)
     create_message = _blocking(ClientCalls._create_message)
     get_message = _blocking(ClientCalls._get_message)
+    wait_for_message = _blocking(ClientCalls._wait_for_message)
     list_messages = _blocking(ClientCalls._list_messages)
     cancel = _blocking(ClientCalls._cancel)
     consume = _blocking(ClientCalls._consume)
@@ -214,6 +235,9 @@ class AuthmailClient(ClientCalls):
     update_rule = _blocking(ClientCalls._update_rule)
     delete_rule = _blocking(ClientCalls._delete_rule)
     set_key_oversight = _blocking(ClientCalls._set_key_oversight)
+    list_templates = _blocking(ClientCalls._list_templates)
+    preview_template = _blocking(ClientCalls._preview_template)
+    check_domain = _blocking(ClientCalls._check_domain)
 
 
 class AsyncAuthmailClient(ClientCalls):
@@ -279,6 +303,8 @@ class AsyncAuthmailClient(ClientCalls):
                     params=call.params or None,
                     content=call.content,
                     headers=call.headers,
+                    # A long poll brings its own (its wait on top of the client's).
+                    timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
                 )
             except HTTPX_ERRORS as exc:
                 step = self._after_failure(call, attempt, exc)
@@ -295,6 +321,7 @@ class AsyncAuthmailClient(ClientCalls):
     send_password_reset = _awaiting(ClientCalls._send_password_reset)
     create_message = _awaiting(ClientCalls._create_message)
     get_message = _awaiting(ClientCalls._get_message)
+    wait_for_message = _awaiting(ClientCalls._wait_for_message)
     list_messages = _awaiting(ClientCalls._list_messages)
     cancel = _awaiting(ClientCalls._cancel)
     consume = _awaiting(ClientCalls._consume)
@@ -311,3 +338,6 @@ class AsyncAuthmailClient(ClientCalls):
     update_rule = _awaiting(ClientCalls._update_rule)
     delete_rule = _awaiting(ClientCalls._delete_rule)
     set_key_oversight = _awaiting(ClientCalls._set_key_oversight)
+    list_templates = _awaiting(ClientCalls._list_templates)
+    preview_template = _awaiting(ClientCalls._preview_template)
+    check_domain = _awaiting(ClientCalls._check_domain)

@@ -24,6 +24,7 @@ from ._models import (
     FieldError,
     Message,
     MessageAttempt,
+    MessageAuditEntry,
     MessageEvent,
     MessagePage,
     SendOutcome,
@@ -121,6 +122,7 @@ def message(data: object) -> Message:
         decided_by=_optional(m, "decided_by", str),
         decision_reason=_optional(m, "decision_reason", str),
         unused_at=_optional_time(m, "unused_at"),
+        audit=tuple(_trail_entry(e) for e in _list(m.get("trail") or [])),
     )
 
 
@@ -250,6 +252,17 @@ def _event(data: object) -> MessageEvent:
         type=_enum(EventType, m, "type"),
         status=_enum(MessageStatus, m, "status"),
         created_at=_time(m, "created_at"),
+        data=_object(m.get("data", {})),
+    )
+
+
+def _trail_entry(data: object) -> MessageAuditEntry:
+    m = _object(data)
+    return MessageAuditEntry(
+        seq=_int(m, "seq"),
+        at=_time(m, "at"),
+        actor=_str(m, "actor"),
+        action=_str(m, "action"),
         data=_object(m.get("data", {})),
     )
 

@@ -28,6 +28,7 @@ __all__ = [
     "FieldError",
     "Message",
     "MessageAttempt",
+    "MessageAuditEntry",
     "MessageEvent",
     "MessagePage",
     "SendOutcome",
@@ -102,10 +103,25 @@ class MessageAttempt:
 
 
 @dataclass(frozen=True)
+class MessageAuditEntry:
+    """One audit entry about a message (its ``trail``): which ``action`` (e.g.
+    ``message.accepted``, ``message.approved``) which ``actor`` (a key id, a rule id
+    ``apr_…``, ``cli`` or ``relay``) took and when; ``data`` never holds a secret. The
+    chain fields (hashes, subject) are in :class:`AuditEntry`, from ``list_audit``."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Message:
     """A stored message as the relay shows it: never its body, token, code or link.
 
-    ``events`` and ``attempts`` are filled by ``get_message`` only; lists, ``cancel`` and
+    ``events``, ``attempts`` and ``audit`` (the message's audit entries, oldest first)
+    are filled by ``get_message`` and ``wait_for_message`` only; lists, ``cancel`` and
     ``consume`` leave them empty.
     """
 
@@ -135,6 +151,7 @@ class Message:
     decided_by: str | None = None
     decision_reason: str | None = None
     unused_at: datetime | None = None
+    audit: tuple[MessageAuditEntry, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -95,11 +95,16 @@ async def enqueue(
             fields["decided_at"], fields["decided_by"] = now, intake.approved_by
         fields["created_at"] = fields["updated_at"] = now
         # A send time in the past is "due now", so it does not jump the queue.
-        fields["next_attempt_at"] = max(now, message.send_at_ms or now)
+        due = fields["next_attempt_at"] = max(now, message.send_at_ms or now)
         fields["expires_at"] = (
             None if message.expires_in_ms is None else now + message.expires_in_ms
         )
-        fields["give_up_at"] = now + message.max_age_ms
+        if due > now and fields["expires_at"] is not None and due >= fields["expires_at"]:
+            # The relay checks this against its own clock; this is the database's, so a
+            # clock skew between the two can never schedule a dead message.
+            raise ValidationError("send_at must be before the message expires", field="send_at")
+        # The retry window opens at the send time: a scheduled message keeps all of it.
+        fields["give_up_at"] = due + message.max_age_ms
         await connection.execute(messages.insert().values(**fields))
         data = event_data(
             kind=message.kind.value,

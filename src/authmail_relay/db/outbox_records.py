@@ -29,9 +29,11 @@ class NewMessage:
     """A message to store. ``raw`` is exactly what will go over SMTP after ``DATA``.
 
     Relative times are resolved against the database clock when the message is stored:
-    ``expires_at = now + expires_in_ms`` (``None``: never expires) and
-    ``give_up_at = now + max_age_ms``. ``send_at_ms`` is an absolute time before which the
-    message is not handed to a worker (``None`` or a past time: due at once).
+    ``expires_at = now + expires_in_ms`` (``None``: never expires). ``send_at_ms`` is an
+    absolute time before which the message is not handed to a worker (``None`` or a past
+    time: due at once); a future one at or after ``expires_at`` is refused
+    (ValidationError, field ``send_at``). ``give_up_at = max(now, send_at_ms) +
+    max_age_ms``: the retry window opens when the message becomes due.
 
     ``webhook_url`` and ``webhook_secret`` say where to report the message's progress; a
     secret needs a URL. Neither is ever read back into a :class:`MessageRecord` (it only

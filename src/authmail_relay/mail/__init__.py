@@ -31,6 +31,8 @@ Code map:
 - ``previews``: sample renderings of the auth mails, for operators checking templates and
   branding.
 - ``rendering``: logic-less templates for the built-in auth mails.
+- ``scheduling``: when a message may be sent: the rules of ``send_at`` and its RFC 3339
+  wire form (pure).
 - ``template_catalog``: what templates the relay has, and previews of them (pure; shared by
   the API and CLI).
 - ``validation``: checks for every value that ends up in a message header or the SMTP

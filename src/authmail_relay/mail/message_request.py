@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ..exceptions import ValidationError
@@ -56,6 +57,9 @@ class MessageRequest:
     priority: Priority | str | None = None
     kind: Kind = Kind.RAW
     expires_in_seconds: float | None = None
+    #: Send no earlier than this aware moment (None: at once); the rules are in
+    #: :mod:`authmail_relay.mail.scheduling`, applied by the relay.
+    send_at: datetime | None = None
     request_id: str | None = None
     #: Auth kinds: who the mail greets, the secret it carries, where a link points.
     user_name: str | None = None
