@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PG_DIR ?= $(CURDIR)/.pgtest
 PG_PORT := $(shell $(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-.PHONY: dev test lint typecheck unit test-py310 install clean bench
+.PHONY: dev test lint typecheck unit test-py310 install clean bench inspector
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,11 +32,20 @@ typecheck: $(STAMP)
 # The whole suite: lint, types, a throwaway PostgreSQL cluster for the contract tests,
 # every pytest layer, and the library-mode tests on Python 3.10 with only the base install.
 test: $(STAMP)
-	$(MAKE) lint typecheck
+	$(MAKE) lint typecheck inspector
 	scripts/pg-cluster.sh start $(PG_DIR) $(PG_PORT)
 	TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:$(PG_PORT)/postgres $(BIN)/pytest; \
 		status=$$?; scripts/pg-cluster.sh stop $(PG_DIR); exit $$status
 	$(MAKE) test-py310
+
+# The MCP Inspector CLI (an independent MCP client for the tests), pinned by
+# tests/inspector/package-lock.json. Without npm its test skips and says why.
+INSPECTOR := tests/inspector/node_modules/.bin/mcp-inspector-cli
+inspector: $(INSPECTOR)
+$(INSPECTOR): tests/inspector/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd tests/inspector && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.bin/mcp-inspector-cli; \
+	else echo "npm not found: the MCP Inspector test will skip"; fi
 
 # Library mode on the oldest supported Python, in a venv with only the base install
 # (plus the test runner and the in-process SMTP server the tests talk to).
@@ -65,4 +74,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv310 .pgtest build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv310 .pgtest tests/inspector/node_modules build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from ..client import (
     AuditPage,
     Message,
     MessageAttempt,
+    MessageAuditEntry,
     MessageEvent,
     MessagePage,
 )
@@ -54,13 +55,20 @@ class AttemptOut(BaseModel):
     ambiguous: bool
 
 
-class AuditEntryOut(BaseModel):
+class TrailEntryOut(BaseModel):
+    """One audit entry about a message."""
+
     seq: int
     at: str
     actor: str = Field(description="A key id, a rule id (apr_…), cli or relay.")
     action: str
-    subject: str
     data: dict[str, Any]
+
+
+class AuditEntryOut(TrailEntryOut):
+    """One entry of the audit trail, with what chains it."""
+
+    subject: str = Field(description="The id the entry is about (msg_…, a key, a rule…).")
     hash: str
 
 
@@ -89,7 +97,7 @@ class MessageOut(BaseModel):
     smtp_message_id: str
     events: list[EventOut] = Field(default_factory=list)
     attempts: list[AttemptOut] = Field(default_factory=list)
-    audit: list[AuditEntryOut] = Field(default_factory=list)
+    audit: list[TrailEntryOut] = Field(default_factory=list)
 
 
 class MessageList(BaseModel):
@@ -169,6 +177,16 @@ def audit_entry(entry: AuditEntry) -> AuditEntryOut:
     )
 
 
+def _trail_entry(entry: MessageAuditEntry) -> TrailEntryOut:
+    return TrailEntryOut(
+        seq=entry.seq,
+        at=_stamp(entry.at),
+        actor=entry.actor,
+        action=entry.action,
+        data=_plain(entry.data),
+    )
+
+
 def message_out(message: Message) -> MessageOut:
     return MessageOut(
         message_id=message.id,
@@ -193,7 +211,7 @@ def message_out(message: Message) -> MessageOut:
         smtp_message_id=message.message_id,
         events=[_event(e) for e in message.events],
         attempts=[_attempt(a) for a in message.attempts],
-        audit=[audit_entry(a) for a in message.audit],
+        audit=[_trail_entry(a) for a in message.audit],
     )
 
 
