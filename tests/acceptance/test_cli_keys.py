@@ -75,3 +75,27 @@ async def test_keys_commands(tmp_path: Path) -> None:
     )
     assert code != 0
     assert "Traceback" not in err
+
+
+async def test_the_agent_key_recipe_of_the_mcp_docs(tmp_path: Path) -> None:
+    """``--scopes send,read`` (docs/mcp.md), and what it refuses."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'relay.db'}"}
+    recipe = ["keys", "create", "--name", "agent", "--scopes", "send,read", "--oversight", "gated"]
+    code, out, err = await _run(recipe, env, tmp_path)
+    assert code == 0, err
+    assert "gated" in out
+    assert "read, send" in out or "send, read" in out
+
+    code, _out, err = await _run(["keys", "create", "--name", "x"], env, tmp_path)
+    assert code == 2
+    assert "at least one scope" in err
+    code, _out, err = await _run(
+        ["keys", "create", "--name", "x", "--scopes", "send,root"], env, tmp_path
+    )
+    assert code == 2
+    assert "root" in err
+    code, _out, err = await _run(
+        ["keys", "create", "--name", "x", "--scopes", "send,approve"], env, tmp_path
+    )
+    assert code == 2
+    assert "Traceback" not in err

@@ -8,9 +8,12 @@ limits, and that no token or code comes back in a result or an error.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
+from authmail_relay.api import create_app
 from authmail_relay.db.api_keys_store import ApiKeyStore
+from authmail_relay.exceptions import ConfigurationError
 from authmail_relay.mail.auth_mail import MAX_TOKEN
 from authmail_relay.vocabulary import OversightMode
 from tests.api.conftest import Api, api_settings, running_api
@@ -345,3 +350,150 @@ async def test_cancel_and_consume_follow_the_api_rules(service: Callable[..., An
         )
     assert cancelled["status"] == "cancelled"
     assert again["error_code"] == "not_consumable"
+
+
+async def test_a_retried_send_with_its_idempotency_key_sends_once(
+    service: Callable[..., Any],
+) -> None:
+    call = {"to": "ada@example.org", "code": CODE, "idempotency_key": "signup-42"}
+    async with service() as api, agent(api, api.settings.api_key) as client:
+        first = ok(await client.call_tool("send_otp", call))
+        again = ok(await client.call_tool("send_otp", call))
+        other = failed(await client.call_tool("send_otp", {**call, "code": "000111"}))
+        ok(await client.call_tool("wait_for_message", {"message_id": first["message_id"]}))
+    assert again["message_id"] == first["message_id"]
+    assert again["replayed"] is True
+    assert other["error_code"] == "idempotency_key_mismatch"
+    assert len(api.sink.messages) == 1
+
+
+async def test_header_injection_and_foreign_senders_are_the_api_s_errors(
+    service: Callable[..., Any],
+) -> None:
+    async with service() as api, agent(api, api.settings.api_key) as client:
+        injected = failed(
+            await client.call_tool(
+                "send_email",
+                {"to": "ada@example.org", "subject": "Hi\r\nBcc: eve@example.org", "text": "x"},
+            )
+        )
+        spoofed = failed(
+            await client.call_tool(
+                "send_email",
+                {"to": "ada@example.org", "subject": "Hi", "text": "x", "from": "ceo@bank.example"},
+            )
+        )
+        no_body = failed(
+            await client.call_tool("send_email", {"to": "ada@example.org", "subject": "Hi"})
+        )
+    assert injected["error_code"] == "crlf_in_header"
+    assert spoofed["error_code"] == "sender_not_allowed"
+    assert no_body["error_code"] == "validation_error"
+    assert api.sink.messages == []
+
+
+async def test_a_scheduled_send_waits_for_its_time_and_can_be_cancelled(
+    service: Callable[..., Any],
+) -> None:
+    later = "2099-01-01T00:00:00Z"
+    mail = {"to": "ada@example.org", "subject": "Later", "text": "x"}
+    async with service() as api, agent(api, api.settings.api_key) as client:
+        too_far = failed(await client.call_tool("send_email", {**mail, "send_at": later}))
+        scheduled = ok(await client.call_tool("send_email", {**mail, "send_at": _in_an_hour()}))
+        waited = ok(
+            await client.call_tool(
+                "wait_for_message", {"message_id": scheduled["message_id"], "timeout": 0.5}
+            )
+        )
+        cancelled = ok(
+            await client.call_tool("cancel_message", {"message_id": scheduled["message_id"]})
+        )
+    assert too_far["error_code"] == "validation_error"
+    assert too_far["fields"] == ["send_at"]
+    assert waited["settled"] is False
+    assert waited["message"]["status"] == "queued"
+    assert cancelled["status"] == "cancelled"
+    assert api.sink.messages == []
+
+
+async def test_pages_and_the_audit_log_follow_scopes(service: Callable[..., Any]) -> None:
+    async with service() as api:
+        _, auditor = await stored_key(api, ["audit"])
+        async with agent(api, api.settings.api_key) as client:
+            for code in ("111111", "222222"):
+                ok(await client.call_tool("send_otp", {"to": "ada@example.org", "code": code}))
+            first = ok(await client.call_tool("list_messages", {"limit": 1}))
+            second = ok(
+                await client.call_tool(
+                    "list_messages", {"limit": 1, "cursor": first["next_cursor"]}
+                )
+            )
+        async with agent(api, auditor) as client:
+            log = ok(await client.call_tool("get_audit_log", {"action": "message.accepted"}))
+            not_allowed = failed(await client.call_tool("list_messages", {}))
+    assert first["messages"][0]["message_id"] != second["messages"][0]["message_id"]
+    assert len(log["entries"]) == 2
+    assert {entry["actor"] for entry in log["entries"]} != {""}
+    assert all(entry["hash"] for entry in log["entries"])
+    assert "111111" not in json.dumps(log)
+    assert not_allowed["error_code"] == "forbidden"
+
+
+async def test_many_agents_at_once_each_get_their_own_answer(
+    service: Callable[..., Any],
+) -> None:
+    async with service() as api, agent(api, api.settings.api_key) as client:
+        results = await asyncio.gather(
+            *(
+                client.call_tool("send_otp", {"to": f"user{i}@example.org", "code": f"{i:06d}"})
+                for i in range(20)
+            )
+        )
+        ids = {ok(result)["message_id"] for result in results}
+        for message_id in ids:
+            ok(await client.call_tool("wait_for_message", {"message_id": message_id}))
+    assert len(ids) == 20
+    assert len(api.sink.messages) == 20
+
+
+async def test_an_oversized_request_is_refused_before_the_protocol(
+    service: Callable[..., Any],
+) -> None:
+    async with service(max_body_bytes=10_000) as api:
+        headers = {
+            "Authorization": f"Bearer {api.settings.api_key}",
+            "Accept": "application/json, text/event-stream",
+        }
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "send_email", "arguments": {"text": "x" * 20_000}},
+        }
+        async with api.anonymous(headers=headers) as http:
+            response = await http.post("/mcp", json=body)
+    assert response.status_code == 413
+
+
+def _in_an_hour() -> str:
+    moment = datetime.now(timezone.utc) + timedelta(hours=1)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def test_the_trailing_slash_form_redirects_to_the_endpoint(
+    service: Callable[..., Any],
+) -> None:
+    async with service() as api:
+        response = await api.client.post("/mcp/", json={})
+    assert response.status_code in (307, 308)
+    assert response.headers["location"].endswith("/mcp")
+
+
+def test_enabling_mcp_without_the_extra_is_a_clear_configuration_error(
+    tmp_path: Path, smtp_sink: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module set to None in sys.modules cannot be imported: as if the extra were absent.
+    monkeypatch.setitem(sys.modules, "authmail_relay.mcp.server", None)
+    settings = api_settings(f"sqlite:///{tmp_path / 'x.db'}", smtp_sink, mcp_enabled=True)
+    with pytest.raises(ConfigurationError, match=r"MCP_ENABLED needs the mcp extra"):
+        create_app(settings)
