@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 
 from ..db.api_keys_store import ApiKey, ApiKeyStore
-from ..relay import Relay
 from ..exceptions import ValidationError
+from ..relay import Relay
 from ..settings import Settings
 from ._format import format_ms
 
