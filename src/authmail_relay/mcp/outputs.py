@@ -165,19 +165,7 @@ def _attempt(attempt: MessageAttempt) -> AttemptOut:
     )
 
 
-def audit_entry(entry: AuditEntry) -> AuditEntryOut:
-    return AuditEntryOut(
-        seq=entry.seq,
-        at=_stamp(entry.at),
-        actor=entry.actor,
-        action=entry.action,
-        subject=entry.subject,
-        data=_plain(entry.data),
-        hash=entry.hash,
-    )
-
-
-def _trail_entry(entry: MessageAuditEntry) -> TrailEntryOut:
+def _trail_entry(entry: MessageAuditEntry | AuditEntry) -> TrailEntryOut:
     return TrailEntryOut(
         seq=entry.seq,
         at=_stamp(entry.at),
@@ -185,6 +173,11 @@ def _trail_entry(entry: MessageAuditEntry) -> TrailEntryOut:
         action=entry.action,
         data=_plain(entry.data),
     )
+
+
+def audit_entry(entry: AuditEntry) -> AuditEntryOut:
+    trail = _trail_entry(entry).model_dump()
+    return AuditEntryOut(**trail, subject=entry.subject, hash=entry.hash)
 
 
 def message_out(message: Message) -> MessageOut:

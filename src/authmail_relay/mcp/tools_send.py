@@ -164,53 +164,36 @@ def register(server: MCPServer, connector: Connector) -> None:
             idempotency_key=idempotency_key,
         )
 
-    @server.tool(
-        description="Send a magic sign-in link with the built-in template: the relay "
-        "builds the link from token and MAGIC_LINK_BASE_URL (or base_url)." + _AT_ONCE,
-        annotations=_SENDS,
-        structured_output=True,
+    _register_link_tool(
+        server,
+        connector,
+        Kind.MAGIC_LINK,
+        "send_magic_link",
+        "Send a magic sign-in link with the built-in template: the relay builds the link "
+        "from token and MAGIC_LINK_BASE_URL (or base_url).",
     )
-    @reported
-    async def send_magic_link(
-        ctx: Context,
-        to: Mailbox,
-        token: Annotated[Token, Field(description="The sign-in token the link carries.")],
-        user_name: Annotated[UserName | None, Field(description="Greeting name.")] = None,
-        base_url: Annotated[Url | None, Field(description="Same origin as the relay's.")] = None,
-        locale: Annotated[Locale | None, Field(description="e.g. en, de, pt-BR.")] = None,
-        from_: Sender = None,
-        tags: OptionalTags = None,
-        metadata: OptionalMetadata = None,
-        expires_in: ExpiresIn = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> SendResult:
-        return await _create(
-            connector,
-            ctx,
-            to,
-            kind=Kind.MAGIC_LINK,
-            token=token,
-            user_name=user_name,
-            base_url=base_url,
-            locale=locale,
-            from_=from_,
-            tags=tags,
-            metadata=metadata,
-            expires_in=expires_in,
-            idempotency_key=idempotency_key,
-        )
+    _register_link_tool(
+        server,
+        connector,
+        Kind.PASSWORD_RESET,
+        "send_password_reset",
+        "Send a password-reset link with the built-in template, built like send_magic_link's.",
+    )
+
+
+def _register_link_tool(
+    server: MCPServer, connector: Connector, kind: Kind, name: str, description: str
+) -> None:
+    """A tool sending a link of ``kind``: both link kinds take the same arguments."""
 
     @server.tool(
-        description="Send a password-reset link with the built-in template, built like "
-        "send_magic_link's." + _AT_ONCE,
-        annotations=_SENDS,
-        structured_output=True,
+        name=name, description=description + _AT_ONCE, annotations=_SENDS, structured_output=True
     )
     @reported
-    async def send_password_reset(
+    async def send_link(
         ctx: Context,
         to: Mailbox,
-        token: Annotated[Token, Field(description="The reset token the link carries.")],
+        token: Annotated[Token, Field(description="The token the link carries.")],
         user_name: Annotated[UserName | None, Field(description="Greeting name.")] = None,
         base_url: Annotated[Url | None, Field(description="Same origin as the relay's.")] = None,
         locale: Annotated[Locale | None, Field(description="e.g. en, de, pt-BR.")] = None,
@@ -224,7 +207,7 @@ def register(server: MCPServer, connector: Connector) -> None:
             connector,
             ctx,
             to,
-            kind=Kind.PASSWORD_RESET,
+            kind=kind,
             token=token,
             user_name=user_name,
             base_url=base_url,
