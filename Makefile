@@ -7,6 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_DIR ?= $(CURDIR)/.pgtest
+# pytest-xdist workers for `make test` (PYTEST_WORKERS=0: one process). The suite mostly
+# waits on sockets, timers and child processes. `--dist load` hands out single tests: the
+# grouping modes (loadfile, loadscope, loadgroup) key tests by node id, and the
+# schemathesis tests share one id per test function, so all but one of them would
+# silently not run.
+PYTEST_WORKERS ?= 3
 PG_PORT := $(shell $(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 .PHONY: dev test lint typecheck unit test-py310 install clean bench inspector
@@ -34,7 +40,7 @@ typecheck: $(STAMP)
 test: $(STAMP)
 	$(MAKE) lint typecheck inspector
 	scripts/pg-cluster.sh start $(PG_DIR) $(PG_PORT)
-	TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:$(PG_PORT)/postgres $(BIN)/pytest; \
+	TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:$(PG_PORT)/postgres $(BIN)/pytest -n $(PYTEST_WORKERS) --dist load; \
 		status=$$?; scripts/pg-cluster.sh stop $(PG_DIR); exit $$status
 	$(MAKE) test-py310
 

@@ -32,8 +32,13 @@ def _worker_env(db_url: str, sink: SmtpServer) -> dict[str, str]:
     return service_env(
         db_url,
         sink,
-        SMTP_TIMEOUT="0.5",
-        LEASE_SECONDS="1",  # raised to six SMTP timeouts (3 s) by the relay
+        # Far above the sink's injected reply delays (at most 1 s here): a reply merely
+        # slowed by a loaded machine must not time out, or the retry of that ambiguous
+        # send is a second copy of a message that was never in flight at a crash.
+        SMTP_TIMEOUT="5",
+        # Raised to six SMTP timeouts (30 s) by the relay: a killed worker's messages are
+        # taken over at once by its successor on this machine, not after the lease.
+        LEASE_SECONDS="1",
         WORKER_CONCURRENCY=str(CONCURRENCY),
         POLL_INTERVAL_SECONDS="0.1",
         RETRY_BASE_SECONDS="0.1",
@@ -140,7 +145,7 @@ async def test_sigterm_finishes_in_flight_sends(
         ).id
         for n in range(10)
     ]
-    env = _worker_env(db_url, smtp_sink) | {"WORKER_CONCURRENCY": "2", "SMTP_TIMEOUT": "5"}
+    env = _worker_env(db_url, smtp_sink) | {"WORKER_CONCURRENCY": "2"}
     worker = _start_worker(env, tmp_path / "worker.log")
     await _wait_for(
         lambda: _has_status(relay, MessageStatus.SENDING), 20, "the worker to start sending"
@@ -168,7 +173,7 @@ async def test_a_restarted_worker_takes_over_at_once_from_its_killed_predecessor
         ).id
         for n in range(6)
     ]
-    env = _worker_env(db_url, smtp_sink) | {"LEASE_SECONDS": "60", "SMTP_TIMEOUT": "5"}
+    env = _worker_env(db_url, smtp_sink) | {"LEASE_SECONDS": "60"}
     first = _start_worker(env, tmp_path / "worker.log")
     try:
         await _wait_for(

@@ -112,6 +112,10 @@ async def _until(done: Callable[[], Awaitable[bool]], deadline: float) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _async(value: bool) -> bool:
+    return value
+
+
 def _closed_port_config() -> SmtpConfig:
     return SmtpConfig(host=HOST, port=free_port(), tls="none", timeout=2.0, from_addr=DEFAULT_FROM)
 
@@ -141,7 +145,11 @@ async def test_breaker_opens_skips_and_closes_after_recovery(
     closes the breaker and mail returns to it."""
     first = smtp_server()
     first.handler.reply_at("ehlo", "421 4.3.2 down for maintenance", times=2)
-    pair: Pair = await make_pair(first.config())
+    # The cool-down must outlast sending the first two messages and claiming the third:
+    # with 0.5 s, a loaded machine (parallel test workers) let the breaker go half-open
+    # first, and the third message probed the recovered upstream instead of skipping it.
+    cooldown = 3.0
+    pair: Pair = await make_pair(first.config(), smtp_breaker_cooldown_seconds=cooldown)
     worker = pair.worker()
     ids = [await pair.submit(n, kind=Kind.OTP, code="123456", subject="") for n in range(2)]
 
@@ -151,7 +159,7 @@ async def test_breaker_opens_skips_and_closes_after_recovery(
 
     running = asyncio.create_task(worker.run())
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 10 + cooldown
         await _until(all_sent, deadline)
         breaker = worker.upstreams.all[0].breaker
         assert breaker.state is BreakerState.OPEN
@@ -164,7 +172,7 @@ async def test_breaker_opens_skips_and_closes_after_recovery(
             pair.second.config().upstream
         ]
         # After the cool-down the (now healthy) first upstream is probed and used again.
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(cooldown + 0.1)
         back = await pair.submit(6, kind=Kind.OTP, code="123456", subject="")
         ids.append(back)
         await _until(all_sent, deadline)
@@ -191,6 +199,9 @@ async def test_auth_failure_opens_the_breaker_without_a_retry_storm(
     worker = pair.worker()
     running = asyncio.create_task(worker.run())
     try:
+        # Until the breaker has opened (however long a loaded machine takes to get there),
+        # then as long again as the whole run used to last: time for a storm to show.
+        await _until(lambda: _async(bool(pair.alerts)), time.monotonic() + 10)
         await asyncio.sleep(1.5)
     finally:
         worker.stop()

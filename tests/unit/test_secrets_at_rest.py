@@ -89,7 +89,12 @@ def test_keys_come_from_settings(tmp_path: Path) -> None:
     assert load_keys(Settings(secrets_key_file=str(key_file))).current_id == loaded.key_ids[1]
 
 
-@pytest.mark.parametrize("bad", ["short", "x" * 80, encode_key(A)[:-2], "not base64 !!"])
+# Named ids: a random key in a test id would differ between pytest-xdist workers.
+@pytest.mark.parametrize(
+    "bad",
+    ["short", "x" * 80, encode_key(A)[:-2], "not base64 !!"],
+    ids=["short", "too long", "truncated key", "not base64"],
+)
 def test_a_bad_key_is_refused_without_echoing_it(bad: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_env({"SECRETS_KEY": bad})

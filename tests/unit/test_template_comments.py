@@ -116,10 +116,12 @@ def test_parsing_is_linear_in_the_number_of_comments() -> None:
     went back over the line or the source for every comment would be quadratic here."""
     size = 1 << 20
 
+    # CPU time of this thread, not wall time: what the parser costs, whatever else the
+    # machine runs meanwhile (parallel test workers).
     def seconds(source: str) -> float:
-        started = time.perf_counter()
+        started = time.thread_time()
         Template.parse(source, name="big")
-        return time.perf_counter() - started
+        return time.thread_time() - started
 
     baseline = seconds("{{ a }} " * (size // 8))
     shapes = {
@@ -131,12 +133,12 @@ def test_parsing_is_linear_in_the_number_of_comments() -> None:
     }
     for label, source in shapes.items():
         assert seconds(source) < 5 * baseline + 0.5, label
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(ConfigurationError):
         Template.parse("{{! " + "{" * size, name="big")
     with pytest.raises(ConfigurationError):
         Template.parse("{{!" + "x" * size, name="big")
-    assert time.perf_counter() - started < 5 * baseline + 0.5
+    assert time.thread_time() - started < 5 * baseline + 0.5
 
 
 def test_every_shipped_file_starts_with_the_generator_marker() -> None:

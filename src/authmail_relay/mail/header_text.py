@@ -18,7 +18,8 @@ encoded-word is at most 75 characters (RFC 2047 §2):
   shorter payload give a prefix of the longer one's bytes, and the charsets accepted
   here decode a prefix of bytes to a prefix of the text, so whatever a shorter end
   would reveal the longest one reveals too. Charsets without that property
-  (``punycode``, ``idna``) are refused;
+  (``punycode``, ``idna``, and Python's ``unicode_escape`` and ``raw_unicode_escape``,
+  which are no mail charsets at all) are refused;
 * decoded text is checked again, nested up to :data:`MAX_DECODE_DEPTH` levels, and at
   most :data:`MAX_ENCODED_WORDS` heads are examined per value (all levels together), so
   the work per value is bounded by a constant times its length.
@@ -65,8 +66,10 @@ _END = re.compile(r"\?=")
 _NON_B64 = re.compile(r"[^A-Za-z0-9+/]")
 _B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _Q_LITERAL_EQUALS = re.compile(rb"=(?![0-9A-Fa-f]{2})")
-# Codecs whose decoding of a prefix is not a prefix of the decoding (see above).
-_NOT_PREFIX_STABLE = frozenset({"punycode", "idna"})
+# Codecs whose decoding of a prefix is not a prefix of the decoding (see above). The
+# escape codecs: "\\x4" decodes to U+FFFD, "\\x41" to "A"; and an unknown escape such as
+# "\\q" makes unicode_escape warn (an error under -W error) instead of decoding.
+_NOT_PREFIX_STABLE = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape"})
 
 
 class WordBudget:
