@@ -11,6 +11,7 @@ for a tool error, so the results are read from its JSON.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import shutil
