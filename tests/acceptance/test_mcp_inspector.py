@@ -41,13 +41,16 @@ def inspector() -> Path:
     """The installed CLI (installed here if ``make inspector`` has not run)."""
     if shutil.which("npx") is None or shutil.which("npm") is None:
         pytest.skip("npm/npx not found: install Node.js to check MCP with the MCP Inspector")
-    if not CLI.exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=TOOLS_DIR,
-            check=True,
-            timeout=300,
-        )
+    # Parallel test workers may get here together: one installs, the others wait.
+    with (TOOLS_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not CLI.exists():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=TOOLS_DIR,
+                check=True,
+                timeout=300,
+            )
     return CLI
 
 
