@@ -193,3 +193,28 @@ class WebhookUrlError(ValidationError):
 
 class WebhookDeliveryError(RelayError):
     """The webhook receiver could not be reached or did not answer in time."""
+
+
+#: The ``error_code`` of an exception that carries none of its own, by class (first match).
+_CODES_BY_CLASS: tuple[tuple[type[RelayError], str], ...] = (
+    (AuthenticationError, "unauthorized"),
+    (RateLimitedError, "rate_limited"),
+    (NotFoundError, "not_found"),
+    (StorageError, "storage_unavailable"),
+    (ConfigurationError, "not_configured"),
+)
+
+
+def error_code_of(error: RelayError) -> str:
+    """The stable ``error_code`` the HTTP API answers for ``error`` (docs/errors.md): a
+    ValidationError's ``code`` (or its ``error_code`` when the code is ``UNKNOWN``), the
+    ``error_code`` an exception carries, else its class's code; ``internal_error`` for
+    anything else. Every adapter names errors with it, so they name them alike."""
+    if isinstance(error, ValidationError):
+        return error.code.value if error.code is not ErrorCode.UNKNOWN else error.error_code
+    carried = getattr(error, "error_code", None)
+    if isinstance(carried, str) and carried:
+        return carried
+    return next(
+        (code for kind, code in _CODES_BY_CLASS if isinstance(error, kind)), "internal_error"
+    )

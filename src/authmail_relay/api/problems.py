@@ -27,9 +27,9 @@ from ..exceptions import (
     RelayError,
     StorageError,
     ValidationError,
+    error_code_of,
 )
 from ..trust.rate_limits import ratelimit_header, ratelimit_policy_header, seconds_up
-from ..vocabulary import ErrorCode
 
 log = logging.getLogger("authmail_relay.api")
 
@@ -140,7 +140,7 @@ def problem(
 def problem_for(exc: RelayError, request_id: str | None) -> JSONResponse:
     """Translate one of the package's exceptions."""
     if isinstance(exc, ValidationError):
-        code = exc.code.value if exc.code is not ErrorCode.UNKNOWN else exc.error_code
+        code = error_code_of(exc)
         errors = [{"field": exc.field or "body", "message": exc.message}]
         return problem(422, code, exc.message, request_id=request_id, errors=errors)
     if isinstance(exc, InvalidHeaderError):

@@ -18,7 +18,7 @@ from . import _args as arg
 from . import _decode as wire
 from ._args import Addresses
 from ._base import Answer, Call
-from ._calls_reads import ReadCalls
+from ._calls_reads import ReadCalls, message_answer
 from ._models import (
     Accepted,
     ApiKeyInfo,
@@ -262,7 +262,7 @@ class ClientCalls(ReadCalls):
     def _get_message(self, id: str) -> Call[Message]:
         """One message with its events and attempts (``GET /v1/messages/{id}``).
         Raises NotFoundError for an unknown id."""
-        return Call("GET", arg.message_path(id), _message)
+        return Call("GET", arg.message_path(id), message_answer)
 
     def _list_messages(
         self,
@@ -304,7 +304,7 @@ class ClientCalls(ReadCalls):
         return Call(
             "POST",
             arg.message_path(id, "/cancel"),
-            _message,
+            message_answer,
             replay_safe=False,
         )
 
@@ -312,7 +312,7 @@ class ClientCalls(ReadCalls):
         """Record that the link or code in a sent message was used (repeating it is
         harmless). Raises ConflictError (``error_code="not_consumable"``) before the
         message was sent, and NotFoundError for an unknown id."""
-        return Call("POST", arg.message_path(id, "/consume"), _message)
+        return Call("POST", arg.message_path(id, "/consume"), message_answer)
 
     def _list_audit(
         self,
@@ -404,7 +404,7 @@ class ClientCalls(ReadCalls):
         return Call(
             "POST",
             arg.message_path(id, "/approve"),
-            _message,
+            message_answer,
             content=arg.encode(body),
             headers=_JSON,
             replay_safe=False,
@@ -417,7 +417,7 @@ class ClientCalls(ReadCalls):
         return Call(
             "POST",
             arg.message_path(id, "/reject"),
-            _message,
+            message_answer,
             content=arg.encode(body),
             headers=_JSON,
             replay_safe=False,
@@ -575,10 +575,6 @@ def _accepted(answer: Answer) -> Accepted:
         idempotency_key=answer.idempotency_key,
         request_id=answer.request_id,
     )
-
-
-def _message(answer: Answer) -> Message:
-    return wire.message(answer.data)
 
 
 def _message_page(answer: Answer) -> MessagePage:

@@ -49,7 +49,7 @@ class ReadCalls(ClientBase):
         return Call(
             "GET",
             arg.message_path(id),
-            _message,
+            message_answer,
             params=(("wait", repr(float(timeout))),),
             timeout=float(timeout) + self.timeout,
         )
@@ -93,7 +93,8 @@ class ReadCalls(ClientBase):
         return Call("GET", f"/v1/domains/{quote(domain, safe='')}", _domain)
 
 
-def _message(answer: Answer) -> Message:
+def message_answer(answer: Answer) -> Message:
+    """Decode an answer that is one message (shared with :mod:`._calls`)."""
     return wire.message(answer.data)
 
 

@@ -43,9 +43,7 @@ def send_outcome(
 ) -> SendOutcome:
     """Decode the answer of a compatible ``/send*`` route (sent, queued, accepted, dry run)."""
     m = _object(data)
-    sent = m.get("sent")
-    if not isinstance(sent, bool):
-        raise WireError("sent is not a boolean")
+    sent = _bool(m, "sent")
     if m.get("dry_run") is True:
         return SendOutcome(
             sent=False,
@@ -159,9 +157,7 @@ def audit_page(data: object) -> AuditPage:
 def audit_verification(data: object) -> AuditVerification:
     """Decode the answer of ``GET /v1/audit/verify``."""
     m = _object(data)
-    ok = m.get("ok")
-    if not isinstance(ok, bool):
-        raise WireError("ok is not a boolean")
+    ok = _bool(m, "ok")
     return AuditVerification(
         ok=ok,
         entries=_int(m, "entries"),
@@ -269,9 +265,7 @@ def _trail_entry(data: object) -> MessageAuditEntry:
 
 def _attempt(data: object) -> MessageAttempt:
     m = _object(data)
-    ambiguous = m.get("ambiguous")
-    if not isinstance(ambiguous, bool):
-        raise WireError("ambiguous is not a boolean")
+    ambiguous = _bool(m, "ambiguous")
     return MessageAttempt(
         number=_int(m, "number"),
         started_at=_time(m, "started_at"),
@@ -301,6 +295,13 @@ def _str(m: Mapping[str, Any], key: str) -> str:
     value = m.get(key)
     if not isinstance(value, str):
         raise WireError(f"{key} is not a string")
+    return value
+
+
+def _bool(m: Mapping[str, Any], key: str) -> bool:
+    value = m.get(key)
+    if not isinstance(value, bool):
+        raise WireError(f"{key} is not a boolean")
     return value
 
 

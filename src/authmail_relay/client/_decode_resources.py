@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._decode import WireError, _list, _object, _optional, _str, _strings
+from ._decode import _bool, _list, _object, _optional, _str, _strings
 from ._resources import (
     DomainDkim,
     DomainDmarc,
@@ -105,10 +105,3 @@ def _dmarc(m: Mapping[str, Any]) -> DomainDmarc:
         aspf=_optional(m, "aspf", str),
         advice=_strings(m, "advice"),
     )
-
-
-def _bool(m: Mapping[str, Any], key: str) -> bool:
-    value = m.get(key)
-    if not isinstance(value, bool):
-        raise WireError(f"{key} is not a boolean")
-    return value

@@ -18,34 +18,11 @@ from typing import Any, ParamSpec, TypeVar
 from mcp.types import CallToolResult, TextContent
 
 from ..client import error_info
-from ..exceptions import (
-    AuthenticationError,
-    ConfigurationError,
-    ConflictError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitedError,
-    RelayError,
-    StorageError,
-    TransportError,
-    ValidationError,
-)
+from ..exceptions import RateLimitedError, RelayError, TransportError, error_code_of
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-#: error_code of an error that did not come from an HTTP answer, by class (first match).
-_CODES: tuple[tuple[type[RelayError], str], ...] = (
-    (AuthenticationError, "unauthorized"),
-    (PermissionDeniedError, "forbidden"),
-    (RateLimitedError, "rate_limited"),
-    (NotFoundError, "not_found"),
-    (ConflictError, "conflict"),
-    (ValidationError, "validation_error"),
-    (ConfigurationError, "validation_error"),
-    (StorageError, "storage_unavailable"),
-    (TransportError, "relay_unreachable"),
-)
 #: Tool arguments whose wire name is a Python keyword: wire name -> parameter name.
 _KEYWORD_ARGUMENTS = {"from": "from_"}
 #: The longest message a tool error carries (a relay's detail is short; this is a bound).
@@ -88,10 +65,11 @@ def tool_failure(error: RelayError) -> CallToolResult:
 
 
 def _code_of(error: RelayError) -> str:
-    explicit = getattr(error, "error_code", None)
-    if isinstance(explicit, str) and explicit:
-        return explicit
-    return next((code for kind, code in _CODES if isinstance(error, kind)), "error")
+    # No HTTP answer: the client's own checks and failures. A relay that cannot be
+    # reached is the one case the API itself never answers.
+    if isinstance(error, TransportError):
+        return "relay_unreachable"
+    return error_code_of(error)
 
 
 def reported(

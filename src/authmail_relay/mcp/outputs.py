@@ -120,12 +120,12 @@ class AuditLog(BaseModel):
     next_cursor: str | None
 
 
-def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
 def _stamp(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else _stamp(moment)
 
 
 def _plain(data: Mapping[str, Any]) -> dict[str, Any]:

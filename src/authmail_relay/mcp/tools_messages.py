@@ -104,8 +104,7 @@ def register(server: MCPServer, connector: Connector) -> None:
     ) -> WaitResult:
         async with connector.client(ctx) as client:
             message = await client.wait_for_message(message_id, timeout=timeout)
-        settled = message.status.is_terminal or message.status is MessageStatus.HELD
-        return WaitResult(settled=settled, message=message_out(message))
+        return WaitResult(settled=message.status.ends_wait, message=message_out(message))
 
     @server.tool(
         description="Withdraw a message that is still queued, deferred, scheduled or held: it "
